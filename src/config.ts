@@ -1,0 +1,146 @@
+// Environment → typed, validated configuration. Every problem names the variable and what to set.
+import { readFileSync } from "node:fs";
+
+export interface Config {
+  port: number;
+  host: string;
+  auth: { kind: "bearer"; token: string } | { kind: "basic"; user: string; password: string } | { kind: "none" };
+  databaseUrl: string;
+  prometheus: { url: string; bearerToken?: string };
+  alertmanagerUrl?: string;
+  slack: { webhookUrl?: string; botToken?: string; channel?: string; apiUrl: string };
+  pagerduty: { routingKey?: string; eventsUrl: string; apiToken?: string; fromEmail?: string; apiUrl: string; mode?: "events" | "notes" | "both" };
+  rulesDir: string;
+  publicUrl?: string;
+  logLevel: string;
+  bodyLimitBytes: number;
+  dedupWindowMs: number;
+  stepTimeoutMs: number;
+  playbookDeadlineMs: number;
+  maxPlaybookRuns: number;
+  workerConcurrency: number;
+}
+
+export class ConfigError extends Error {}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Reads KEY=value lines from a .env file into `env`, without overriding what the environment already has. */
+export function loadDotEnv(path: string, env: NodeJS.ProcessEnv = process.env): void {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return;
+  }
+  for (const line of text.split("\n")) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!match || line.trimStart().startsWith("#")) continue;
+    const [, key, raw] = match as unknown as [string, string, string];
+    const value = /^(["'])(.*)\1$/.exec(raw)?.[2] ?? raw;
+    if (env[key] === undefined) env[key] = value;
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name}=${raw} is not a whole number from ${min} to ${max}`);
+    return value;
+  };
+  const url = (name: string, fallback?: string): string | undefined => {
+    const raw = text(name) ?? fallback;
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("not http(s)");
+    } catch {
+      throw new ConfigError(`${name} must be an http:// or https:// URL (got ${describeSecretish(name, raw)})`);
+    }
+    return raw.replace(/\/+$/, "");
+  };
+  const flag = (name: string): boolean => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === undefined || raw === "false" || raw === "0" || raw === "no") return false;
+    if (raw === "true" || raw === "1" || raw === "yes") return true;
+    throw new ConfigError(`${name} must be true or false (got ${raw})`);
+  };
+
+  const bearer = text("WEBHOOK_BEARER_TOKEN");
+  const basic = text("WEBHOOK_BASIC_AUTH");
+  let auth: Config["auth"];
+  if (bearer && basic) throw new ConfigError("set only one of WEBHOOK_BEARER_TOKEN and WEBHOOK_BASIC_AUTH");
+  if (bearer) {
+    if (bearer.length < 16) throw new ConfigError("WEBHOOK_BEARER_TOKEN is too short: use at least 16 random characters (e.g. openssl rand -hex 32)");
+    auth = { kind: "bearer", token: bearer };
+  } else if (basic) {
+    const colon = basic.indexOf(":");
+    if (colon <= 0 || colon === basic.length - 1) throw new ConfigError("WEBHOOK_BASIC_AUTH must be user:password");
+    auth = { kind: "basic", user: basic.slice(0, colon), password: basic.slice(colon + 1) };
+  } else if (flag("ALLOW_UNAUTHENTICATED")) {
+    auth = { kind: "none" };
+  } else {
+    throw new ConfigError(
+      "no webhook authentication configured: set WEBHOOK_BEARER_TOKEN (or WEBHOOK_BASIC_AUTH=user:password), or ALLOW_UNAUTHENTICATED=true to accept unauthenticated webhooks",
+    );
+  }
+
+  const databaseUrl = text("DATABASE_URL") ?? "sqlite:./data/enricher.db";
+  if (!databaseUrl.startsWith("sqlite:") && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("DATABASE_URL must be sqlite:PATH or postgres://…");
+  }
+
+  const logLevel = text("LOG_LEVEL") ?? "info";
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got ${logLevel})`);
+
+  const botToken = text("SLACK_BOT_TOKEN");
+  const channel = text("SLACK_CHANNEL");
+  if (botToken && !channel) throw new ConfigError("SLACK_BOT_TOKEN is set but SLACK_CHANNEL is not: name the channel to post to (e.g. C0123456789)");
+
+  const routingKey = text("PAGERDUTY_ROUTING_KEY");
+  if (routingKey && routingKey.length !== 32) throw new ConfigError("PAGERDUTY_ROUTING_KEY must be the 32-character integration key of an Events API v2 integration");
+  const apiToken = text("PAGERDUTY_API_TOKEN");
+  const fromEmail = text("PAGERDUTY_FROM_EMAIL");
+  if (apiToken && !fromEmail) throw new ConfigError("PAGERDUTY_API_TOKEN is set but PAGERDUTY_FROM_EMAIL is not: notes need the email of a PagerDuty user");
+  const modeRaw = text("PAGERDUTY_MODE");
+  if (modeRaw && !["events", "notes", "both"].includes(modeRaw)) throw new ConfigError(`PAGERDUTY_MODE must be events, notes or both (got ${modeRaw})`);
+
+  return {
+    port: integer("PORT", 9095, 0, 65535),
+    host: text("HOST") ?? "0.0.0.0",
+    auth,
+    databaseUrl,
+    prometheus: { url: url("PROMETHEUS_URL", "http://localhost:9090") as string, bearerToken: text("PROMETHEUS_BEARER_TOKEN") },
+    alertmanagerUrl: url("ALERTMANAGER_URL"),
+    slack: { webhookUrl: url("SLACK_WEBHOOK_URL"), botToken, channel, apiUrl: url("SLACK_API_URL", "https://slack.com/api") as string },
+    pagerduty: {
+      routingKey,
+      eventsUrl: url("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue") as string,
+      apiToken,
+      fromEmail,
+      apiUrl: url("PAGERDUTY_API_URL", "https://api.pagerduty.com") as string,
+      mode: modeRaw as Config["pagerduty"]["mode"],
+    },
+    rulesDir: text("RULES_DIR") ?? "./rules",
+    publicUrl: url("PUBLIC_URL"),
+    logLevel,
+    bodyLimitBytes: integer("BODY_LIMIT_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    dedupWindowMs: integer("DEDUP_WINDOW_SECONDS", 600, 0, 86_400) * 1000,
+    stepTimeoutMs: integer("STEP_TIMEOUT_SECONDS", 5, 1, 300) * 1000,
+    playbookDeadlineMs: integer("PLAYBOOK_DEADLINE_SECONDS", 25, 1, 600) * 1000,
+    maxPlaybookRuns: integer("MAX_PLAYBOOK_RUNS_PER_NOTIFICATION", 10, 0, 1000),
+    workerConcurrency: integer("WORKER_CONCURRENCY", 4, 1, 64),
+  };
+}
+
+/** Never echo a secret back in an error: URLs that carry tokens are shown by origin only. */
+function describeSecretish(name: string, raw: string): string {
+  if (/TOKEN|KEY|WEBHOOK|PASSWORD|SECRET/.test(name)) return "a value that is not a URL";
+  return JSON.stringify(raw.slice(0, 100));
+}

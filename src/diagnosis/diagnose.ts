@@ -1,0 +1,68 @@
+// Turns one stored notification into one Diagnosis: for each firing alert, the playbook that covers it is run and
+// its causes ranked; alerts no playbook covers, and resolved alerts, are passed on with plain formatting.
+import type { CompiledPlaybook } from "../engine/load-playbooks.ts";
+import { type RunLimits, runPlaybook, type StepSources } from "../engine/run-playbook.ts";
+import type { Alert, AlertmanagerPayload } from "../model/alertmanager.ts";
+import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
+import { alertLinks } from "./links.ts";
+import { rankCauses } from "./rank-causes.ts";
+
+export interface DiagnoseOptions {
+  playbooks: CompiledPlaybook[];
+  sources: StepSources;
+  limits: RunLimits;
+  alertmanagerUrl?: string;
+  publicUrl?: string;
+  /** Playbook runs per notification; further alerts are passed on plainly so a huge group cannot flood the cluster. */
+  maxPlaybookRuns: number;
+  /** Called after each playbook run, for metrics and logs. */
+  onRun?: (event: { playbook: string; alert: Alert; diagnosis: AlertDiagnosis; unevaluated: Array<{ cause: string; error: string }> }) => void;
+  /** Skip the playbooks: used when a notification has failed too often to be worth another run. */
+  plainOnly?: boolean;
+}
+
+export function findPlaybook(playbooks: CompiledPlaybook[], alertname: string | undefined): CompiledPlaybook | undefined {
+  return alertname ? playbooks.find((p) => p.alertNames.includes(alertname)) : undefined;
+}
+
+export async function diagnose(notificationId: string, payload: AlertmanagerPayload, options: DiagnoseOptions): Promise<Diagnosis> {
+  let runsLeft = options.maxPlaybookRuns;
+  const reportUrl = options.publicUrl ? `${options.publicUrl.replace(/\/+$/, "")}/reports/${notificationId}` : undefined;
+  const alerts = await Promise.all(
+    payload.alerts.map(async (alert): Promise<AlertDiagnosis> => {
+      const links = alertLinks(alert, { alertmanagerUrl: options.alertmanagerUrl, externalURL: payload.externalURL, reportUrl });
+      const playbook = findPlaybook(options.playbooks, alert.labels.alertname);
+      const startedAt = new Date().toISOString();
+      const plain: AlertDiagnosis = { alert, playbook: null, causes: [], steps: [], logExcerpts: [], partial: false, links, startedAt, finishedAt: startedAt };
+      if (!playbook || alert.status === "resolved" || options.plainOnly || runsLeft <= 0) return plain;
+      runsLeft--;
+      const run = await runPlaybook(playbook, alert, options.sources, options.limits);
+      const ranking = rankCauses(playbook, run.scope);
+      const result: AlertDiagnosis = {
+        alert,
+        playbook: playbook.name,
+        causes: ranking.causes,
+        steps: run.steps,
+        logExcerpts: run.logExcerpts,
+        partial: run.partial,
+        links,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+      };
+      options.onRun?.({ playbook: playbook.name, alert, diagnosis: result, unevaluated: ranking.unevaluated });
+      return result;
+    }),
+  );
+  return {
+    notificationId,
+    groupKey: payload.groupKey,
+    receiver: payload.receiver,
+    status: payload.status,
+    groupLabels: payload.groupLabels,
+    commonLabels: payload.commonLabels,
+    externalURL: payload.externalURL,
+    truncatedAlerts: payload.truncatedAlerts ?? 0,
+    alerts,
+    createdAt: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,86 @@
+// CEL, the expression language Kubernetes itself uses, compiled once per rule file and evaluated over step results.
+import { Environment } from "@marcbachmann/cel-js";
+
+export type Scope = Record<string, unknown>;
+export type CompiledExpression = { source: string; evaluate: (scope: Scope) => unknown };
+
+function asNumber(value: unknown): number {
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value === "number") return value;
+  return Number(value);
+}
+
+function isoTime(value: unknown): number {
+  if (value instanceof Date) return value.getTime();
+  return Date.parse(String(value));
+}
+
+/** "10.0.0.5:6443" → "10.0.0.5", "[fd00::1]:443" → "fd00::1", "node-1" → "node-1". */
+export function hostOf(instance: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(instance);
+  if (bracketed?.[1]) return bracketed[1];
+  const colons = instance.split(":").length - 1;
+  if (colons === 1) return instance.slice(0, instance.indexOf(":"));
+  return instance;
+}
+
+function formatNumber(value: number, digits: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return value.toFixed(digits).replace(/\.?0+$/, "") || "0";
+}
+
+const environment = new Environment({
+  unlistedVariablesAreDyn: true,
+  enableOptionalTypes: true,
+  homogeneousAggregateLiterals: false,
+  limits: { maxAstNodes: 2000, maxDepth: 50, maxListElements: 200, maxMapEntries: 200, maxCallArguments: 8 },
+})
+  .registerFunction("hostOf(string): string", (s: string) => hostOf(s))
+  .registerFunction("containsAny(string, list): bool", (s: string, needles: unknown[]) => {
+    const haystack = s.toLowerCase();
+    return needles.some((n) => haystack.includes(String(n).toLowerCase()));
+  })
+  .registerFunction("lower(string): string", (s: string) => s.toLowerCase())
+  .registerFunction("percent(dyn): string", (v: unknown) => `${formatNumber(asNumber(v) * 100, 1)}%`)
+  .registerFunction("fixed(dyn, int): string", (v: unknown, digits: bigint) => formatNumber(asNumber(v), Number(digits)))
+  .registerFunction("num(dyn): double", (v: unknown) => asNumber(v))
+  .registerFunction("minutesBetween(dyn, dyn): double", (a: unknown, b: unknown) => (isoTime(b) - isoTime(a)) / 60_000)
+  .registerFunction("join(list, string): string", (items: unknown[], separator: string) => items.map(String).join(separator));
+
+export class ExpressionError extends Error {}
+
+export function compileExpression(source: string): CompiledExpression {
+  let parsed: (scope: Scope) => unknown;
+  try {
+    parsed = environment.parse(source) as unknown as (scope: Scope) => unknown;
+  } catch (error) {
+    throw new ExpressionError(`invalid CEL expression ${JSON.stringify(source)}: ${firstLine(error)}`);
+  }
+  return {
+    source,
+    evaluate(scope) {
+      try {
+        return normalise(parsed(scope));
+      } catch (error) {
+        throw new ExpressionError(firstLine(error));
+      }
+    },
+  };
+}
+
+/** CEL integers come back as bigint; the rest of the service speaks JSON numbers. */
+function normalise(value: unknown): unknown {
+  if (typeof value === "bigint") return Number(value);
+  if (Array.isArray(value)) return value.map(normalise);
+  return value;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0] ?? message;
+}
+
+/** The step ids an expression reads, from `steps.<id>` references. */
+export function referencedSteps(source: string): string[] {
+  return [...source.matchAll(/\bsteps\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] as string);
+}

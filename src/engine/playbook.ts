@@ -1,0 +1,230 @@
+// The shape of a rule file (rules/*.yaml) as a TypeScript type and the JSON Schema that validates it.
+// rules/schema.json is generated from this schema (npm run rules:schema) so editors can check rule files too.
+import type { JSONSchemaType } from "ajv";
+
+export interface KubernetesStepSpec {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  /** Get one object by name instead of listing. */
+  name?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Page size and the most objects read in all. */
+  limit?: number;
+}
+
+export interface LogsStepSpec {
+  namespace: string;
+  pod: string;
+  container?: string;
+  previous?: boolean;
+  tailLines?: number;
+  sinceSeconds?: number;
+  limitBytes?: number;
+  /** Pattern name → regular expression (case-insensitive). */
+  patterns: Record<string, string>;
+  /** Matching lines kept per pattern. */
+  maxExcerpts?: number;
+}
+
+export interface PrometheusStepSpec {
+  query: string;
+  /** A range query over this long window ending now ("30m"); an instant query when absent. */
+  range?: string;
+  step?: string;
+}
+
+export interface StepSpec {
+  id: string;
+  title: string;
+  /** Where the runbook asks for this ("Playbook 3"). */
+  runbook?: string;
+  /** Run only when this CEL expression is true. */
+  when?: string;
+  /** Run once per element of this CEL list; the element is `item`. */
+  forEach?: string;
+  maxItems?: number;
+  timeout?: string;
+  kubernetes?: KubernetesStepSpec;
+  logs?: LogsStepSpec;
+  prometheus?: PrometheusStepSpec;
+}
+
+export interface EvidenceSpec {
+  step: string;
+  text: string;
+  when?: string;
+  /** One evidence line per element of this CEL list (`item`). */
+  each?: string;
+  max?: number;
+  at?: string;
+}
+
+export interface CauseSpec {
+  id: string;
+  title: string;
+  runbook?: string;
+  when: string;
+  confidence: number;
+  summary: string;
+  evidence?: EvidenceSpec[];
+  remediation?: string[];
+}
+
+export interface NoCorrelationSpec {
+  title: string;
+  runbook?: string;
+  summary: string;
+  evidence?: EvidenceSpec[];
+  remediation?: string[];
+}
+
+export interface PlaybookFile {
+  alert: string;
+  aliases?: string[];
+  title: string;
+  /** The runbook this playbook implements (file name or URL). */
+  runbook: string;
+  deadline?: string;
+  steps: StepSpec[];
+  causes: CauseSpec[];
+  noCorrelation: NoCorrelationSpec;
+}
+
+const ID = "^[a-z][a-z0-9_]*$";
+const DURATION = "^[0-9]+(ms|s|m|h)$";
+const text = { type: "string", minLength: 1, maxLength: 4000 } as const;
+const optionalText = { type: "string", minLength: 1, maxLength: 4000, nullable: true } as const;
+
+const evidenceSchema: JSONSchemaType<EvidenceSpec> = {
+  type: "object",
+  properties: {
+    step: { type: "string", pattern: ID },
+    text,
+    when: optionalText,
+    each: optionalText,
+    max: { type: "integer", minimum: 1, maximum: 50, nullable: true },
+    at: optionalText,
+  },
+  required: ["step", "text"],
+  additionalProperties: false,
+};
+
+const remediationSchema = { type: "array", items: text, maxItems: 20, nullable: true } as const;
+
+export const playbookSchema: JSONSchemaType<PlaybookFile> = {
+  $id: "https://alert-enricher.dev/rules/schema.json",
+  title: "alert-enricher playbook",
+  type: "object",
+  properties: {
+    alert: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+    aliases: { type: "array", items: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }, nullable: true },
+    title: text,
+    runbook: text,
+    deadline: { type: "string", pattern: DURATION, nullable: true },
+    steps: {
+      type: "array",
+      minItems: 1,
+      maxItems: 100,
+      items: {
+        type: "object",
+        properties: {
+          id: { type: "string", pattern: ID },
+          title: text,
+          runbook: optionalText,
+          when: optionalText,
+          forEach: optionalText,
+          maxItems: { type: "integer", minimum: 1, maximum: 50, nullable: true },
+          timeout: { type: "string", pattern: DURATION, nullable: true },
+          kubernetes: {
+            type: "object",
+            nullable: true,
+            properties: {
+              apiVersion: { type: "string", pattern: "^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$" },
+              kind: { type: "string", pattern: "^[A-Z][A-Za-z0-9]*$" },
+              namespace: optionalText,
+              name: optionalText,
+              labelSelector: optionalText,
+              fieldSelector: optionalText,
+              limit: { type: "integer", minimum: 1, maximum: 5000, nullable: true },
+            },
+            required: ["apiVersion", "kind"],
+            additionalProperties: false,
+          },
+          logs: {
+            type: "object",
+            nullable: true,
+            properties: {
+              namespace: text,
+              pod: text,
+              container: optionalText,
+              previous: { type: "boolean", nullable: true },
+              tailLines: { type: "integer", minimum: 1, maximum: 10000, nullable: true },
+              sinceSeconds: { type: "integer", minimum: 1, nullable: true },
+              limitBytes: { type: "integer", minimum: 1, maximum: 10485760, nullable: true },
+              patterns: { type: "object", additionalProperties: text, required: [], minProperties: 1 },
+              maxExcerpts: { type: "integer", minimum: 0, maximum: 50, nullable: true },
+            },
+            required: ["namespace", "pod", "patterns"],
+            additionalProperties: false,
+          },
+          prometheus: {
+            type: "object",
+            nullable: true,
+            properties: {
+              query: text,
+              range: { type: "string", pattern: DURATION, nullable: true },
+              step: { type: "string", pattern: DURATION, nullable: true },
+            },
+            required: ["query"],
+            additionalProperties: false,
+          },
+        },
+        required: ["id", "title"],
+        oneOf: [{ required: ["kubernetes"] }, { required: ["logs"] }, { required: ["prometheus"] }],
+        additionalProperties: false,
+      },
+    },
+    causes: {
+      type: "array",
+      maxItems: 100,
+      items: {
+        type: "object",
+        properties: {
+          id: { type: "string", pattern: ID },
+          title: text,
+          runbook: optionalText,
+          when: text,
+          confidence: { type: "number", minimum: 0, maximum: 1 },
+          summary: text,
+          evidence: { type: "array", items: evidenceSchema, nullable: true },
+          remediation: remediationSchema,
+        },
+        required: ["id", "title", "when", "confidence", "summary"],
+        additionalProperties: false,
+      },
+    },
+    noCorrelation: {
+      type: "object",
+      properties: {
+        title: text,
+        runbook: optionalText,
+        summary: text,
+        evidence: { type: "array", items: evidenceSchema, nullable: true },
+        remediation: remediationSchema,
+      },
+      required: ["title", "summary"],
+      additionalProperties: false,
+    },
+  },
+  required: ["alert", "title", "runbook", "steps", "causes", "noCorrelation"],
+  additionalProperties: false,
+};
+
+export function parseDuration(value: string): number {
+  const match = /^([0-9]+)(ms|s|m|h)$/.exec(value);
+  if (!match) throw new Error(`invalid duration ${JSON.stringify(value)}: use a number and ms, s, m or h`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
+  return Number(match[1]) * unit;
+}

@@ -1,0 +1,123 @@
+// The HTTP receiver: verifies and stores a notification, then answers. Everything after runs from the store.
+import { Ajv, type ErrorObject } from "ajv";
+import addFormats from "ajv-formats";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Config } from "../config.ts";
+import type { Metrics } from "../metrics.ts";
+import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../model/alertmanager.ts";
+import type { Store } from "../store/store.ts";
+import { challengeFor, createAuthCheck } from "./auth.ts";
+import { notificationKey } from "./notification-key.ts";
+
+export interface AppDependencies {
+  store: Store;
+  metrics: Metrics;
+  auth: Config["auth"];
+  bodyLimitBytes: number;
+  dedupWindowMs: number;
+  /** Wakes the worker so a stored notification is picked up at once rather than at the next poll. */
+  onStored?: () => void;
+  /** Beyond the store: e.g. whether the rules loaded. */
+  readiness?: () => Promise<string | undefined>;
+  logger?: FastifyServerOptions["loggerInstance"];
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+addFormats.default(ajv, ["date-time"]);
+const validatePayload = ajv.compile(alertmanagerPayloadSchema);
+
+export function describeSchemaError(error: ErrorObject): { field: string; message: string } {
+  const base = error.instancePath || "/";
+  if (error.keyword === "required") {
+    const missing = String(error.params.missingProperty);
+    return { field: `${error.instancePath}/${missing}`, message: `${missing} is required` };
+  }
+  const allowed = error.keyword === "enum" ? `: ${(error.params.allowedValues as string[]).join(", ")}` : "";
+  const constant = error.keyword === "const" ? `: ${JSON.stringify(error.params.allowedValue)}` : "";
+  return { field: base, message: `${base} ${error.message ?? "is invalid"}${allowed}${constant}` };
+}
+
+export function buildApp(deps: AppDependencies): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: deps.bodyLimitBytes,
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  });
+  const authorized = createAuthCheck(deps.auth);
+  const challenge = challengeFor(deps.auth);
+
+  app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status === 413) {
+      deps.metrics.rejected.inc({ reason: "too_large" });
+      return reply.code(413).send({ error: "payload too large", message: `the body is over the limit of ${deps.bodyLimitBytes} bytes (BODY_LIMIT_BYTES)` });
+    }
+    if (status === 415) {
+      deps.metrics.rejected.inc({ reason: "content_type" });
+      return reply.code(415).send({ error: "unsupported media type", message: "send the Alertmanager payload as application/json" });
+    }
+    if (status === 400) {
+      deps.metrics.rejected.inc({ reason: "invalid_json" });
+      return reply.code(400).send({ error: "invalid JSON", message: error.message });
+    }
+    request.log.error({ err: error }, "request failed");
+    return reply.code(500).send({ error: "internal error" });
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  app.get("/readyz", async (_request, reply) => {
+    try {
+      await deps.store.checkWritable();
+    } catch (error) {
+      return reply.code(503).send({ status: "not ready", reason: `store: ${(error as Error).message}` });
+    }
+    const problem = await deps.readiness?.();
+    if (problem) return reply.code(503).send({ status: "not ready", reason: problem });
+    return { status: "ready" };
+  });
+
+  app.get("/metrics", async (_request, reply) => {
+    reply.header("Content-Type", deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  app.register(async (receiver) => {
+    // Credentials are checked before the body is read, so an unauthenticated caller cannot make us parse anything.
+    receiver.addHook("onRequest", async (request, reply) => {
+      if (authorized(request.headers.authorization)) return;
+      deps.metrics.rejected.inc({ reason: "unauthorized" });
+      if (challenge) reply.header("WWW-Authenticate", challenge);
+      return reply.code(401).send({ error: "unauthorized", message: "missing or wrong credentials: send the token set in WEBHOOK_BEARER_TOKEN or WEBHOOK_BASIC_AUTH" });
+    });
+
+    receiver.post("/alerts", async (request, reply) => {
+      const body: unknown = request.body;
+      if (!validatePayload(body)) {
+        const problem = describeSchemaError((validatePayload.errors ?? [])[0] as ErrorObject);
+        deps.metrics.rejected.inc({ reason: "schema" });
+        return reply.code(400).send({ error: "invalid payload", field: problem.field, message: problem.message });
+      }
+      const payload = body as AlertmanagerPayload;
+      let result: { id: string; duplicate: boolean };
+      try {
+        result = await deps.store.insertNotification({ dedupKey: notificationKey(payload), payload, receivedAt: new Date(), dedupWindowMs: deps.dedupWindowMs });
+      } catch (error) {
+        deps.metrics.rejected.inc({ reason: "store_unavailable" });
+        request.log.error({ err: error }, "could not store a notification");
+        // 5xx makes Alertmanager retry; a 4xx would make it drop the notification.
+        return reply.code(503).header("Retry-After", "5").send({ error: "store unavailable", message: "the notification could not be stored; retry" });
+      }
+      if (result.duplicate) deps.metrics.duplicates.inc();
+      else {
+        deps.metrics.received.inc({ status: payload.status });
+        deps.onStored?.();
+      }
+      request.log.info({ notification: result.id, groupKey: payload.groupKey, alerts: payload.alerts.length, duplicate: result.duplicate }, "notification stored");
+      return reply.code(200).send({ status: "stored", id: result.id, duplicate: result.duplicate });
+    });
+  });
+
+  return app;
+}

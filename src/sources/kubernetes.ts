@@ -1,0 +1,103 @@
+// Kubernetes reads: get or list any resource by apiVersion and kind, with namespace, label and field selectors.
+// Read-only by construction: this file only calls read() and list().
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { explainKubernetesError, type KubernetesClient, statusCodeOf } from "./kubernetes-client.ts";
+import type { SourceOutput } from "./source.ts";
+
+export interface KubernetesRead {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** The most objects to read in all, fetched in pages of at most this size. */
+  limit: number;
+}
+
+const PAGE_SIZE = 250;
+
+export class KubernetesSource {
+  private readonly client: KubernetesClient;
+
+  constructor(client: KubernetesClient) {
+    this.client = client;
+  }
+
+  static describe(request: KubernetesRead): string {
+    const where = request.namespace ? ` in ${request.namespace}` : "";
+    return request.name ? `a ${request.kind} get${where}` : `a ${request.kind} list${where}`;
+  }
+
+  static requestLine(request: KubernetesRead): string {
+    const group = request.apiVersion.includes("/") ? `/apis/${request.apiVersion}` : `/api/${request.apiVersion}`;
+    const ns = request.namespace ? `/namespaces/${request.namespace}` : "";
+    const query = new URLSearchParams();
+    if (request.labelSelector) query.set("labelSelector", request.labelSelector);
+    if (request.fieldSelector) query.set("fieldSelector", request.fieldSelector);
+    if (!request.name) query.set("limit", String(Math.min(request.limit, PAGE_SIZE)));
+    const q = query.toString();
+    return `GET ${group}${ns}/${request.kind}${request.name ? `/${request.name}` : ""}${q ? `?${decodeURIComponent(q)}` : ""}`;
+  }
+
+  async read(request: KubernetesRead, signal: AbortSignal): Promise<SourceOutput> {
+    const requestLine = KubernetesSource.requestLine(request);
+    if (request.name) {
+      try {
+        const object = await this.client.withSignal(signal, () =>
+          this.client.objects.read({ apiVersion: request.apiVersion, kind: request.kind, metadata: { name: request.name as string, namespace: request.namespace } }),
+        );
+        const plain = toPlainJson(object);
+        return { data: { object: plain, items: [plain], count: 1, found: true }, request: requestLine, summary: `${request.kind} ${request.name} found` };
+      } catch (error) {
+        if (signal.aborted) throw error;
+        if (statusCodeOf(error) === 404) {
+          return { data: { items: [], count: 0, found: false }, request: requestLine, summary: `${request.kind} ${request.name} not found` };
+        }
+        throw explainKubernetesError(error);
+      }
+    }
+    const items: KubernetesObject[] = [];
+    let continueToken: string | undefined;
+    let truncated = false;
+    try {
+      do {
+        const pageSize = Math.min(PAGE_SIZE, request.limit - items.length);
+        const page = await this.client.withSignal(signal, () =>
+          this.client.objects.list(
+            request.apiVersion,
+            request.kind,
+            request.namespace,
+            undefined,
+            undefined,
+            undefined,
+            request.fieldSelector,
+            request.labelSelector,
+            pageSize,
+            continueToken,
+          ),
+        );
+        items.push(...page.items.map(toPlainJson));
+        continueToken = page.metadata?._continue || undefined;
+        if (continueToken && items.length >= request.limit) {
+          truncated = true;
+          break;
+        }
+      } while (continueToken);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw explainKubernetesError(error);
+    }
+    const noun = `${items.length} ${request.kind}${items.length === 1 ? "" : "s"}`;
+    return {
+      data: { items, count: items.length, truncated },
+      request: requestLine,
+      summary: truncated ? `${noun} (stopped at the limit of ${request.limit})` : noun,
+    };
+  }
+}
+
+/** client-node hands back class instances with Date fields; conditions, templates and the store want plain JSON. */
+function toPlainJson(object: KubernetesObject): KubernetesObject {
+  return JSON.parse(JSON.stringify(object)) as KubernetesObject;
+}

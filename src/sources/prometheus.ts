@@ -1,0 +1,122 @@
+// PromQL instant and range queries against the Prometheus HTTP API (/api/v1/query, /api/v1/query_range).
+import axios, { type AxiosInstance, isAxiosError } from "axios";
+import { type SourceOutput, SourceError } from "./source.ts";
+
+export interface PromQuery {
+  query: string;
+  /** Range window in ms ending at `now`; instant query when absent. */
+  rangeMs?: number;
+  stepMs?: number;
+}
+
+export interface PrometheusSample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+export interface PrometheusPoint {
+  t: string;
+  v: number;
+}
+
+export interface PrometheusRangeSeries {
+  labels: Record<string, string>;
+  points: PrometheusPoint[];
+  min: number;
+  max: number;
+  avg: number;
+  last: number;
+}
+
+interface PromEnvelope {
+  status: "success" | "error";
+  data?: { resultType: "vector" | "matrix" | "scalar" | "string"; result: unknown };
+  errorType?: string;
+  error?: string;
+}
+
+type VectorResult = Array<{ metric: Record<string, string>; value: [number, string] }>;
+type MatrixResult = Array<{ metric: Record<string, string>; values: Array<[number, string]> }>;
+
+export class PrometheusSource {
+  private readonly http: AxiosInstance;
+  private readonly baseUrl: string;
+
+  constructor(options: { url: string; bearerToken?: string; userAgent: string }) {
+    this.baseUrl = options.url.replace(/\/+$/, "");
+    const headers: Record<string, string> = { "User-Agent": options.userAgent, Accept: "application/json" };
+    if (options.bearerToken) headers.Authorization = `Bearer ${options.bearerToken}`;
+    this.http = axios.create({ baseURL: this.baseUrl, headers, validateStatus: () => true, maxContentLength: 16 * 1024 * 1024 });
+  }
+
+  static describe(request: PromQuery): string {
+    return request.rangeMs ? `a range query over ${Math.round(request.rangeMs / 60_000)}m` : "a query";
+  }
+
+  async query(request: PromQuery, signal: AbortSignal, now = new Date()): Promise<SourceOutput> {
+    const nowSeconds = now.getTime() / 1000;
+    const isRange = request.rangeMs !== undefined;
+    const stepSeconds = Math.max(1, Math.round((request.stepMs ?? 60_000) / 1000));
+    const params = new URLSearchParams({ query: request.query });
+    if (isRange) {
+      params.set("start", String(nowSeconds - (request.rangeMs ?? 0) / 1000));
+      params.set("end", String(nowSeconds));
+      params.set("step", String(stepSeconds));
+    } else {
+      params.set("time", String(nowSeconds));
+    }
+    const path = isRange ? "/api/v1/query_range" : "/api/v1/query";
+    let envelope: PromEnvelope;
+    let status: number;
+    try {
+      const response = await this.http.post<PromEnvelope>(path, params.toString(), {
+        signal,
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      });
+      envelope = response.data;
+      status = response.status;
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new SourceError(`Prometheus at ${new URL(this.baseUrl).host} could not be reached: ${isAxiosError(error) ? error.code ?? error.message : String(error)}`);
+    }
+    if (status >= 400 || envelope?.status !== "success" || !envelope.data) {
+      const detail = envelope?.error ? `${envelope.errorType ?? "error"}: ${envelope.error}` : `HTTP ${status}`;
+      throw new SourceError(`Prometheus rejected the query (${detail})`);
+    }
+    const requestText = isRange ? `${request.query}  [range ${Math.round((request.rangeMs ?? 0) / 60_000)}m, step ${stepSeconds}s]` : request.query;
+    const { resultType, result } = envelope.data;
+    if (resultType === "scalar") {
+      const [, value] = result as [number, string];
+      return { data: { value: Number(value), series: [], count: 0 }, request: requestText, summary: `scalar ${value}` };
+    }
+    if (resultType === "matrix") {
+      const series = (result as MatrixResult).map(toRangeSeries);
+      return { data: { series, count: series.length }, request: requestText, summary: `${series.length} series` };
+    }
+    const samples = (result as VectorResult).map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+    return {
+      data: { series: samples, count: samples.length, value: samples[0]?.value ?? null },
+      request: requestText,
+      summary: samples.length === 0 ? "no series" : samples.length === 1 ? `1 series, value ${formatValue(samples[0]?.value)}` : `${samples.length} series`,
+    };
+  }
+}
+
+function toRangeSeries(raw: MatrixResult[number]): PrometheusRangeSeries {
+  const points = raw.values.map(([t, v]) => ({ t: new Date(t * 1000).toISOString(), v: Number(v) }));
+  const values = points.map((p) => p.v).filter((v) => Number.isFinite(v));
+  const sum = values.reduce((a, b) => a + b, 0);
+  return {
+    labels: raw.metric,
+    points,
+    min: values.length ? Math.min(...values) : 0,
+    max: values.length ? Math.max(...values) : 0,
+    avg: values.length ? sum / values.length : 0,
+    last: values.at(-1) ?? 0,
+  };
+}
+
+function formatValue(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return String(value);
+  return Number(value.toPrecision(4)).toString();
+}

@@ -1,0 +1,57 @@
+// The SQLite schema as an ordered list of migrations; SqliteStore.migrate() applies the ones a database has not seen yet.
+// Never edit a migration that has shipped: append a new one. Times are epoch milliseconds (INTEGER) so that lease and
+// window comparisons are plain integer comparisons.
+
+export interface SqliteMigration {
+  /** Strictly increasing, starting at 1. Recorded in schema_migrations once applied. */
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const sqliteMigrations: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: "notifications and deliveries",
+    sql: `
+      CREATE TABLE notifications (
+        id          TEXT    PRIMARY KEY,
+        dedup_key   TEXT    NOT NULL,
+        group_key   TEXT    NOT NULL,
+        status      TEXT    NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+        payload     TEXT    NOT NULL,
+        received_at INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        diagnosis   TEXT,
+        finished_at INTEGER
+      );
+      CREATE INDEX notifications_claim ON notifications (status, received_at);
+      CREATE INDEX notifications_dedup ON notifications (dedup_key, received_at);
+
+      CREATE TABLE deliveries (
+        id              TEXT    PRIMARY KEY,
+        notification_id TEXT    NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+        group_key       TEXT    NOT NULL,
+        sink            TEXT    NOT NULL,
+        status          TEXT    NOT NULL CHECK (status IN ('pending', 'running', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        not_before      INTEGER NOT NULL,
+        lease_owner     TEXT,
+        lease_until     INTEGER,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        delivered_at    INTEGER
+      );
+      CREATE INDEX deliveries_claim ON deliveries (status, not_before);
+      CREATE INDEX deliveries_group_order ON deliveries (group_key, sink, status, created_at);
+      CREATE INDEX deliveries_notification ON deliveries (notification_id);
+
+      CREATE TABLE heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at INTEGER NOT NULL
+      );
+    `,
+  },
+];

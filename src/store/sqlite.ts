@@ -1,0 +1,288 @@
+// The embedded Store: one SQLite file (node:sqlite) holding the notification inbox and the delivery outbox.
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from "node:sqlite";
+import type { AlertmanagerPayload } from "../model/alertmanager.ts";
+import type { Diagnosis } from "../model/diagnosis.ts";
+import { sqliteMigrations } from "./migrations/sqlite.ts";
+import type { DeliveryResult, InsertResult, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
+
+export interface SqliteStoreOptions {
+  /** Opens the file read-only. Only tests use it, to check that checkWritable() notices. */
+  readOnly?: boolean;
+}
+
+const BUSY_TIMEOUT_MS = 5000;
+
+type Row = Record<string, SQLOutputValue>;
+type Parameters = Record<string, SQLInputValue>;
+
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  return new SqliteStore(path, options);
+}
+
+export class SqliteStore implements Store {
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.path = path;
+    const readOnly = options.readOnly ?? false;
+    if (isFilePath(path) && !readOnly) mkdirSync(dirname(path), { recursive: true });
+    this.#db = new DatabaseSync(path, { readOnly, timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true });
+    this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Switching to WAL is a write; a read-only connection keeps whatever mode the file already has.
+    if (!readOnly) this.#db.exec("PRAGMA journal_mode = WAL");
+    // FULL: the receiver answers 200 only after the row is on disk, so a commit must survive power loss, not just a crash.
+    this.#db.exec("PRAGMA synchronous = FULL");
+    this.#db.exec("PRAGMA foreign_keys = ON");
+  }
+
+  async migrate(): Promise<void> {
+    for (const migration of sqliteMigrations) {
+      // BEGIN IMMEDIATE takes the write lock before reading the applied versions, so two processes starting on the
+      // same file apply each migration once: the second waits (busy_timeout), then sees the version recorded.
+      this.#writeTransaction(() => {
+        this.#db.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        );
+        const applied = this.#db.prepare("SELECT 1 AS applied FROM schema_migrations WHERE version = ?").get(migration.version);
+        if (applied !== undefined) return;
+        this.#db.exec(migration.sql);
+        this.#db
+          .prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+          .run(migration.version, migration.name, Date.now());
+      });
+    }
+  }
+
+  async insertNotification(input: {
+    dedupKey: string;
+    payload: AlertmanagerPayload;
+    receivedAt: Date;
+    dedupWindowMs: number;
+  }): Promise<InsertResult> {
+    const receivedAt = input.receivedAt.getTime();
+    return this.#writeTransaction(() => {
+      const existing = this.#statement(
+        `SELECT id FROM notifications
+          WHERE dedup_key = :dedupKey AND received_at > :receivedAt - :window AND received_at < :receivedAt + :window
+          ORDER BY received_at DESC, rowid DESC LIMIT 1`,
+      ).get({ dedupKey: input.dedupKey, receivedAt, window: input.dedupWindowMs });
+      if (existing !== undefined) return { id: textColumn(existing, "id"), duplicate: true };
+
+      const id = randomUUID();
+      this.#statement(
+        `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts)
+         VALUES (:id, :dedupKey, :groupKey, 'pending', :payload, :receivedAt, 0)`,
+      ).run({ id, dedupKey: input.dedupKey, groupKey: input.payload.groupKey, payload: JSON.stringify(input.payload), receivedAt });
+      return { id, duplicate: false };
+    });
+  }
+
+  async claimNotification(worker: string, leaseMs: number, now: Date = new Date()): Promise<StoredNotification | null> {
+    const nowMs = now.getTime();
+    return this.#writeTransaction(() => {
+      const row = this.#statement(
+        `UPDATE notifications
+            SET status = 'running', lease_owner = :worker, lease_until = :leaseUntil, attempts = attempts + 1
+          WHERE id = (
+            SELECT id FROM notifications
+             WHERE status = 'pending' OR (status = 'running' AND lease_until < :now)
+             ORDER BY received_at, rowid LIMIT 1)
+          RETURNING id, dedup_key, payload, received_at, attempts`,
+      ).get({ worker, leaseUntil: nowMs + leaseMs, now: nowMs });
+      if (row === undefined) return null;
+      return {
+        id: textColumn(row, "id"),
+        dedupKey: textColumn(row, "dedup_key"),
+        payload: parseJson<AlertmanagerPayload>(textColumn(row, "payload")),
+        receivedAt: new Date(integerColumn(row, "received_at")).toISOString(),
+        attempts: integerColumn(row, "attempts"),
+      };
+    });
+  }
+
+  async completeNotification(id: string, diagnosis: Diagnosis, sinks: string[]): Promise<void> {
+    const nowMs = Date.now();
+    this.#writeTransaction(() => {
+      const notification = this.#statement("SELECT status, group_key FROM notifications WHERE id = :id").get({ id });
+      if (notification === undefined) throw new Error(`cannot complete notification ${id}: it is not in the store`);
+      // A worker whose lease expired may finish after another worker already did; the first completion wins,
+      // otherwise every sink would get the diagnosis twice.
+      if (textColumn(notification, "status") === "done") return;
+
+      this.#statement(
+        `UPDATE notifications
+            SET status = 'done', diagnosis = :diagnosis, finished_at = :now, lease_owner = NULL, lease_until = NULL
+          WHERE id = :id`,
+      ).run({ id, diagnosis: JSON.stringify(diagnosis), now: nowMs });
+      const insertDelivery = this.#statement(
+        `INSERT INTO deliveries (id, notification_id, group_key, sink, status, attempts, not_before, created_at)
+         VALUES (:id, :notificationId, :groupKey, :sink, 'pending', 0, :now, :now)`,
+      );
+      for (const sink of new Set(sinks)) {
+        insertDelivery.run({ id: randomUUID(), notificationId: id, groupKey: textColumn(notification, "group_key"), sink, now: nowMs });
+      }
+    });
+  }
+
+  async claimDelivery(worker: string, leaseMs: number, now: Date = new Date()): Promise<StoredDelivery | null> {
+    const nowMs = now.getTime();
+    return this.#writeTransaction(() => {
+      // A delivery waits while an earlier one of its (group, sink) is unfinished, or while another of them is in flight:
+      // one alert group's messages reach a sink in order, and other groups and sinks are not held up.
+      const claimed = this.#statement(
+        `UPDATE deliveries
+            SET status = 'running', lease_owner = :worker, lease_until = :leaseUntil, attempts = attempts + 1
+          WHERE id = (
+            SELECT d.id FROM deliveries d
+             WHERE ((d.status = 'pending' AND d.not_before <= :now) OR (d.status = 'running' AND d.lease_until < :now))
+               AND NOT EXISTS (
+                 SELECT 1 FROM deliveries e
+                  WHERE e.group_key = d.group_key AND e.sink = d.sink AND e.id <> d.id
+                    AND e.status IN ('pending', 'running')
+                    AND (e.created_at < d.created_at
+                         OR (e.created_at = d.created_at AND e.rowid < d.rowid)
+                         OR (e.status = 'running' AND e.lease_until >= :now)))
+             ORDER BY d.created_at, d.rowid LIMIT 1)
+          RETURNING id`,
+      ).get({ worker, leaseUntil: nowMs + leaseMs, now: nowMs });
+      if (claimed === undefined) return null;
+
+      const row = this.#statement(
+        `SELECT d.id, d.notification_id, d.sink, d.attempts, n.diagnosis
+           FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+          WHERE d.id = :id`,
+      ).get({ id: textColumn(claimed, "id") });
+      if (row === undefined) throw new Error(`delivery ${textColumn(claimed, "id")} vanished while being claimed`);
+      return {
+        id: textColumn(row, "id"),
+        notificationId: textColumn(row, "notification_id"),
+        sink: textColumn(row, "sink"),
+        diagnosis: parseJson<Diagnosis>(textColumn(row, "diagnosis")),
+        attempts: integerColumn(row, "attempts"),
+      };
+    });
+  }
+
+  async finishDelivery(id: string, result: DeliveryResult): Promise<void> {
+    const nowMs = Date.now();
+    this.#writeTransaction(() => {
+      const delivery = this.#statement("SELECT status FROM deliveries WHERE id = :id").get({ id });
+      if (delivery === undefined) throw new Error(`cannot finish delivery ${id}: it is not in the store`);
+      const status = textColumn(delivery, "status");
+      // After a lease expiry two workers can hold the same delivery. Once any of them delivered it, it stays delivered;
+      // a retry or failure only counts from a worker that still finds it running, so a late report cannot undo a result.
+      if (result.status === "delivered") {
+        if (status === "delivered") return;
+        this.#statement(
+          `UPDATE deliveries
+              SET status = 'delivered', delivered_at = :now, lease_owner = NULL, lease_until = NULL
+            WHERE id = :id`,
+        ).run({ id, now: nowMs });
+        return;
+      }
+      if (status !== "running") return;
+      if (result.status === "retry") {
+        this.#statement(
+          `UPDATE deliveries
+              SET status = 'pending', not_before = :notBefore, last_error = :error, lease_owner = NULL, lease_until = NULL
+            WHERE id = :id`,
+        ).run({ id, notBefore: result.notBefore.getTime(), error: result.error });
+        return;
+      }
+      this.#statement(
+        `UPDATE deliveries
+            SET status = 'failed', last_error = :error, lease_owner = NULL, lease_until = NULL
+          WHERE id = :id`,
+      ).run({ id, error: result.error });
+    });
+  }
+
+  async getDiagnosis(notificationId: string): Promise<Diagnosis | null> {
+    const row = this.#statement("SELECT diagnosis FROM notifications WHERE id = :id").get({ id: notificationId });
+    if (row === undefined || row.diagnosis === null) return null;
+    return parseJson<Diagnosis>(textColumn(row, "diagnosis"));
+  }
+
+  async queueDepth(): Promise<QueueDepth> {
+    const row = this.#statement(
+      `SELECT (SELECT count(*) FROM notifications WHERE status IN ('pending', 'running')) AS notifications,
+              (SELECT count(*) FROM deliveries WHERE status IN ('pending', 'running')) AS deliveries`,
+    ).get();
+    if (row === undefined) throw new Error("queue depth query returned no row");
+    return { notifications: integerColumn(row, "notifications"), deliveries: integerColumn(row, "deliveries") };
+  }
+
+  async checkWritable(): Promise<void> {
+    try {
+      this.#writeTransaction(() => {
+        this.#statement("INSERT INTO heartbeat (id, at) VALUES (1, :now) ON CONFLICT (id) DO UPDATE SET at = excluded.at").run({
+          now: Date.now(),
+        });
+      });
+    } catch (error) {
+      throw new Error(`SQLite store ${this.path} cannot take a write: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    this.#statements.clear();
+  }
+
+  #writeTransaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #statement(sql: string): { get(parameters?: Parameters): Row | undefined; run(parameters: Parameters): void } {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    const prepared = statement;
+    return {
+      get: (parameters = {}) => prepared.get(parameters),
+      run: (parameters) => {
+        prepared.run(parameters);
+      },
+    };
+  }
+}
+
+/** False for ":memory:", "" (a private temporary database) and "file:" URIs, which have no directory to create. */
+function isFilePath(path: string): boolean {
+  return path !== ":memory:" && path !== "" && !path.startsWith("file:");
+}
+
+function textColumn(row: Row, column: string): string {
+  const value = row[column];
+  if (typeof value !== "string") throw new Error(`column ${column} is ${value === null ? "NULL" : typeof value}, expected text`);
+  return value;
+}
+
+function integerColumn(row: Row, column: string): number {
+  const value = row[column];
+  if (typeof value !== "number") throw new Error(`column ${column} is ${value === null ? "NULL" : typeof value}, expected a number`);
+  return value;
+}
+
+function parseJson<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,71 @@
+// The durable inbox and outbox. One interface; sqlite.ts is the embedded implementation (postgres.ts comes later).
+// Every method is async so that a networked store fits the same shape.
+import type { AlertmanagerPayload } from "../model/alertmanager.ts";
+import type { Diagnosis } from "../model/diagnosis.ts";
+
+export interface StoredNotification {
+  id: string;
+  dedupKey: string;
+  payload: AlertmanagerPayload;
+  receivedAt: string;
+  /** How many times a worker has taken it (1 on the first run). */
+  attempts: number;
+}
+
+export interface StoredDelivery {
+  id: string;
+  notificationId: string;
+  sink: string;
+  diagnosis: Diagnosis;
+  attempts: number;
+}
+
+export interface InsertResult {
+  id: string;
+  /** True when the same notification (same dedup key) was already stored within the dedup window: nothing new was stored. */
+  duplicate: boolean;
+}
+
+export type DeliveryResult =
+  | { status: "delivered" }
+  | { status: "retry"; error: string; notBefore: Date }
+  | { status: "failed"; error: string };
+
+export interface QueueDepth {
+  notifications: number;
+  deliveries: number;
+}
+
+export interface Store {
+  /** Creates or upgrades the schema. Safe to call on every start. */
+  migrate(): Promise<void>;
+  /**
+   * Stores a received notification durably (fsync'd per the store's durability) before returning, unless one with the
+   * same dedup key was received less than `dedupWindowMs` before or after `receivedAt`: then nothing is stored.
+   */
+  insertNotification(input: {
+    dedupKey: string;
+    payload: AlertmanagerPayload;
+    receivedAt: Date;
+    dedupWindowMs: number;
+  }): Promise<InsertResult>;
+  /** Takes the oldest pending notification, or one whose lease expired, and leases it to `worker` for `leaseMs`. */
+  claimNotification(worker: string, leaseMs: number, now?: Date): Promise<StoredNotification | null>;
+  /**
+   * Atomically: stores the diagnosis, marks the notification done, and enqueues one delivery per sink.
+   * Does nothing when the notification is already done (a worker finishing after its lease expired), so it is delivered once.
+   */
+  completeNotification(id: string, diagnosis: Diagnosis, sinks: string[]): Promise<void>;
+  /**
+   * Takes the oldest due delivery, or one whose lease expired. Deliveries of one alert group go to each sink in order,
+   * one at a time: a delivery waits while an earlier one of the same group and sink is pending or running.
+   */
+  claimDelivery(worker: string, leaseMs: number, now?: Date): Promise<StoredDelivery | null>;
+  /** Records a send attempt. Delivered is final; a retry or failure reported for a delivery that is no longer running is ignored. */
+  finishDelivery(id: string, result: DeliveryResult): Promise<void>;
+  getDiagnosis(notificationId: string): Promise<Diagnosis | null>;
+  queueDepth(): Promise<QueueDepth>;
+  /** Throws when the store cannot take a write right now (readiness). */
+  checkWritable(): Promise<void>;
+  close(): Promise<void>;
+}

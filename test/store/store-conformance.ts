@@ -1,0 +1,338 @@
+// The behaviour every Store must have, as a vitest suite any implementation runs against itself (SQLite now, PostgreSQL later).
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AlertmanagerPayload } from "../../src/model/alertmanager.ts";
+import type { Diagnosis } from "../../src/model/diagnosis.ts";
+import type { Store, StoredDelivery } from "../../src/store/store.ts";
+
+const MINUTE = 60_000;
+const LEASE_MS = 30_000;
+
+export function alertPayload(groupKey: string, alertname = "KubeAPIErrorBudgetBurn"): AlertmanagerPayload {
+  return {
+    version: "4",
+    groupKey,
+    truncatedAlerts: 0,
+    status: "firing",
+    receiver: "enricher",
+    groupLabels: { alertname },
+    commonLabels: { alertname, severity: "critical" },
+    commonAnnotations: { summary: "The API server is burning its error budget." },
+    externalURL: "http://alertmanager.example:9093",
+    alerts: [
+      {
+        status: "firing",
+        labels: { alertname, severity: "critical" },
+        annotations: {},
+        startsAt: "2025-01-01T00:00:00Z",
+        endsAt: "0001-01-01T00:00:00Z",
+        generatorURL: "http://prometheus.example:9090/graph",
+        fingerprint: "a1b2c3d4e5f60718",
+      },
+    ],
+  };
+}
+
+export function diagnosisOf(notificationId: string, payload: AlertmanagerPayload): Diagnosis {
+  return {
+    notificationId,
+    groupKey: payload.groupKey,
+    receiver: payload.receiver,
+    status: payload.status,
+    groupLabels: payload.groupLabels,
+    commonLabels: payload.commonLabels,
+    externalURL: payload.externalURL,
+    truncatedAlerts: payload.truncatedAlerts,
+    alerts: [],
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * Runs the Store behaviour tests against `open`, which must return a store over a fresh, empty database each time.
+ * The suite migrates and closes the stores it opens.
+ */
+export function describeStoreConformance(name: string, open: () => Promise<Store>): void {
+  describe(`${name} (Store conformance)`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await open();
+      await store.migrate();
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    let insertCount = 0;
+
+    async function insert(groupKey: string, receivedAt = new Date(), dedupKey = `${groupKey}|${++insertCount}`) {
+      const payload = alertPayload(groupKey);
+      const result = await store.insertNotification({ dedupKey, payload, receivedAt, dedupWindowMs: 5 * MINUTE });
+      return { ...result, payload };
+    }
+
+    /** Inserts, claims and completes a notification, so that it has one pending delivery per sink. */
+    async function completed(groupKey: string, sinks: string[]): Promise<string> {
+      const { id, payload } = await insert(groupKey);
+      const claimed = await store.claimNotification("worker-a", LEASE_MS);
+      expect(claimed?.id).toBe(id);
+      await store.completeNotification(id, diagnosisOf(id, payload), sinks);
+      return id;
+    }
+
+    async function claimAllDeliveries(now = new Date()) {
+      const claimed: StoredDelivery[] = [];
+      for (;;) {
+        const delivery = await store.claimDelivery("sender", LEASE_MS, now);
+        if (delivery === null) return claimed;
+        claimed.push(delivery);
+      }
+    }
+
+    it("migrating twice is harmless", async () => {
+      await store.migrate();
+      await expect(store.queueDepth()).resolves.toEqual({ notifications: 0, deliveries: 0 });
+    });
+
+    it("claiming from an empty store returns null", async () => {
+      await expect(store.claimNotification("worker-a", LEASE_MS)).resolves.toBeNull();
+      await expect(store.claimDelivery("sender", LEASE_MS)).resolves.toBeNull();
+    });
+
+    it("an inserted notification is claimed with its payload, dedup key and receive time", async () => {
+      const receivedAt = new Date("2025-03-01T10:00:00.123Z");
+      const { id, payload, duplicate } = await insert('{}:{alertname="KubeAPIDown"}', receivedAt, "key-1");
+      expect(duplicate).toBe(false);
+
+      const claimed = await store.claimNotification("worker-a", LEASE_MS, receivedAt);
+      expect(claimed).toEqual({ id, dedupKey: "key-1", payload, receivedAt: receivedAt.toISOString(), attempts: 1 });
+    });
+
+    it("a leased notification is not claimed again until its lease expires, then goes to another worker with attempts 2", async () => {
+      const start = new Date();
+      const { id } = await insert("group-a", start);
+      expect((await store.claimNotification("worker-a", LEASE_MS, start))?.attempts).toBe(1);
+
+      await expect(store.claimNotification("worker-b", LEASE_MS, new Date(start.getTime() + LEASE_MS - 1))).resolves.toBeNull();
+
+      const reclaimed = await store.claimNotification("worker-b", LEASE_MS, new Date(start.getTime() + LEASE_MS + 1));
+      expect(reclaimed?.id).toBe(id);
+      expect(reclaimed?.attempts).toBe(2);
+    });
+
+    it("notifications are claimed oldest first", async () => {
+      const start = Date.now();
+      const newer = await insert("group-newer", new Date(start + 1000));
+      const older = await insert("group-older", new Date(start));
+
+      expect((await store.claimNotification("worker-a", LEASE_MS, new Date(start + 2000)))?.id).toBe(older.id);
+      expect((await store.claimNotification("worker-a", LEASE_MS, new Date(start + 2000)))?.id).toBe(newer.id);
+    });
+
+    it("a duplicate within the dedup window is reported with the first id and not stored", async () => {
+      const start = Date.now();
+      const first = await insert("group-a", new Date(start), "same-key");
+      const second = await insert("group-a", new Date(start + 4 * MINUTE), "same-key");
+
+      expect(second).toMatchObject({ id: first.id, duplicate: true });
+      expect((await store.queueDepth()).notifications).toBe(1);
+      expect((await store.claimNotification("worker-a", LEASE_MS))?.id).toBe(first.id);
+      await expect(store.claimNotification("worker-a", LEASE_MS)).resolves.toBeNull();
+    });
+
+    it("the same dedup key outside the window is stored as a new notification", async () => {
+      const start = Date.now();
+      const first = await insert("group-a", new Date(start), "same-key");
+      const later = await insert("group-a", new Date(start + 6 * MINUTE), "same-key");
+
+      expect(later.duplicate).toBe(false);
+      expect(later.id).not.toBe(first.id);
+      expect((await store.queueDepth()).notifications).toBe(2);
+    });
+
+    it("a different dedup key within the window is stored as a new notification", async () => {
+      const receivedAt = new Date();
+      await insert("group-a", receivedAt, "key-1");
+      const other = await insert("group-a", receivedAt, "key-2");
+
+      expect(other.duplicate).toBe(false);
+      expect((await store.queueDepth()).notifications).toBe(2);
+    });
+
+    it("a duplicate is reported even after the first one has been processed", async () => {
+      const receivedAt = new Date();
+      const first = await insert("group-a", receivedAt, "same-key");
+      await store.claimNotification("worker-a", LEASE_MS);
+      await store.completeNotification(first.id, diagnosisOf(first.id, first.payload), ["console"]);
+
+      await expect(insert("group-a", new Date(receivedAt.getTime() + 1000), "same-key")).resolves.toMatchObject({
+        id: first.id,
+        duplicate: true,
+      });
+    });
+
+    it("completing a notification stores its diagnosis and creates one delivery per sink", async () => {
+      const id = await completed("group-a", ["slack", "pagerduty"]);
+
+      expect((await store.getDiagnosis(id))?.notificationId).toBe(id);
+      expect(await store.queueDepth()).toEqual({ notifications: 0, deliveries: 2 });
+      const deliveries = await claimAllDeliveries();
+      expect(deliveries.map((delivery) => delivery.sink).sort()).toEqual(["pagerduty", "slack"]);
+      for (const delivery of deliveries) {
+        expect(delivery).toMatchObject({ notificationId: id, attempts: 1 });
+        expect(delivery.diagnosis.notificationId).toBe(id);
+      }
+    });
+
+    it("completing a notification twice creates no extra deliveries and keeps the first diagnosis", async () => {
+      const id = await completed("group-a", ["slack", "pagerduty"]);
+      const first = await store.getDiagnosis(id);
+
+      await store.completeNotification(id, { ...diagnosisOf(id, alertPayload("group-a")), receiver: "second" }, ["slack", "pagerduty"]);
+
+      expect((await store.queueDepth()).deliveries).toBe(2);
+      expect(await store.getDiagnosis(id)).toEqual(first);
+      expect(await claimAllDeliveries()).toHaveLength(2);
+    });
+
+    it("two workers racing past a lease expiry deliver a notification once", async () => {
+      const start = new Date();
+      const { id, payload } = await insert("group-a", start);
+      await store.claimNotification("worker-a", LEASE_MS, start);
+      await store.claimNotification("worker-b", LEASE_MS, new Date(start.getTime() + LEASE_MS + 1));
+
+      await store.completeNotification(id, diagnosisOf(id, payload), ["slack"]);
+      await store.completeNotification(id, diagnosisOf(id, payload), ["slack"]);
+
+      expect(await claimAllDeliveries()).toHaveLength(1);
+      await expect(store.claimNotification("worker-c", LEASE_MS, new Date(start.getTime() + 10 * LEASE_MS))).resolves.toBeNull();
+    });
+
+    it("completing a notification that does not exist throws", async () => {
+      const missing = "00000000-0000-4000-8000-000000000000";
+      await expect(store.completeNotification(missing, diagnosisOf(missing, alertPayload("group-a")), ["slack"])).rejects.toThrow();
+    });
+
+    it("a notification has no diagnosis until it is completed", async () => {
+      const { id } = await insert("group-a");
+      await expect(store.getDiagnosis(id)).resolves.toBeNull();
+      await expect(store.getDiagnosis("00000000-0000-4000-8000-000000000000")).resolves.toBeNull();
+    });
+
+    it("deliveries of one group to one sink come out in order, one at a time", async () => {
+      const first = await completed("group-a", ["slack"]);
+      const second = await completed("group-a", ["slack"]);
+
+      const claimedFirst = await store.claimDelivery("sender", LEASE_MS);
+      expect(claimedFirst?.notificationId).toBe(first);
+      await expect(store.claimDelivery("sender", LEASE_MS)).resolves.toBeNull();
+
+      await store.finishDelivery(claimedFirst?.id ?? "", { status: "delivered" });
+      expect((await store.claimDelivery("sender", LEASE_MS))?.notificationId).toBe(second);
+    });
+
+    it("an earlier delivery waiting for its retry holds back its group and sink but not other groups or sinks", async () => {
+      const older = await completed("group-a", ["slack"]);
+      const claimedOlder = await store.claimDelivery("sender", LEASE_MS);
+      expect(claimedOlder?.notificationId).toBe(older);
+      const retryAt = new Date(Date.now() + 10 * MINUTE);
+      await store.finishDelivery(claimedOlder?.id ?? "", { status: "retry", error: "Slack answered 503", notBefore: retryAt });
+
+      const newerSameGroup = await completed("group-a", ["slack", "pagerduty"]);
+      const otherGroup = await completed("group-b", ["slack"]);
+
+      const claimed = await claimAllDeliveries();
+      expect(claimed.map((delivery) => [delivery.notificationId, delivery.sink])).toEqual([
+        [newerSameGroup, "pagerduty"],
+        [otherGroup, "slack"],
+      ]);
+      for (const delivery of claimed) await store.finishDelivery(delivery.id, { status: "delivered" });
+
+      const afterRetry = await claimAllDeliveries(new Date(retryAt.getTime() + 1));
+      expect(afterRetry.map((delivery) => [delivery.notificationId, delivery.attempts])).toEqual([[older, 2]]);
+    });
+
+    it("a delivery set to retry is not claimable before its not-before time and is claimable at it", async () => {
+      await completed("group-a", ["slack"]);
+      const delivery = await store.claimDelivery("sender", LEASE_MS);
+      const notBefore = new Date(Date.now() + MINUTE);
+      await store.finishDelivery(delivery?.id ?? "", { status: "retry", error: "timeout", notBefore });
+
+      await expect(store.claimDelivery("sender", LEASE_MS, new Date(notBefore.getTime() - 1))).resolves.toBeNull();
+      expect((await store.queueDepth()).deliveries).toBe(1);
+      const retried = await store.claimDelivery("sender", LEASE_MS, notBefore);
+      expect(retried).toMatchObject({ id: delivery?.id, attempts: 2 });
+    });
+
+    it("a failed delivery is terminal and no longer holds back its group", async () => {
+      const first = await completed("group-a", ["slack"]);
+      const second = await completed("group-a", ["slack"]);
+      const delivery = await store.claimDelivery("sender", LEASE_MS);
+      expect(delivery?.notificationId).toBe(first);
+
+      await store.finishDelivery(delivery?.id ?? "", { status: "failed", error: "Slack answered 404 channel_not_found" });
+
+      const next = await store.claimDelivery("sender", LEASE_MS, new Date(Date.now() + 100 * MINUTE));
+      expect(next?.notificationId).toBe(second);
+      await store.finishDelivery(next?.id ?? "", { status: "delivered" });
+      await expect(store.claimDelivery("sender", LEASE_MS, new Date(Date.now() + 100 * MINUTE))).resolves.toBeNull();
+      expect((await store.queueDepth()).deliveries).toBe(0);
+    });
+
+    it("a delivered delivery is not sent again", async () => {
+      await completed("group-a", ["slack"]);
+      const delivery = await store.claimDelivery("sender", LEASE_MS);
+      await store.finishDelivery(delivery?.id ?? "", { status: "delivered" });
+
+      await expect(store.claimDelivery("sender", LEASE_MS, new Date(Date.now() + 100 * MINUTE))).resolves.toBeNull();
+    });
+
+    it("a delivery whose lease expired is claimed again by another sender", async () => {
+      await completed("group-a", ["slack"]);
+      const now = Date.now();
+      const first = await store.claimDelivery("sender-a", LEASE_MS, new Date(now));
+
+      await expect(store.claimDelivery("sender-b", LEASE_MS, new Date(now + LEASE_MS - 1))).resolves.toBeNull();
+      const again = await store.claimDelivery("sender-b", LEASE_MS, new Date(now + LEASE_MS + 1));
+      expect(again).toMatchObject({ id: first?.id, attempts: 2 });
+    });
+
+    it("a late retry from a sender whose lease expired does not undo a delivery", async () => {
+      await completed("group-a", ["slack"]);
+      const now = Date.now();
+      const first = await store.claimDelivery("sender-a", LEASE_MS, new Date(now));
+      await store.claimDelivery("sender-b", LEASE_MS, new Date(now + LEASE_MS + 1));
+      await store.finishDelivery(first?.id ?? "", { status: "delivered" });
+
+      await store.finishDelivery(first?.id ?? "", { status: "retry", error: "timeout", notBefore: new Date(now) });
+
+      await expect(store.claimDelivery("sender-c", LEASE_MS, new Date(now + 100 * MINUTE))).resolves.toBeNull();
+      expect((await store.queueDepth()).deliveries).toBe(0);
+    });
+
+    it("finishing a delivery that does not exist throws", async () => {
+      await expect(store.finishDelivery("00000000-0000-4000-8000-000000000000", { status: "delivered" })).rejects.toThrow();
+    });
+
+    it("queue depth counts pending and running notifications and deliveries", async () => {
+      await insert("group-a");
+      await insert("group-b");
+      expect(await store.queueDepth()).toEqual({ notifications: 2, deliveries: 0 });
+
+      const claimed = await store.claimNotification("worker-a", LEASE_MS);
+      expect(await store.queueDepth()).toEqual({ notifications: 2, deliveries: 0 });
+
+      await store.completeNotification(claimed?.id ?? "", diagnosisOf(claimed?.id ?? "", claimed?.payload ?? alertPayload("x")), [
+        "slack",
+        "console",
+      ]);
+      expect(await store.queueDepth()).toEqual({ notifications: 1, deliveries: 2 });
+    });
+
+    it("a healthy store is writable", async () => {
+      await expect(store.checkWritable()).resolves.toBeUndefined();
+      await expect(store.checkWritable()).resolves.toBeUndefined();
+    });
+  });
+}
