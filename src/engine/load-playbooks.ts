@@ -68,7 +68,7 @@ export interface CompiledPlaybook {
   noCorrelation: CompiledCause;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 const validateFile = ajv.compile(playbookSchema);
 
 const KUBERNETES_FIELDS: Record<string, TemplateContext> = {

@@ -12,6 +12,8 @@ export interface KubernetesStepSpec {
   fieldSelector?: string;
   /** Page size and the most objects read in all. */
   limit?: number;
+  /** Order the items by this field, newest or largest first ("lastTimestamp", "metadata.creationTimestamp"). */
+  sortBy?: string;
 }
 
 export interface LogsStepSpec {
@@ -148,6 +150,7 @@ export const playbookSchema: JSONSchemaType<PlaybookFile> = {
               labelSelector: optionalText,
               fieldSelector: optionalText,
               limit: { type: "integer", minimum: 1, maximum: 5000, nullable: true },
+              sortBy: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9_.]*$", nullable: true },
             },
             required: ["apiVersion", "kind"],
             additionalProperties: false,

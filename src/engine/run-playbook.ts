@@ -76,7 +76,12 @@ export async function runPlaybook(playbook: CompiledPlaybook, alert: Alert, sour
           ...(step.spec.runbook ? { runbookRef: step.spec.runbook } : {}),
         };
         records.set(step.id, record);
-        stepData[step.id] = { status: outcome.status, ...(outcome.error ? { error: outcome.error } : {}), ...outcome.data };
+        stepData[step.id] = {
+          ...emptyData(step),
+          ...outcome.data,
+          status: outcome.status,
+          ...(outcome.error ? { error: outcome.error } : {}),
+        };
         for (const match of outcome.excerpts) excerpts.push({ step: step.id, ...match });
       }),
     );
@@ -179,6 +184,7 @@ function buildRequest(step: CompiledStep, scope: Scope, limits: RunLimits): Step
         labelSelector: field("labelSelector"),
         fieldSelector: field("fieldSelector"),
         limit: Math.min(spec.limit ?? limits.listLimit, limits.listLimit),
+        sortBy: spec.sortBy,
       },
     };
   }
@@ -265,6 +271,20 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 function logExcerpts(data: Record<string, unknown>, read: LogRead): Omit<LogExcerpt, "step">[] {
   const matches = (data.excerpts ?? []) as Array<{ pattern: string; line: string }>;
   return matches.map((m) => ({ pod: `${read.namespace}/${read.pod}`, ...(read.container ? { container: read.container } : {}), pattern: m.pattern, line: m.line }));
+}
+
+/**
+ * What a step that read nothing (skipped, failed, timed out) looks like to conditions: empty lists and no value, so
+ * a condition looking for positive evidence is simply false rather than an error. `status` tells the difference.
+ */
+function emptyData(step: CompiledStep): Record<string, unknown> {
+  const base: Record<string, unknown> =
+    step.kind === "kubernetes"
+      ? { items: [], count: 0 }
+      : step.kind === "logs"
+        ? { lines: 0, matches: {}, excerpts: [] }
+        : { series: [], count: 0, value: null };
+  return step.forEach ? { ...base, each: [] } : base;
 }
 
 /** Folds the results of a forEach step: lists are concatenated, counts and per-pattern matches added up. */

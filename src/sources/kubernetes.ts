@@ -13,6 +13,7 @@ export interface KubernetesRead {
   fieldSelector?: string;
   /** The most objects to read in all, fetched in pages of at most this size. */
   limit: number;
+  sortBy?: string;
 }
 
 const PAGE_SIZE = 250;
@@ -48,11 +49,11 @@ export class KubernetesSource {
           this.client.objects.read({ apiVersion: request.apiVersion, kind: request.kind, metadata: { name: request.name as string, namespace: request.namespace } }),
         );
         const plain = toPlainJson(object);
-        return { data: { object: plain, items: [plain], count: 1, found: true }, request: requestLine, summary: `${request.kind} ${request.name} found` };
+        return { data: { object: plain, items: [plain], count: 1, found: true, name: request.name, namespace: request.namespace ?? "" }, request: requestLine, summary: `${request.kind} ${request.name} found` };
       } catch (error) {
         if (signal.aborted) throw error;
         if (statusCodeOf(error) === 404) {
-          return { data: { items: [], count: 0, found: false }, request: requestLine, summary: `${request.kind} ${request.name} not found` };
+          return { data: { items: [], count: 0, found: false, name: request.name, namespace: request.namespace ?? "" }, request: requestLine, summary: `${request.kind} ${request.name} not found` };
         }
         throw explainKubernetesError(error);
       }
@@ -88,6 +89,7 @@ export class KubernetesSource {
       if (signal.aborted) throw error;
       throw explainKubernetesError(error);
     }
+    if (request.sortBy) sortDescending(items, request.sortBy);
     const noun = `${items.length} ${request.kind}${items.length === 1 ? "" : "s"}`;
     return {
       data: { items, count: items.length, truncated },
@@ -100,4 +102,17 @@ export class KubernetesSource {
 /** client-node hands back class instances with Date fields; conditions, templates and the store want plain JSON. */
 function toPlainJson(object: KubernetesObject): KubernetesObject {
   return JSON.parse(JSON.stringify(object)) as KubernetesObject;
+}
+
+function sortDescending(items: KubernetesObject[], path: string): void {
+  const valueOf = (item: KubernetesObject): string | number => {
+    let value: unknown = item;
+    for (const key of path.split(".")) value = value && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+    return typeof value === "number" ? value : typeof value === "string" ? value : "";
+  };
+  items.sort((a, b) => {
+    const x = valueOf(a);
+    const y = valueOf(b);
+    return x === y ? 0 : x > y ? -1 : 1;
+  });
 }

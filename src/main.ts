@@ -1,0 +1,205 @@
+// Wiring only: configuration → store → rules → sources → workers → sinks → HTTP. `node src/main.ts` runs the service.
+import { hostname } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { pino, type Logger } from "pino";
+import { type Config, ConfigError, loadConfig, loadDotEnv } from "./config.ts";
+import { diagnose } from "./diagnosis/diagnose.ts";
+import { type CompiledPlaybook, loadPlaybooks, PlaybookLoadError } from "./engine/load-playbooks.ts";
+import type { StepSources } from "./engine/run-playbook.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { createDeliveryWorker } from "./queue/delivery-worker.ts";
+import { createNotificationWorker } from "./queue/notification-worker.ts";
+import { buildApp } from "./server/app.ts";
+import { ConsoleSink } from "./sinks/console.ts";
+import { PagerDutyEventsSink } from "./sinks/pagerduty-events.ts";
+import type { Sink } from "./sinks/sink.ts";
+import { SlackWebhookSink } from "./sinks/slack-webhook.ts";
+import { createKubernetesClient, loadKubeConfig } from "./sources/kubernetes-client.ts";
+import { KubernetesSource } from "./sources/kubernetes.ts";
+import { LogsSource } from "./sources/logs.ts";
+import { PrometheusSource } from "./sources/prometheus.ts";
+import { openSqliteStore } from "./store/sqlite.ts";
+import type { Store } from "./store/store.ts";
+
+export const VERSION: string = (JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "package.json"), "utf8")) as { version: string }).version;
+export const USER_AGENT = `alert-enricher/${VERSION}`;
+
+export const EXIT_CONFIG = 2;
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: "alert-enricher" },
+    redact: { paths: ["req.headers.authorization", "headers.authorization", "*.token", "*.password", "*.routingKey", "*.webhookUrl"], censor: "[REDACTED]" },
+  });
+}
+
+export function openStore(databaseUrl: string): Store {
+  if (databaseUrl.startsWith("sqlite:")) return openSqliteStore(databaseUrl.slice("sqlite:".length));
+  throw new ConfigError("DATABASE_URL=postgres://… is not supported by this version yet: use sqlite:PATH");
+}
+
+export function createSources(config: Config, env: NodeJS.ProcessEnv = process.env): StepSources {
+  let kubeConfig: ReturnType<typeof loadKubeConfig>;
+  try {
+    kubeConfig = loadKubeConfig(env);
+  } catch (error) {
+    throw new ConfigError(`KUBECONFIG: ${(error as Error).message}`);
+  }
+  const kubernetes = createKubernetesClient(kubeConfig, USER_AGENT);
+  const objects = new KubernetesSource(kubernetes);
+  const logs = new LogsSource(kubernetes);
+  const prometheus = new PrometheusSource({ url: config.prometheus.url, bearerToken: config.prometheus.bearerToken, userAgent: USER_AGENT });
+  return {
+    kubernetes: (request, signal) => objects.read(request, signal),
+    logs: (request, signal) => logs.read(request, signal),
+    prometheus: (request, signal) => prometheus.query(request, signal),
+  };
+}
+
+/** Slack and PagerDuty when configured; the console when nothing is, so a result is always shown somewhere. */
+export function createSinks(config: Config): Sink[] {
+  const sinks: Sink[] = [];
+  if (config.slack.botToken) {
+    throw new ConfigError("SLACK_BOT_TOKEN (Slack Web API delivery) is not available in this version yet: use SLACK_WEBHOOK_URL");
+  }
+  if (config.slack.webhookUrl) sinks.push(new SlackWebhookSink({ webhookUrl: config.slack.webhookUrl }));
+  if (config.pagerduty.apiToken) {
+    throw new ConfigError("PAGERDUTY_API_TOKEN (incident notes) is not available in this version yet: use PAGERDUTY_ROUTING_KEY");
+  }
+  if (config.pagerduty.routingKey) sinks.push(new PagerDutyEventsSink({ routingKey: config.pagerduty.routingKey, eventsUrl: config.pagerduty.eventsUrl }));
+  if (sinks.length === 0) sinks.push(new ConsoleSink());
+  return sinks;
+}
+
+export interface ServiceOverrides {
+  sources?: StepSources;
+  sinks?: Sink[];
+  store?: Store;
+  logger?: Logger;
+  /** Shorter polls and backoff, for tests. */
+  pollIntervalMs?: number;
+  deliveryBackoff?: { baseMs: number; maxMs: number };
+  leaseMs?: number;
+}
+
+export interface RunningService {
+  url: string;
+  store: Store;
+  metrics: Metrics;
+  playbooks: CompiledPlaybook[];
+  /** Drains work in hand, then closes the listener and the store. */
+  stop(): Promise<void>;
+}
+
+export async function startService(config: Config, overrides: ServiceOverrides = {}): Promise<RunningService> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const playbooks = loadPlaybooks(config.rulesDir);
+  const sources = overrides.sources ?? createSources(config);
+  const sinks = overrides.sinks ?? createSinks(config);
+  const store = overrides.store ?? openStore(config.databaseUrl);
+  await store.migrate();
+  const metrics = createMetrics(() => store.queueDepth());
+  const workerId = `${hostname()}-${process.pid}`;
+  const limits = { stepTimeoutMs: config.stepTimeoutMs, deadlineMs: config.playbookDeadlineMs, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 };
+
+  const deliveries = createDeliveryWorker({
+    store,
+    sinks,
+    metrics,
+    logger,
+    workerId,
+    pollIntervalMs: overrides.pollIntervalMs,
+    backoff: overrides.deliveryBackoff,
+  });
+  const notifications = createNotificationWorker({
+    store,
+    sinks: sinks.map((s) => s.name),
+    logger,
+    workerId,
+    concurrency: config.workerConcurrency,
+    pollIntervalMs: overrides.pollIntervalMs,
+    leaseMs: overrides.leaseMs ?? config.playbookDeadlineMs * 2 + 30_000,
+    onCompleted: () => deliveries.wake(),
+    diagnose: (notification, plainOnly) =>
+      diagnose(notification.id, notification.payload, {
+        playbooks,
+        sources,
+        limits,
+        alertmanagerUrl: config.alertmanagerUrl,
+        publicUrl: config.publicUrl,
+        maxPlaybookRuns: config.maxPlaybookRuns,
+        plainOnly,
+        onRun: ({ playbook, diagnosis, unevaluated }) => {
+          const seconds = (Date.parse(diagnosis.finishedAt) - Date.parse(diagnosis.startedAt)) / 1000;
+          metrics.playbookRuns.inc({ playbook, outcome: diagnosis.partial ? "partial" : "complete" });
+          metrics.playbookDuration.observe({ playbook }, seconds);
+          for (const step of diagnosis.steps) {
+            if (step.status === "failed" || step.status === "timeout") metrics.stepFailures.inc({ playbook, step: step.id, kind: step.kind, status: step.status });
+          }
+          if (unevaluated.length > 0) logger.debug({ notification: notification.id, playbook, unevaluated }, "conditions that could not be evaluated");
+        },
+      }),
+  });
+
+  const app = buildApp({
+    store,
+    metrics,
+    auth: config.auth,
+    bodyLimitBytes: config.bodyLimitBytes,
+    dedupWindowMs: config.dedupWindowMs,
+    onStored: () => notifications.wake(),
+    readiness: async () => (playbooks.length === 0 ? `no playbooks loaded from ${config.rulesDir}` : undefined),
+    logger: logger.child({ component: "http" }),
+  });
+  const address = await app.listen({ port: config.port, host: config.host });
+  notifications.start();
+  deliveries.start();
+  logger.info({ address, playbooks: playbooks.map((p) => p.name), sinks: sinks.map((s) => s.name) }, "alert-enricher ready");
+
+  return {
+    url: address.replace("0.0.0.0", "127.0.0.1"),
+    store,
+    metrics,
+    playbooks,
+    async stop() {
+      await app.close();
+      await notifications.stop();
+      await deliveries.stop();
+      await store.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  loadDotEnv(".env");
+  let service: RunningService;
+  try {
+    service = await startService(loadConfig());
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof PlaybookLoadError) {
+      process.stderr.write(`alert-enricher: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw error;
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`alert-enricher: ${signal} received, finishing work in hand\n`);
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`alert-enricher: shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,174 @@
+// One table of HTTP outcomes run against every HTTP sink through its service stand-in, plus the no-secrets rule.
+import { afterEach, describe, expect, it } from "vitest";
+import { PagerDutyEventsSink } from "../../src/sinks/pagerduty-events.ts";
+import type { Sink, SinkOutcome } from "../../src/sinks/sink.ts";
+import { SlackWebhookSink } from "../../src/sinks/slack-webhook.ts";
+import { makeDiagnosis } from "../support/diagnosis-fixtures.ts";
+import { refusedUrl, type ScriptedFailure } from "../support/http-standin.ts";
+import { startPagerDutyStandIn } from "../support/pagerduty-standin.ts";
+import { SLACK_STANDIN_WEBHOOK_PATH, startSlackStandIn } from "../support/slack-standin.ts";
+
+const ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6";
+
+interface Running {
+  sink: (timeoutMs?: number) => Sink;
+  failNext: (count: number, failure: ScriptedFailure) => void;
+  accepted: () => number;
+  close: () => Promise<void>;
+}
+
+interface SinkCase {
+  name: string;
+  /** Every string from the sink's configuration that must never show up in an outcome. */
+  secrets: string[];
+  start: () => Promise<Running>;
+  /** A sink with the same secrets pointed at a port nothing listens on. */
+  refused: () => Promise<Sink>;
+  /** A rejection in the service's own format, and the words of it the outcome must repeat. */
+  rejection: { failure: ScriptedFailure; mustSay: string[] };
+  /** A rejection whose body echoes the secret back. */
+  echoingRejection: (url: string) => ScriptedFailure;
+  defaultRetryAfterMs: number;
+}
+
+const cases: SinkCase[] = [
+  {
+    name: "Slack webhook",
+    secrets: [SLACK_STANDIN_WEBHOOK_PATH, "XXXX"],
+    async start() {
+      const standIn = await startSlackStandIn();
+      return {
+        sink: (timeoutMs) => new SlackWebhookSink({ webhookUrl: standIn.webhookUrl, timeoutMs }),
+        failNext: standIn.failNext,
+        accepted: () => standIn.messages.length,
+        close: standIn.close,
+      };
+    },
+    refused: async () => new SlackWebhookSink({ webhookUrl: await refusedUrl(SLACK_STANDIN_WEBHOOK_PATH), timeoutMs: 2000 }),
+    rejection: { failure: { status: 400, body: "invalid_blocks" }, mustSay: ["400", "invalid_blocks"] },
+    echoingRejection: (url) => ({ status: 404, body: `channel_not_found for ${url}` }),
+    defaultRetryAfterMs: 1000,
+  },
+  {
+    name: "PagerDuty Events API",
+    secrets: [ROUTING_KEY],
+    async start() {
+      const standIn = await startPagerDutyStandIn();
+      return {
+        sink: (timeoutMs) => new PagerDutyEventsSink({ routingKey: ROUTING_KEY, eventsUrl: standIn.eventsUrl, timeoutMs }),
+        failNext: standIn.failNext,
+        accepted: () => standIn.events.length,
+        close: standIn.close,
+      };
+    },
+    refused: async () => new PagerDutyEventsSink({ routingKey: ROUTING_KEY, eventsUrl: await refusedUrl("/v2/enqueue"), timeoutMs: 2000 }),
+    rejection: {
+      failure: {
+        status: 400,
+        body: JSON.stringify({ status: "invalid event", message: "Event object is invalid", errors: ["'payload.summary' is required"] }),
+      },
+      mustSay: ["400", "Event object is invalid", "'payload.summary' is required"],
+    },
+    echoingRejection: () => ({
+      status: 400,
+      body: JSON.stringify({
+        status: "invalid event",
+        message: `Invalid routing key ${ROUTING_KEY}`,
+        errors: [`routing_key ${ROUTING_KEY} unknown`],
+      }),
+    }),
+    defaultRetryAfterMs: 30_000,
+  },
+];
+
+function errorOf(outcome: SinkOutcome): string {
+  return outcome.status === "delivered" ? (outcome.detail ?? "") : outcome.error;
+}
+
+describe.each(cases)("$name sink", (c) => {
+  const running: Running[] = [];
+  const outcomes: SinkOutcome[] = [];
+
+  async function start(): Promise<Running> {
+    const r = await c.start();
+    running.push(r);
+    return r;
+  }
+
+  async function deliver(sink: Sink): Promise<SinkOutcome> {
+    const outcome = await sink.deliver(makeDiagnosis());
+    outcomes.push(outcome);
+    for (const secret of c.secrets) expect(errorOf(outcome)).not.toContain(secret);
+    return outcome;
+  }
+
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.close()));
+  });
+
+  it("reports delivered when the service accepts the message", async () => {
+    const r = await start();
+    const outcome = await deliver(r.sink());
+    expect(outcome.status).toBe("delivered");
+    expect(r.accepted()).toBe(1);
+  });
+
+  it("asks for a retry after the Retry-After seconds when rate limited", async () => {
+    const r = await start();
+    r.failNext(1, { status: 429, retryAfterSeconds: 7 });
+    expect(await deliver(r.sink())).toMatchObject({ status: "retry", retryAfterMs: 7000 });
+  });
+
+  it("falls back to the service's advised wait when a 429 has no Retry-After", async () => {
+    const r = await start();
+    r.failNext(1, { status: 429 });
+    expect(await deliver(r.sink())).toMatchObject({ status: "retry", retryAfterMs: c.defaultRetryAfterMs });
+  });
+
+  it("asks for a retry when the service answers 500", async () => {
+    const r = await start();
+    r.failNext(1, { status: 500 });
+    const outcome = await deliver(r.sink());
+    expect(outcome.status).toBe("retry");
+    expect(errorOf(outcome)).toContain("500");
+  });
+
+  it("gives up with the service's own message when it answers 400", async () => {
+    const r = await start();
+    r.failNext(1, c.rejection.failure);
+    const outcome = await deliver(r.sink());
+    expect(outcome.status).toBe("failed");
+    for (const words of c.rejection.mustSay) expect(errorOf(outcome)).toContain(words);
+  });
+
+  it("asks for a retry when the connection is refused", async () => {
+    const outcome = await deliver(await c.refused());
+    expect(outcome.status).toBe("retry");
+    expect(errorOf(outcome)).toMatch(/ECONNREFUSED/);
+  });
+
+  it("asks for a retry when the service never answers", async () => {
+    const r = await start();
+    r.failNext(1, { hang: true });
+    const startedAt = Date.now();
+    const outcome = await deliver(r.sink(300));
+    expect(outcome.status).toBe("retry");
+    expect(errorOf(outcome)).toContain("300 ms");
+    expect(Date.now() - startedAt).toBeLessThan(5000);
+  });
+
+  it("masks its secrets even when the service echoes them back", async () => {
+    const r = await start();
+    const url = c.name.startsWith("Slack") ? `http://127.0.0.1${SLACK_STANDIN_WEBHOOK_PATH}` : "";
+    r.failNext(1, c.echoingRejection(url));
+    const outcome = await deliver(r.sink());
+    expect(outcome.status).toBe("failed");
+    expect(errorOf(outcome)).toContain("[redacted]");
+  });
+
+  it("never puts a secret from its configuration into any outcome", () => {
+    expect(outcomes.length).toBeGreaterThanOrEqual(8);
+    const everything = outcomes.map(errorOf).join("\n");
+    for (const secret of c.secrets) expect(everything).not.toContain(secret);
+  });
+});
