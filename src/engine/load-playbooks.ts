@@ -124,7 +124,9 @@ export function loadPlaybookFile(file: string, source: string): { playbook: Comp
   };
   const data: unknown = document.toJS();
   if (!validateFile(data)) {
-    return { problems: (validateFile.errors ?? []).map((e) => schemaProblem(file, e, lineAt)) };
+    // The failing branches of a oneOf explain nothing the oneOf's own message does not.
+    const errors = (validateFile.errors ?? []).filter((e) => !e.schemaPath.includes("/oneOf/"));
+    return { problems: errors.map((e) => schemaProblem(file, e, lineAt)) };
   }
   const problems: RuleProblem[] = [];
   const at = (segments: (string | number)[], message: string) =>
@@ -139,7 +141,10 @@ function schemaProblem(file: string, error: ErrorObject, lineAt: (segments: (str
     .slice(1)
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, "/").replace(/~0/g, "~")));
   let message = error.message ?? "is invalid";
-  if (error.keyword === "additionalProperties") message = `unknown field ${JSON.stringify(error.params.additionalProperty)}`;
+  if (error.keyword === "additionalProperties") {
+    message = `unknown field ${JSON.stringify(error.params.additionalProperty)}`;
+    return { file, line: lineAt([...segments, String(error.params.additionalProperty)]), path: segments.join("."), message };
+  }
   if (error.keyword === "oneOf") message = "a step needs exactly one of kubernetes, logs or prometheus";
   if (error.keyword === "enum") message = `${message}: ${JSON.stringify(error.params.allowedValues)}`;
   return { file, line: lineAt(segments), path: segments.join("."), message };

@@ -41,7 +41,6 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const app = Fastify({
     bodyLimit: deps.bodyLimitBytes,
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
-    disableRequestLogging: true,
     return503OnClosing: true,
   });
   const authorized = createAuthCheck(deps.auth);
