@@ -42,7 +42,13 @@ async function diagnoseFile(args: string[]): Promise<number> {
   const diagnosis = await diagnose(`cli-${Date.now()}`, payload as AlertmanagerPayload, {
     playbooks,
     sources: createSources(config),
-    limits: { stepTimeoutMs: config.stepTimeoutMs, deadlineMs: config.playbookDeadlineMs, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 },
+    limits: {
+      stepTimeoutMs: config.stepTimeoutMs,
+      deadlineMs: config.playbookDeadlineMs,
+      listLimit: 500,
+      logTailLines: 2000,
+      logLimitBytes: 1024 * 1024,
+    },
     alertmanagerUrl: config.alertmanagerUrl,
     publicUrl: config.publicUrl,
     maxPlaybookRuns: config.maxPlaybookRuns,

@@ -9,7 +9,14 @@ export interface Config {
   prometheus: { url: string; bearerToken?: string };
   alertmanagerUrl?: string;
   slack: { webhookUrl?: string; botToken?: string; channel?: string; apiUrl: string };
-  pagerduty: { routingKey?: string; eventsUrl: string; apiToken?: string; fromEmail?: string; apiUrl: string; mode?: "events" | "notes" | "both" };
+  pagerduty: {
+    routingKey?: string;
+    eventsUrl: string;
+    apiToken?: string;
+    fromEmail?: string;
+    apiUrl: string;
+    mode?: "events" | "notes" | "both";
+  };
   rulesDir: string;
   publicUrl?: string;
   logLevel: string;
@@ -52,7 +59,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     const raw = text(name);
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name}=${raw} is not a whole number from ${min} to ${max}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new ConfigError(`${name}=${raw} is not a whole number from ${min} to ${max}`);
     return value;
   };
   const url = (name: string, fallback?: string): string | undefined => {
@@ -78,7 +86,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
   let auth: Config["auth"];
   if (bearer && basic) throw new ConfigError("set only one of WEBHOOK_BEARER_TOKEN and WEBHOOK_BASIC_AUTH");
   if (bearer) {
-    if (bearer.length < 16) throw new ConfigError("WEBHOOK_BEARER_TOKEN is too short: use at least 16 random characters (e.g. openssl rand -hex 32)");
+    if (bearer.length < 16)
+      throw new ConfigError("WEBHOOK_BEARER_TOKEN is too short: use at least 16 random characters (e.g. openssl rand -hex 32)");
     auth = { kind: "bearer", token: bearer };
   } else if (basic) {
     const colon = basic.indexOf(":");
@@ -102,15 +111,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
 
   const botToken = text("SLACK_BOT_TOKEN");
   const channel = text("SLACK_CHANNEL");
-  if (botToken && !channel) throw new ConfigError("SLACK_BOT_TOKEN is set but SLACK_CHANNEL is not: name the channel to post to (e.g. C0123456789)");
+  if (botToken && !channel)
+    throw new ConfigError("SLACK_BOT_TOKEN is set but SLACK_CHANNEL is not: name the channel to post to (e.g. C0123456789)");
 
   const routingKey = text("PAGERDUTY_ROUTING_KEY");
-  if (routingKey && routingKey.length !== 32) throw new ConfigError("PAGERDUTY_ROUTING_KEY must be the 32-character integration key of an Events API v2 integration");
+  if (routingKey && routingKey.length !== 32)
+    throw new ConfigError("PAGERDUTY_ROUTING_KEY must be the 32-character integration key of an Events API v2 integration");
   const apiToken = text("PAGERDUTY_API_TOKEN");
   const fromEmail = text("PAGERDUTY_FROM_EMAIL");
-  if (apiToken && !fromEmail) throw new ConfigError("PAGERDUTY_API_TOKEN is set but PAGERDUTY_FROM_EMAIL is not: notes need the email of a PagerDuty user");
+  if (apiToken && !fromEmail)
+    throw new ConfigError("PAGERDUTY_API_TOKEN is set but PAGERDUTY_FROM_EMAIL is not: notes need the email of a PagerDuty user");
   const modeRaw = text("PAGERDUTY_MODE");
-  if (modeRaw && !["events", "notes", "both"].includes(modeRaw)) throw new ConfigError(`PAGERDUTY_MODE must be events, notes or both (got ${modeRaw})`);
+  if (modeRaw && !["events", "notes", "both"].includes(modeRaw))
+    throw new ConfigError(`PAGERDUTY_MODE must be events, notes or both (got ${modeRaw})`);
 
   return {
     port: integer("PORT", 9095, 0, 65535),

@@ -1,9 +1,10 @@
 // Wiring only: configuration → store → rules → sources → workers → sinks → HTTP. `node src/main.ts` runs the service.
+
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readFileSync } from "node:fs";
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import { type Config, ConfigError, loadConfig, loadDotEnv } from "./config.ts";
 import { diagnose } from "./diagnosis/diagnose.ts";
 import { type CompiledPlaybook, loadPlaybooks, PlaybookLoadError } from "./engine/load-playbooks.ts";
@@ -16,14 +17,16 @@ import { ConsoleSink } from "./sinks/console.ts";
 import { PagerDutyEventsSink } from "./sinks/pagerduty-events.ts";
 import type { Sink } from "./sinks/sink.ts";
 import { SlackWebhookSink } from "./sinks/slack-webhook.ts";
-import { createKubernetesClient, loadKubeConfig } from "./sources/kubernetes-client.ts";
 import { KubernetesSource } from "./sources/kubernetes.ts";
+import { createKubernetesClient, loadKubeConfig } from "./sources/kubernetes-client.ts";
 import { LogsSource } from "./sources/logs.ts";
 import { PrometheusSource } from "./sources/prometheus.ts";
 import { openSqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
 
-export const VERSION: string = (JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "package.json"), "utf8")) as { version: string }).version;
+export const VERSION: string = (
+  JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "package.json"), "utf8")) as { version: string }
+).version;
 export const USER_AGENT = `alert-enricher/${VERSION}`;
 
 export const EXIT_CONFIG = 2;
@@ -32,7 +35,10 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { service: "alert-enricher" },
-    redact: { paths: ["req.headers.authorization", "headers.authorization", "*.token", "*.password", "*.routingKey", "*.webhookUrl"], censor: "[REDACTED]" },
+    redact: {
+      paths: ["req.headers.authorization", "headers.authorization", "*.token", "*.password", "*.routingKey", "*.webhookUrl"],
+      censor: "[REDACTED]",
+    },
   });
 }
 
@@ -51,7 +57,11 @@ export function createSources(config: Config, env: NodeJS.ProcessEnv = process.e
   const kubernetes = createKubernetesClient(kubeConfig, USER_AGENT);
   const objects = new KubernetesSource(kubernetes);
   const logs = new LogsSource(kubernetes);
-  const prometheus = new PrometheusSource({ url: config.prometheus.url, bearerToken: config.prometheus.bearerToken, userAgent: USER_AGENT });
+  const prometheus = new PrometheusSource({
+    url: config.prometheus.url,
+    bearerToken: config.prometheus.bearerToken,
+    userAgent: USER_AGENT,
+  });
   return {
     kubernetes: (request, signal) => objects.read(request, signal),
     logs: (request, signal) => logs.read(request, signal),
@@ -69,7 +79,8 @@ export function createSinks(config: Config): Sink[] {
   if (config.pagerduty.apiToken) {
     throw new ConfigError("PAGERDUTY_API_TOKEN (incident notes) is not available in this version yet: use PAGERDUTY_ROUTING_KEY");
   }
-  if (config.pagerduty.routingKey) sinks.push(new PagerDutyEventsSink({ routingKey: config.pagerduty.routingKey, eventsUrl: config.pagerduty.eventsUrl }));
+  if (config.pagerduty.routingKey)
+    sinks.push(new PagerDutyEventsSink({ routingKey: config.pagerduty.routingKey, eventsUrl: config.pagerduty.eventsUrl }));
   if (sinks.length === 0) sinks.push(new ConsoleSink());
   return sinks;
 }
@@ -103,7 +114,13 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   await store.migrate();
   const metrics = createMetrics(() => store.queueDepth());
   const workerId = `${hostname()}-${process.pid}`;
-  const limits = { stepTimeoutMs: config.stepTimeoutMs, deadlineMs: config.playbookDeadlineMs, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 };
+  const limits = {
+    stepTimeoutMs: config.stepTimeoutMs,
+    deadlineMs: config.playbookDeadlineMs,
+    listLimit: 500,
+    logTailLines: 2000,
+    logLimitBytes: 1024 * 1024,
+  };
 
   const deliveries = createDeliveryWorker({
     store,
@@ -137,9 +154,11 @@ export async function startService(config: Config, overrides: ServiceOverrides =
           metrics.playbookRuns.inc({ playbook, outcome: diagnosis.partial ? "partial" : "complete" });
           metrics.playbookDuration.observe({ playbook }, seconds);
           for (const step of diagnosis.steps) {
-            if (step.status === "failed" || step.status === "timeout") metrics.stepFailures.inc({ playbook, step: step.id, kind: step.kind, status: step.status });
+            if (step.status === "failed" || step.status === "timeout")
+              metrics.stepFailures.inc({ playbook, step: step.id, kind: step.kind, status: step.status });
           }
-          if (unevaluated.length > 0) logger.debug({ notification: notification.id, playbook, unevaluated }, "conditions that could not be evaluated");
+          if (unevaluated.length > 0)
+            logger.debug({ notification: notification.id, playbook, unevaluated }, "conditions that could not be evaluated");
         },
       }),
   });

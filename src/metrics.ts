@@ -19,10 +19,29 @@ export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>): Metri
   collectDefaultMetrics({ register: registry, prefix: "enricher_process_" });
   return {
     registry,
-    received: new Counter({ name: "enricher_notifications_received_total", help: "Webhook notifications accepted and stored, by group status.", labelNames: ["status"], registers: [registry] }),
-    duplicates: new Counter({ name: "enricher_notifications_duplicate_total", help: "Notifications answered 200 but not processed again (same group key, status and alerts).", registers: [registry] }),
-    rejected: new Counter({ name: "enricher_notifications_rejected_total", help: "Webhook requests refused, by reason.", labelNames: ["reason"], registers: [registry] }),
-    playbookRuns: new Counter({ name: "enricher_playbook_runs_total", help: "Playbook runs, by playbook and outcome (complete or partial).", labelNames: ["playbook", "outcome"], registers: [registry] }),
+    received: new Counter({
+      name: "enricher_notifications_received_total",
+      help: "Webhook notifications accepted and stored, by group status.",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
+    duplicates: new Counter({
+      name: "enricher_notifications_duplicate_total",
+      help: "Notifications answered 200 but not processed again (same group key, status and alerts).",
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: "enricher_notifications_rejected_total",
+      help: "Webhook requests refused, by reason.",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    playbookRuns: new Counter({
+      name: "enricher_playbook_runs_total",
+      help: "Playbook runs, by playbook and outcome (complete or partial).",
+      labelNames: ["playbook", "outcome"],
+      registers: [registry],
+    }),
     playbookDuration: new Histogram({
       name: "enricher_playbook_duration_seconds",
       help: "Time from the start of a playbook run to its diagnosis.",
@@ -30,8 +49,18 @@ export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>): Metri
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60],
       registers: [registry],
     }),
-    stepFailures: new Counter({ name: "enricher_step_failures_total", help: "Playbook steps that failed or timed out.", labelNames: ["playbook", "step", "kind", "status"], registers: [registry] }),
-    deliveries: new Counter({ name: "enricher_deliveries_total", help: "Delivery attempts, by sink and outcome (delivered, retry, failed).", labelNames: ["sink", "outcome"], registers: [registry] }),
+    stepFailures: new Counter({
+      name: "enricher_step_failures_total",
+      help: "Playbook steps that failed or timed out.",
+      labelNames: ["playbook", "step", "kind", "status"],
+      registers: [registry],
+    }),
+    deliveries: new Counter({
+      name: "enricher_deliveries_total",
+      help: "Delivery attempts, by sink and outcome (delivered, retry, failed).",
+      labelNames: ["sink", "outcome"],
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: "enricher_queue_depth",
       help: "Work waiting in the store: notifications to diagnose and deliveries to make.",

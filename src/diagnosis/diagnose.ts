@@ -16,7 +16,12 @@ export interface DiagnoseOptions {
   /** Playbook runs per notification; further alerts are passed on plainly so a huge group cannot flood the cluster. */
   maxPlaybookRuns: number;
   /** Called after each playbook run, for metrics and logs. */
-  onRun?: (event: { playbook: string; alert: Alert; diagnosis: AlertDiagnosis; unevaluated: Array<{ cause: string; error: string }> }) => void;
+  onRun?: (event: {
+    playbook: string;
+    alert: Alert;
+    diagnosis: AlertDiagnosis;
+    unevaluated: Array<{ cause: string; error: string }>;
+  }) => void;
   /** Skip the playbooks: used when a notification has failed too often to be worth another run. */
   plainOnly?: boolean;
 }
@@ -33,7 +38,17 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
       const links = alertLinks(alert, { alertmanagerUrl: options.alertmanagerUrl, externalURL: payload.externalURL, reportUrl });
       const playbook = findPlaybook(options.playbooks, alert.labels.alertname);
       const startedAt = new Date().toISOString();
-      const plain: AlertDiagnosis = { alert, playbook: null, causes: [], steps: [], logExcerpts: [], partial: false, links, startedAt, finishedAt: startedAt };
+      const plain: AlertDiagnosis = {
+        alert,
+        playbook: null,
+        causes: [],
+        steps: [],
+        logExcerpts: [],
+        partial: false,
+        links,
+        startedAt,
+        finishedAt: startedAt,
+      };
       if (!playbook || alert.status === "resolved" || options.plainOnly || runsLeft <= 0) return plain;
       runsLeft--;
       const run = await runPlaybook(playbook, alert, options.sources, options.limits);

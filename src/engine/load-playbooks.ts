@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { isNode, LineCounter, parseDocument } from "yaml";
-import { compileExpression, type CompiledExpression, ExpressionError, referencedSteps } from "./expressions.ts";
+import { type CompiledExpression, compileExpression, ExpressionError, referencedSteps } from "./expressions.ts";
 import { type CauseSpec, type EvidenceSpec, type PlaybookFile, parseDuration, playbookSchema, type StepSpec } from "./playbook.ts";
 import { compileTemplate, type Template, type TemplateContext, TemplateError } from "./template.ts";
 
@@ -86,7 +86,9 @@ export function loadPlaybooks(dir: string): CompiledPlaybook[] {
       .filter((f) => /\.ya?ml$/.test(f))
       .sort();
   } catch (error) {
-    throw new PlaybookLoadError([{ file: dir, line: 0, path: "", message: `cannot read the rules directory: ${(error as Error).message}` }]);
+    throw new PlaybookLoadError([
+      { file: dir, line: 0, path: "", message: `cannot read the rules directory: ${(error as Error).message}` },
+    ]);
   }
   const problems: RuleProblem[] = [];
   const playbooks: CompiledPlaybook[] = [];
@@ -113,7 +115,9 @@ export function loadPlaybookFile(file: string, source: string): { playbook: Comp
   const document = parseDocument(source, { lineCounter, prettyErrors: false });
   const lineOf = (offset: number | undefined) => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
   if (document.errors.length > 0) {
-    return { problems: document.errors.map((e) => ({ file, line: lineOf(e.pos[0]), path: "", message: e.message.split("\n")[0] ?? e.message })) };
+    return {
+      problems: document.errors.map((e) => ({ file, line: lineOf(e.pos[0]), path: "", message: e.message.split("\n")[0] ?? e.message })),
+    };
   }
   const lineAt = (segments: (string | number)[]): number => {
     for (let n = segments.length; n >= 0; n--) {
@@ -218,7 +222,10 @@ function compilePlaybook(file: string, spec: PlaybookFile, report: Report): Comp
       };
     });
 
-  const compileCause = (segments: (string | number)[], cause: CauseSpec | (PlaybookFile["noCorrelation"] & { id: string; confidence: number })): CompiledCause => ({
+  const compileCause = (
+    segments: (string | number)[],
+    cause: CauseSpec | (PlaybookFile["noCorrelation"] & { id: string; confidence: number }),
+  ): CompiledCause => ({
     id: cause.id,
     title: cause.title,
     runbookRef: cause.runbook,

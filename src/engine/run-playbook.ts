@@ -3,7 +3,7 @@
 // as a finding and never stops the others.
 import type { Alert } from "../model/alertmanager.ts";
 import type { LogExcerpt, StepKind, StepRecord, StepStatus } from "../model/diagnosis.ts";
-import { KubernetesSource, type KubernetesRead } from "../sources/kubernetes.ts";
+import { type KubernetesRead, KubernetesSource } from "../sources/kubernetes.ts";
 import { type LogRead, LogsSource } from "../sources/logs.ts";
 import { PrometheusSource, type PromQuery } from "../sources/prometheus.ts";
 import type { SourceOutput } from "../sources/source.ts";
@@ -102,7 +102,14 @@ interface StepOutcome {
   excerpts: Omit<LogExcerpt, "step">[];
 }
 
-async function runStep(step: CompiledStep, scope: Scope, sources: StepSources, limits: RunLimits, deadline: AbortSignal, deadlineMs: number): Promise<StepOutcome> {
+async function runStep(
+  step: CompiledStep,
+  scope: Scope,
+  sources: StepSources,
+  limits: RunLimits,
+  deadline: AbortSignal,
+  deadlineMs: number,
+): Promise<StepOutcome> {
   const skipped = (summary: string): StepOutcome => ({ status: "skipped", request: "", summary, data: {}, excerpts: [] });
   if (deadline.aborted) return skipped(`not started: the playbook deadline of ${seconds(deadlineMs)} was reached`);
   if (step.when) {
@@ -126,7 +133,9 @@ async function runStep(step: CompiledStep, scope: Scope, sources: StepSources, l
   }
 
   const timeoutMs = step.timeoutMs ?? limits.stepTimeoutMs;
-  const runs = await Promise.all(items.map((item) => runOnce(step, item === undefined ? scope : { ...scope, item }, sources, limits, deadline, timeoutMs)));
+  const runs = await Promise.all(
+    items.map((item) => runOnce(step, item === undefined ? scope : { ...scope, item }, sources, limits, deadline, timeoutMs)),
+  );
   const succeeded = runs.filter((r) => r.status === "ok");
   const failures = runs.filter((r) => r.status !== "ok");
   const request = runs.length === 1 ? (runs[0]?.request ?? "") : `${runs[0]?.request ?? ""}  (and ${runs.length - 1} more like it)`;
@@ -134,7 +143,9 @@ async function runStep(step: CompiledStep, scope: Scope, sources: StepSources, l
   if (!step.forEach) return runs[0] as StepOutcome;
 
   const data = { ...mergeRuns(succeeded.map((r) => r.data)), each: succeeded.map((r) => r.data) };
-  const summary = [succeeded.map((r) => r.summary).join("; "), failures.length ? `${failures.length} of ${runs.length} failed` : ""].filter(Boolean).join("; ");
+  const summary = [succeeded.map((r) => r.summary).join("; "), failures.length ? `${failures.length} of ${runs.length} failed` : ""]
+    .filter(Boolean)
+    .join("; ");
   if (succeeded.length === 0) {
     const timedOut = failures.every((f) => f.status === "timeout");
     return { status: timedOut ? "timeout" : "failed", request, summary, error: failures.map((f) => f.error).join("; "), data, excerpts };
@@ -142,7 +153,14 @@ async function runStep(step: CompiledStep, scope: Scope, sources: StepSources, l
   return { status: "ok", request, summary, ...(failures.length ? { error: failures.map((f) => f.error).join("; ") } : {}), data, excerpts };
 }
 
-async function runOnce(step: CompiledStep, scope: Scope, sources: StepSources, limits: RunLimits, deadline: AbortSignal, timeoutMs: number): Promise<StepOutcome> {
+async function runOnce(
+  step: CompiledStep,
+  scope: Scope,
+  sources: StepSources,
+  limits: RunLimits,
+  deadline: AbortSignal,
+  timeoutMs: number,
+): Promise<StepOutcome> {
   let request: StepRequest;
   try {
     request = buildRequest(step, scope, limits);
@@ -270,7 +288,12 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function logExcerpts(data: Record<string, unknown>, read: LogRead): Omit<LogExcerpt, "step">[] {
   const matches = (data.excerpts ?? []) as Array<{ pattern: string; line: string }>;
-  return matches.map((m) => ({ pod: `${read.namespace}/${read.pod}`, ...(read.container ? { container: read.container } : {}), pattern: m.pattern, line: m.line }));
+  return matches.map((m) => ({
+    pod: `${read.namespace}/${read.pod}`,
+    ...(read.container ? { container: read.container } : {}),
+    pattern: m.pattern,
+    line: m.line,
+  }));
 }
 
 /**
@@ -294,7 +317,8 @@ export function mergeRuns(runs: Record<string, unknown>[]): Record<string, unkno
     for (const [key, value] of Object.entries(run)) {
       const current = merged[key];
       if (Array.isArray(value)) merged[key] = [...(Array.isArray(current) ? current : []), ...value];
-      else if (typeof value === "number" && (key === "count" || key === "lines")) merged[key] = (typeof current === "number" ? current : 0) + value;
+      else if (typeof value === "number" && (key === "count" || key === "lines"))
+        merged[key] = (typeof current === "number" ? current : 0) + value;
       else if (key === "matches" && value && typeof value === "object") {
         const sums = { ...(current as Record<string, number>) };
         for (const [name, n] of Object.entries(value as Record<string, number>)) sums[name] = (sums[name] ?? 0) + n;

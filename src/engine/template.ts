@@ -1,7 +1,7 @@
 // `{{ expr }}` templates in rule files. Each placeholder is a CEL expression; its value is escaped for the place it
 // lands in (a PromQL string, a selector, a shell command), and the output is never evaluated again, so a label value
 // can neither run as a template nor change the meaning of a query or a command.
-import { compileExpression, type CompiledExpression, referencedSteps, type Scope } from "./expressions.ts";
+import { type CompiledExpression, compileExpression, referencedSteps, type Scope } from "./expressions.ts";
 
 export type TemplateContext = "text" | "promql" | "labelSelector" | "fieldSelector" | "objectName" | "shell";
 
@@ -34,7 +34,9 @@ export function compileTemplate(source: string, context: TemplateContext): Templ
     context,
     steps: referencedSteps(source),
     render(scope) {
-      return parts.map((part) => ("literal" in part ? part.literal : escape(stringify(part.expression.evaluate(scope)), context))).join("");
+      return parts
+        .map((part) => ("literal" in part ? part.literal : escapeFor(stringify(part.expression.evaluate(scope)), context)))
+        .join("");
     },
   };
 }
@@ -52,7 +54,7 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const SHELL_SAFE = /^[A-Za-z0-9_./:=@%+,-]+$/;
 
-export function escape(value: string, context: TemplateContext): string {
+export function escapeFor(value: string, context: TemplateContext): string {
   switch (context) {
     case "text":
       return value;
@@ -65,7 +67,8 @@ export function escape(value: string, context: TemplateContext): string {
       if (value.length > 63 || !LABEL_VALUE.test(value)) throw new TemplateError(`${JSON.stringify(value)} is not a valid label value`);
       return value;
     case "objectName":
-      if (value.length > 253 || !OBJECT_NAME.test(value)) throw new TemplateError(`${JSON.stringify(value)} is not a valid Kubernetes object name`);
+      if (value.length > 253 || !OBJECT_NAME.test(value))
+        throw new TemplateError(`${JSON.stringify(value)} is not a valid Kubernetes object name`);
       return value;
     case "shell":
       return SHELL_SAFE.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;

@@ -19,7 +19,12 @@ export interface DeliveryWorkerOptions {
   backoff?: { baseMs: number; maxMs: number };
 }
 
-export function retryDelayMs(attempt: number, backoff: { baseMs: number; maxMs: number }, retryAfterMs?: number, random = Math.random): number {
+export function retryDelayMs(
+  attempt: number,
+  backoff: { baseMs: number; maxMs: number },
+  retryAfterMs?: number,
+  random = Math.random,
+): number {
   const exponential = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, attempt - 1));
   const jittered = exponential * (0.8 + 0.4 * random());
   return Math.max(retryAfterMs ?? 0, Math.round(jittered));

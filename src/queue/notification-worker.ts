@@ -37,6 +37,7 @@ export function createNotificationWorker(options: NotificationWorkerOptions): Po
   return createPoller(takeOne, {
     concurrency: options.concurrency,
     intervalMs: options.pollIntervalMs ?? 500,
-    onError: (error) => options.logger.error({ err: error }, "notification worker failed; the notification will be retried when its lease expires"),
+    onError: (error) =>
+      options.logger.error({ err: error }, "notification worker failed; the notification will be retried when its lease expires"),
   });
 }

@@ -9,7 +9,10 @@ export interface Poller {
 }
 
 /** `takeOne` does one unit of work and says whether it found any. */
-export function createPoller(takeOne: () => Promise<boolean>, options: { concurrency: number; intervalMs: number; onError: (error: unknown) => void }): Poller {
+export function createPoller(
+  takeOne: () => Promise<boolean>,
+  options: { concurrency: number; intervalMs: number; onError: (error: unknown) => void },
+): Poller {
   let running = false;
   let loops: Promise<void>[] = [];
   const sleepers = new Set<() => void>();

@@ -50,7 +50,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     const status = error.statusCode ?? 500;
     if (status === 413) {
       deps.metrics.rejected.inc({ reason: "too_large" });
-      return reply.code(413).send({ error: "payload too large", message: `the body is over the limit of ${deps.bodyLimitBytes} bytes (BODY_LIMIT_BYTES)` });
+      return reply
+        .code(413)
+        .send({ error: "payload too large", message: `the body is over the limit of ${deps.bodyLimitBytes} bytes (BODY_LIMIT_BYTES)` });
     }
     if (status === 415) {
       deps.metrics.rejected.inc({ reason: "content_type" });
@@ -88,7 +90,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       if (authorized(request.headers.authorization)) return;
       deps.metrics.rejected.inc({ reason: "unauthorized" });
       if (challenge) reply.header("WWW-Authenticate", challenge);
-      return reply.code(401).send({ error: "unauthorized", message: "missing or wrong credentials: send the token set in WEBHOOK_BEARER_TOKEN or WEBHOOK_BASIC_AUTH" });
+      return reply.code(401).send({
+        error: "unauthorized",
+        message: "missing or wrong credentials: send the token set in WEBHOOK_BEARER_TOKEN or WEBHOOK_BASIC_AUTH",
+      });
     });
 
     receiver.post("/alerts", async (request, reply) => {
@@ -101,19 +106,30 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       const payload = body as AlertmanagerPayload;
       let result: { id: string; duplicate: boolean };
       try {
-        result = await deps.store.insertNotification({ dedupKey: notificationKey(payload), payload, receivedAt: new Date(), dedupWindowMs: deps.dedupWindowMs });
+        result = await deps.store.insertNotification({
+          dedupKey: notificationKey(payload),
+          payload,
+          receivedAt: new Date(),
+          dedupWindowMs: deps.dedupWindowMs,
+        });
       } catch (error) {
         deps.metrics.rejected.inc({ reason: "store_unavailable" });
         request.log.error({ err: error }, "could not store a notification");
         // 5xx makes Alertmanager retry; a 4xx would make it drop the notification.
-        return reply.code(503).header("Retry-After", "5").send({ error: "store unavailable", message: "the notification could not be stored; retry" });
+        return reply
+          .code(503)
+          .header("Retry-After", "5")
+          .send({ error: "store unavailable", message: "the notification could not be stored; retry" });
       }
       if (result.duplicate) deps.metrics.duplicates.inc();
       else {
         deps.metrics.received.inc({ status: payload.status });
         deps.onStored?.();
       }
-      request.log.info({ notification: result.id, groupKey: payload.groupKey, alerts: payload.alerts.length, duplicate: result.duplicate }, "notification stored");
+      request.log.info(
+        { notification: result.id, groupKey: payload.groupKey, alerts: payload.alerts.length, duplicate: result.duplicate },
+        "notification stored",
+      );
       return reply.code(200).send({ status: "stored", id: result.id, duplicate: result.duplicate });
     });
   });

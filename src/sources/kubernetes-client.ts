@@ -10,8 +10,8 @@ import {
   createConfiguration,
   KubeConfig,
   KubernetesObjectApi,
-  type ObservableMiddleware,
   Observable,
+  type ObservableMiddleware,
   ServerConfiguration,
 } from "@kubernetes/client-node";
 import { SourceError } from "./source.ts";

@@ -46,14 +46,26 @@ export class KubernetesSource {
     if (request.name) {
       try {
         const object = await this.client.withSignal(signal, () =>
-          this.client.objects.read({ apiVersion: request.apiVersion, kind: request.kind, metadata: { name: request.name as string, namespace: request.namespace } }),
+          this.client.objects.read({
+            apiVersion: request.apiVersion,
+            kind: request.kind,
+            metadata: { name: request.name as string, namespace: request.namespace },
+          }),
         );
         const plain = toPlainJson(object);
-        return { data: { object: plain, items: [plain], count: 1, found: true, name: request.name, namespace: request.namespace ?? "" }, request: requestLine, summary: `${request.kind} ${request.name} found` };
+        return {
+          data: { object: plain, items: [plain], count: 1, found: true, name: request.name, namespace: request.namespace ?? "" },
+          request: requestLine,
+          summary: `${request.kind} ${request.name} found`,
+        };
       } catch (error) {
         if (signal.aborted) throw error;
         if (statusCodeOf(error) === 404) {
-          return { data: { items: [], count: 0, found: false, name: request.name, namespace: request.namespace ?? "" }, request: requestLine, summary: `${request.kind} ${request.name} not found` };
+          return {
+            data: { items: [], count: 0, found: false, name: request.name, namespace: request.namespace ?? "" },
+            request: requestLine,
+            summary: `${request.kind} ${request.name} not found`,
+          };
         }
         throw explainKubernetesError(error);
       }
@@ -105,14 +117,14 @@ function toPlainJson(object: KubernetesObject): KubernetesObject {
 }
 
 function sortDescending(items: KubernetesObject[], path: string): void {
-  const valueOf = (item: KubernetesObject): string | number => {
+  const sortKey = (item: KubernetesObject): string | number => {
     let value: unknown = item;
     for (const key of path.split(".")) value = value && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
     return typeof value === "number" ? value : typeof value === "string" ? value : "";
   };
   items.sort((a, b) => {
-    const x = valueOf(a);
-    const y = valueOf(b);
+    const x = sortKey(a);
+    const y = sortKey(b);
     return x === y ? 0 : x > y ? -1 : 1;
   });
 }

@@ -84,7 +84,8 @@ export function scanLog(text: string, patterns: Record<string, string>, maxExcer
     for (const { name, regex } of compiled) {
       if (!regex.test(line)) continue;
       matches[name] = (matches[name] ?? 0) + 1;
-      const list = (kept[name] ??= []);
+      const list = kept[name] ?? [];
+      kept[name] = list;
       list.push({ pattern: name, line });
       if (list.length > maxExcerpts) list.shift();
     }

@@ -1,6 +1,6 @@
 // PromQL instant and range queries against the Prometheus HTTP API (/api/v1/query, /api/v1/query_range).
 import axios, { type AxiosInstance, isAxiosError } from "axios";
-import { type SourceOutput, SourceError } from "./source.ts";
+import { SourceError, type SourceOutput } from "./source.ts";
 
 export interface PromQuery {
   query: string;
@@ -77,13 +77,17 @@ export class PrometheusSource {
       status = response.status;
     } catch (error) {
       if (signal.aborted) throw error;
-      throw new SourceError(`Prometheus at ${new URL(this.baseUrl).host} could not be reached: ${isAxiosError(error) ? error.code ?? error.message : String(error)}`);
+      throw new SourceError(
+        `Prometheus at ${new URL(this.baseUrl).host} could not be reached: ${isAxiosError(error) ? (error.code ?? error.message) : String(error)}`,
+      );
     }
     if (status >= 400 || envelope?.status !== "success" || !envelope.data) {
       const detail = envelope?.error ? `${envelope.errorType ?? "error"}: ${envelope.error}` : `HTTP ${status}`;
       throw new SourceError(`Prometheus rejected the query (${detail})`);
     }
-    const requestText = isRange ? `${request.query}  [range ${Math.round((request.rangeMs ?? 0) / 60_000)}m, step ${stepSeconds}s]` : request.query;
+    const requestText = isRange
+      ? `${request.query}  [range ${Math.round((request.rangeMs ?? 0) / 60_000)}m, step ${stepSeconds}s]`
+      : request.query;
     const { resultType, result } = envelope.data;
     if (resultType === "scalar") {
       const [, value] = result as [number, string];
@@ -97,7 +101,12 @@ export class PrometheusSource {
     return {
       data: { series: samples, count: samples.length, value: samples[0]?.value ?? null },
       request: requestText,
-      summary: samples.length === 0 ? "no series" : samples.length === 1 ? `1 series, value ${formatValue(samples[0]?.value)}` : `${samples.length} series`,
+      summary:
+        samples.length === 0
+          ? "no series"
+          : samples.length === 1
+            ? `1 series, value ${formatValue(samples[0]?.value)}`
+            : `${samples.length} series`,
     };
   }
 }

@@ -41,11 +41,21 @@ describe("loading playbooks", () => {
 
   it("names the file, line and field of an unknown field", () => {
     const [problem] = problemsOf(valid.replace("      kind: Pod", "      kind: Pod\n      labelSelektor: app=x"));
-    expect(problem).toMatchObject({ file: "rules/example.yaml", line: 10, path: "steps.0.kubernetes", message: 'unknown field "labelSelektor"' });
+    expect(problem).toMatchObject({
+      file: "rules/example.yaml",
+      line: 10,
+      path: "steps.0.kubernetes",
+      message: 'unknown field "labelSelektor"',
+    });
   });
 
   it("says a step needs exactly one source", () => {
-    const [problem] = problemsOf(valid.replace("    kubernetes:\n      apiVersion: v1\n      kind: Pod\n", "    prometheus: { query: up }\n    kubernetes: { apiVersion: v1, kind: Pod }\n"));
+    const [problem] = problemsOf(
+      valid.replace(
+        "    kubernetes:\n      apiVersion: v1\n      kind: Pod\n",
+        "    prometheus: { query: up }\n    kubernetes: { apiVersion: v1, kind: Pod }\n",
+      ),
+    );
     expect(problem?.message).toBe("a step needs exactly one of kubernetes, logs or prometheus");
     expect(problem?.line).toBe(5);
   });
@@ -58,7 +68,10 @@ describe("loading playbooks", () => {
   });
 
   it("refuses a PromQL placeholder outside a string literal", () => {
-    const yaml = valid.replace("    kubernetes:\n      apiVersion: v1\n      kind: Pod\n", "    prometheus:\n      query: 'rate(x[{{ alert.labels.window }}])'\n");
+    const yaml = valid.replace(
+      "    kubernetes:\n      apiVersion: v1\n      kind: Pod\n",
+      "    prometheus:\n      query: 'rate(x[{{ alert.labels.window }}])'\n",
+    );
     const [problem] = problemsOf(yaml);
     expect(problem?.message).toContain('must be inside a "…" string literal');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadPlaybookFile, type CompiledPlaybook } from "../../src/engine/load-playbooks.ts";
+import { type CompiledPlaybook, loadPlaybookFile } from "../../src/engine/load-playbooks.ts";
 import { type RunLimits, runPlaybook, type StepSources } from "../../src/engine/run-playbook.ts";
 import type { SourceOutput } from "../../src/sources/source.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";

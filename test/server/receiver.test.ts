@@ -24,7 +24,14 @@ describe("POST /alerts", () => {
     await store.migrate();
     metrics = createMetrics(() => store.queueDepth());
     woken = 0;
-    app = buildApp({ store, metrics, auth: { kind: "bearer", token: TOKEN }, bodyLimitBytes: 1024 * 1024, dedupWindowMs: 600_000, onStored: () => woken++ });
+    app = buildApp({
+      store,
+      metrics,
+      auth: { kind: "bearer", token: TOKEN },
+      bodyLimitBytes: 1024 * 1024,
+      dedupWindowMs: 600_000,
+      onStored: () => woken++,
+    });
     await app.ready();
   });
 
@@ -135,7 +142,11 @@ describe("POST /alerts", () => {
 
   it("stores the resolve of a group as a new notification", async () => {
     const firing = kubeClientErrorsPayload();
-    const resolved = { ...firing, status: "resolved" as const, alerts: firing.alerts.map((a) => ({ ...a, status: "resolved" as const, endsAt: new Date().toISOString() })) };
+    const resolved = {
+      ...firing,
+      status: "resolved" as const,
+      alerts: firing.alerts.map((a) => ({ ...a, status: "resolved" as const, endsAt: new Date().toISOString() })),
+    };
     await post(firing);
     const response = await post(resolved);
     expect(response.body.duplicate).toBe(false);
@@ -183,7 +194,14 @@ describe("health endpoints", () => {
     const store = openSqliteStore(":memory:");
     await store.migrate();
     let rulesProblem: string | undefined;
-    const app = buildApp({ store, metrics: createMetrics(), auth: { kind: "none" }, bodyLimitBytes: 1024, dedupWindowMs: 0, readiness: async () => rulesProblem });
+    const app = buildApp({
+      store,
+      metrics: createMetrics(),
+      auth: { kind: "none" },
+      bodyLimitBytes: 1024,
+      dedupWindowMs: 0,
+      readiness: async () => rulesProblem,
+    });
     expect((await app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
     rulesProblem = "no playbooks loaded from ./rules";
     const notReady = await app.inject({ method: "GET", url: "/readyz" });
@@ -198,11 +216,27 @@ describe("basic auth", () => {
   it("accepts the configured user:password and refuses another", async () => {
     const store = openSqliteStore(":memory:");
     await store.migrate();
-    const app = buildApp({ store, metrics: createMetrics(), auth: { kind: "basic", user: "am", password: "pa:ss" }, bodyLimitBytes: 1024 * 1024, dedupWindowMs: 0 });
+    const app = buildApp({
+      store,
+      metrics: createMetrics(),
+      auth: { kind: "basic", user: "am", password: "pa:ss" },
+      bodyLimitBytes: 1024 * 1024,
+      dedupWindowMs: 0,
+    });
     const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-    const ok = await app.inject({ method: "POST", url: "/alerts", headers: { authorization: basic("am", "pa:ss"), "content-type": "application/json" }, payload: realPayload() });
+    const ok = await app.inject({
+      method: "POST",
+      url: "/alerts",
+      headers: { authorization: basic("am", "pa:ss"), "content-type": "application/json" },
+      payload: realPayload(),
+    });
     expect(ok.statusCode).toBe(200);
-    const wrong = await app.inject({ method: "POST", url: "/alerts", headers: { authorization: basic("am", "pass"), "content-type": "application/json" }, payload: realPayload() });
+    const wrong = await app.inject({
+      method: "POST",
+      url: "/alerts",
+      headers: { authorization: basic("am", "pass"), "content-type": "application/json" },
+      payload: realPayload(),
+    });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.headers["www-authenticate"]).toContain("Basic");
     await app.close();

@@ -5,8 +5,19 @@ import type { Alert, AlertmanagerPayload } from "../../src/model/alertmanager.ts
 export const realPayload = (): AlertmanagerPayload =>
   JSON.parse(readFileSync(new URL("../fixtures/alertmanager-0.25-webhook.json", import.meta.url), "utf8")) as AlertmanagerPayload;
 
-export function kubeClientErrorsPayload(labels: Record<string, string> = {}, overrides: Partial<AlertmanagerPayload> = {}): AlertmanagerPayload {
-  const alertLabels = { alertname: "KubeClientErrors", cluster: "demo", job: "kube-state-metrics", instance: "10.244.1.17:8443", namespace: "monitoring", severity: "warning", ...labels };
+export function kubeClientErrorsPayload(
+  labels: Record<string, string> = {},
+  overrides: Partial<AlertmanagerPayload> = {},
+): AlertmanagerPayload {
+  const alertLabels = {
+    alertname: "KubeClientErrors",
+    cluster: "demo",
+    job: "kube-state-metrics",
+    instance: "10.244.1.17:8443",
+    namespace: "monitoring",
+    severity: "warning",
+    ...labels,
+  };
   const alert: Alert = {
     status: "firing",
     labels: alertLabels,

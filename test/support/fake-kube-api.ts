@@ -1,0 +1,1093 @@
+// In-process stand-in for a kube-apiserver: discovery, list/get with selectors and paging, pod logs, and refusal of every write.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; creationTimestamp?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export interface ClusterState {
+  objects: KubeObject[];
+  /**
+   * Container logs keyed "namespace/pod/container" (or "namespace/pod" for any container of the pod);
+   * "namespace/pod/container/previous" is the log of the previous, terminated instance.
+   * A line may start with an RFC3339 timestamp and one space: that is the time the kubelet recorded,
+   * used by sinceSeconds/sinceTime and shown only with timestamps=true.
+   */
+  logs?: Record<string, string>;
+}
+
+export interface FakeKubeRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+}
+
+export interface FakeKubeOptions {
+  /** Added before every response. */
+  latencyMs?: number;
+  /** Requests this returns true for are never answered; the socket stays open until close(). */
+  hang?: (req: FakeKubeRequest) => boolean;
+  /** Answer a request with this error Status instead of serving it. */
+  failWith?: (req: FakeKubeRequest) => { status: number; message: string } | undefined;
+  /** The clock used by sinceSeconds; defaults to the real time. */
+  now?: () => Date;
+}
+
+export interface RecordedKubeRequest extends FakeKubeRequest {
+  userAgent?: string;
+}
+
+export interface FakeKubeApi {
+  url: string;
+  requests: RecordedKubeRequest[];
+  /** A kubeconfig pointing at url (plain http, insecure-skip-tls-verify, token user); removed by close(). */
+  kubeconfigPath: string;
+  setState(state: ClusterState): void;
+  close(): Promise<void>;
+}
+
+interface ResourceType {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  /** Kinds the API server itself defines: their list items carry no apiVersion/kind, unlike custom resources. */
+  builtIn: boolean;
+}
+
+interface KubeStatus {
+  kind: "Status";
+  apiVersion: "v1";
+  metadata: Record<string, string>;
+  status: "Failure";
+  message: string;
+  reason: string;
+  details?: Record<string, string>;
+  code: number;
+}
+
+class KubeError extends Error {
+  readonly code: number;
+  readonly details: Record<string, string> | undefined;
+  readonly statusMetadata: Record<string, string> | undefined;
+
+  constructor(code: number, message: string, details?: Record<string, string>, statusMetadata?: Record<string, string>) {
+    super(message);
+    this.code = code;
+    this.details = details;
+    this.statusMetadata = statusMetadata;
+  }
+}
+
+const REASON_BY_CODE: Record<number, string> = {
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  405: "MethodNotAllowed",
+  409: "Conflict",
+  410: "Expired",
+  422: "Invalid",
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+  504: "Timeout",
+};
+
+const NOT_FOUND_MESSAGE = "the server could not find the requested resource";
+
+const CONTINUE_TOO_OLD =
+  "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+function builtIn(group: string, version: string, kind: string, plural: string, namespaced: boolean, shortNames?: string[]): ResourceType {
+  return shortNames
+    ? { group, version, kind, plural, namespaced, shortNames, builtIn: true }
+    : { group, version, kind, plural, namespaced, builtIn: true };
+}
+
+const BUILT_IN_RESOURCES: ResourceType[] = [
+  builtIn("", "v1", "ConfigMap", "configmaps", true, ["cm"]),
+  builtIn("", "v1", "Endpoints", "endpoints", true, ["ep"]),
+  builtIn("", "v1", "Event", "events", true, ["ev"]),
+  builtIn("", "v1", "Namespace", "namespaces", false, ["ns"]),
+  builtIn("", "v1", "Node", "nodes", false, ["no"]),
+  builtIn("", "v1", "Pod", "pods", true, ["po"]),
+  builtIn("", "v1", "ResourceQuota", "resourcequotas", true, ["quota"]),
+  builtIn("", "v1", "Secret", "secrets", true),
+  builtIn("", "v1", "ServiceAccount", "serviceaccounts", true, ["sa"]),
+  builtIn("", "v1", "Service", "services", true, ["svc"]),
+  builtIn("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", false),
+  builtIn("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", false),
+  builtIn("apiregistration.k8s.io", "v1", "APIService", "apiservices", false),
+  builtIn("apps", "v1", "DaemonSet", "daemonsets", true, ["ds"]),
+  builtIn("apps", "v1", "Deployment", "deployments", true, ["deploy"]),
+  builtIn("apps", "v1", "ReplicaSet", "replicasets", true, ["rs"]),
+  builtIn("apps", "v1", "StatefulSet", "statefulsets", true, ["sts"]),
+  builtIn("batch", "v1", "Job", "jobs", true),
+  builtIn("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", false, ["csr"]),
+  builtIn("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
+  builtIn("events.k8s.io", "v1", "Event", "events", true, ["ev"]),
+  builtIn("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema", "flowschemas", false),
+  builtIn("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration", "prioritylevelconfigurations", false),
+  builtIn("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true, ["netpol"]),
+];
+
+function groupVersionOf(type: { group: string; version: string }): string {
+  return type.group === "" ? type.version : `${type.group}/${type.version}`;
+}
+
+function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.indexOf("/");
+  return slash === -1 ? { group: "", version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
+function pluralOf(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
+  return `${lower}s`;
+}
+
+function isCoreEvent(o: KubeObject): boolean {
+  return o.kind === "Event" && o.apiVersion === "v1";
+}
+
+function isEventsV1Event(o: KubeObject): boolean {
+  return o.kind === "Event" && o.apiVersion === "events.k8s.io/v1";
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function field(o: unknown, path: string): unknown {
+  let current: unknown = o;
+  for (const part of path.split(".")) {
+    if (!isRecord(current)) return undefined;
+    current = current[part];
+  }
+  return current;
+}
+
+/** How the API server prints a field for a field selector: missing fields compare as "". */
+function fieldText(o: unknown, path: string): string {
+  const value = field(o, path);
+  if (value === undefined || value === null) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return "";
+}
+
+function withoutUndefined<T extends Record<string, unknown>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The events.k8s.io/v1 view of a stored core Event, as the API server's conversion builds it. */
+function coreEventToEventsV1(e: KubeObject): KubeObject {
+  return withoutUndefined({
+    apiVersion: "events.k8s.io/v1",
+    kind: "Event",
+    metadata: e.metadata,
+    eventTime: e.eventTime ?? null,
+    series: e.series,
+    reportingController: e.reportingComponent,
+    reportingInstance: e.reportingInstance,
+    action: e.action,
+    reason: e.reason,
+    regarding: e.involvedObject,
+    related: e.related,
+    note: e.message,
+    type: e.type,
+    deprecatedSource: e.source,
+    deprecatedFirstTimestamp: e.firstTimestamp,
+    deprecatedLastTimestamp: e.lastTimestamp,
+    deprecatedCount: e.count,
+  });
+}
+
+function eventsV1ToCoreEvent(e: KubeObject): KubeObject {
+  return withoutUndefined({
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: e.metadata,
+    involvedObject: e.regarding ?? {},
+    reason: e.reason,
+    message: e.note,
+    source: e.deprecatedSource ?? {},
+    firstTimestamp: e.deprecatedFirstTimestamp,
+    lastTimestamp: e.deprecatedLastTimestamp,
+    count: e.deprecatedCount,
+    type: e.type,
+    eventTime: e.eventTime,
+    series: e.series,
+    action: e.action,
+    related: e.related,
+    reportingComponent: e.reportingController ?? "",
+    reportingInstance: e.reportingInstance ?? "",
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Field selectors: which labels each kind accepts, and the value the server compares against.
+
+type FieldValue = (o: KubeObject) => string;
+
+const META_FIELDS: Record<string, FieldValue> = {
+  "metadata.name": (o) => o.metadata.name,
+  "metadata.namespace": (o) => o.metadata.namespace ?? "",
+};
+
+function podIP(o: KubeObject): string {
+  const ips = field(o, "status.podIPs");
+  if (Array.isArray(ips) && ips.length > 0) return fieldText(ips[0], "ip");
+  return fieldText(o, "status.podIP");
+}
+
+function eventSource(component: string, reporter: string): string {
+  return component !== "" ? component : reporter;
+}
+
+const FIELDS_BY_KIND: Record<string, Record<string, FieldValue>> = {
+  "v1/Pod": {
+    "spec.nodeName": (o) => fieldText(o, "spec.nodeName"),
+    // Kept for old clients: the server maps it to spec.nodeName.
+    "spec.host": (o) => fieldText(o, "spec.nodeName"),
+    "spec.restartPolicy": (o) => fieldText(o, "spec.restartPolicy"),
+    "spec.schedulerName": (o) => fieldText(o, "spec.schedulerName"),
+    "spec.serviceAccountName": (o) => fieldText(o, "spec.serviceAccountName"),
+    "spec.hostNetwork": (o) => String(field(o, "spec.hostNetwork") === true),
+    "status.phase": (o) => fieldText(o, "status.phase"),
+    "status.podIP": podIP,
+    // Accepted by the label conversion but absent from the pod's selectable field set, so it only ever equals "".
+    "status.podIPs": () => "",
+    "status.nominatedNodeName": (o) => fieldText(o, "status.nominatedNodeName"),
+  },
+  "v1/Event": {
+    "involvedObject.kind": (o) => fieldText(o, "involvedObject.kind"),
+    "involvedObject.namespace": (o) => fieldText(o, "involvedObject.namespace"),
+    "involvedObject.name": (o) => fieldText(o, "involvedObject.name"),
+    "involvedObject.uid": (o) => fieldText(o, "involvedObject.uid"),
+    "involvedObject.apiVersion": (o) => fieldText(o, "involvedObject.apiVersion"),
+    "involvedObject.resourceVersion": (o) => fieldText(o, "involvedObject.resourceVersion"),
+    "involvedObject.fieldPath": (o) => fieldText(o, "involvedObject.fieldPath"),
+    reason: (o) => fieldText(o, "reason"),
+    reportingComponent: (o) => fieldText(o, "reportingComponent"),
+    source: (o) => eventSource(fieldText(o, "source.component"), fieldText(o, "reportingComponent")),
+    type: (o) => fieldText(o, "type"),
+  },
+  "events.k8s.io/v1/Event": {
+    "regarding.kind": (o) => fieldText(o, "regarding.kind"),
+    "regarding.namespace": (o) => fieldText(o, "regarding.namespace"),
+    "regarding.name": (o) => fieldText(o, "regarding.name"),
+    "regarding.uid": (o) => fieldText(o, "regarding.uid"),
+    "regarding.apiVersion": (o) => fieldText(o, "regarding.apiVersion"),
+    "regarding.resourceVersion": (o) => fieldText(o, "regarding.resourceVersion"),
+    "regarding.fieldPath": (o) => fieldText(o, "regarding.fieldPath"),
+    reason: (o) => fieldText(o, "reason"),
+    reportingController: (o) => fieldText(o, "reportingController"),
+    source: (o) => eventSource(fieldText(o, "deprecatedSource.component"), fieldText(o, "reportingController")),
+    type: (o) => fieldText(o, "type"),
+  },
+  "v1/Secret": { type: (o) => fieldText(o, "type") },
+  "v1/Node": { "spec.unschedulable": (o) => String(field(o, "spec.unschedulable") === true) },
+  "v1/Namespace": { "status.phase": (o) => fieldText(o, "status.phase"), name: (o) => o.metadata.name },
+  "apps/v1/ReplicaSet": { "status.replicas": (o) => String(Number(field(o, "status.replicas") ?? 0)) },
+  "batch/v1/Job": { "status.successful": (o) => String(Number(field(o, "status.succeeded") ?? 0)) },
+  "certificates.k8s.io/v1/CertificateSigningRequest": { "spec.signerName": (o) => fieldText(o, "spec.signerName") },
+};
+
+function selectableFields(type: ResourceType): Record<string, FieldValue> {
+  return { ...META_FIELDS, ...(FIELDS_BY_KIND[`${groupVersionOf(type)}/${type.kind}`] ?? {}) };
+}
+
+interface FieldRequirement {
+  field: string;
+  equal: boolean;
+  value: string;
+}
+
+function splitUnescaped(text: string, separator: string): string[] {
+  const parts: string[] = [];
+  let current = "";
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charAt(i);
+    if (ch === "\\" && i + 1 < text.length) {
+      current += ch + text.charAt(i + 1);
+      i++;
+    } else if (ch === separator) {
+      parts.push(current);
+      current = "";
+    } else {
+      current += ch;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+function unescapeFieldValue(value: string): string {
+  let out = "";
+  for (let i = 0; i < value.length; i++) {
+    const ch = value.charAt(i);
+    if (ch === "\\") {
+      const next = value.charAt(i + 1);
+      if (next !== "\\" && next !== "," && next !== "=")
+        throw new KubeError(400, `invalid field selector: invalid escape sequence: ${value}`);
+      out += next;
+      i++;
+    } else if (ch === "," || ch === "=") {
+      throw new KubeError(400, `invalid field selector: unescaped character '${ch}' in value: ${value}`);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/** Parses like k8s.io/apimachinery/pkg/fields.ParseSelector, then rejects labels the kind does not support. */
+function parseFieldSelector(selector: string, type: ResourceType): FieldRequirement[] {
+  const requirements: FieldRequirement[] = [];
+  const supported = selectableFields(type);
+  for (const part of splitUnescaped(selector, ",")) {
+    if (part === "") continue;
+    let split: { field: string; op: string; value: string } | undefined;
+    for (let i = 0; i < part.length && split === undefined; i++) {
+      for (const op of ["!=", "==", "="]) {
+        if (part.startsWith(op, i)) {
+          split = { field: part.slice(0, i), op, value: part.slice(i + op.length) };
+          break;
+        }
+      }
+    }
+    if (split === undefined) throw new KubeError(400, `invalid selector: '${selector}'; can't understand '${part}'`);
+    requirements.push({ field: split.field, equal: split.op !== "!=", value: unescapeFieldValue(split.value) });
+  }
+  for (const r of requirements) {
+    if (!(r.field in supported)) throw new KubeError(400, `field label not supported: ${r.field}`);
+  }
+  return requirements;
+}
+
+function matchesFields(o: KubeObject, requirements: FieldRequirement[], type: ResourceType): boolean {
+  const fields = selectableFields(type);
+  return requirements.every((r) => {
+    const read = fields[r.field];
+    const actual = read ? read(o) : "";
+    return r.equal ? actual === r.value : actual !== r.value;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Label selectors, following k8s.io/apimachinery/pkg/labels.Parse.
+
+type LabelOperator = "=" | "!=" | "in" | "notin" | "exists" | "!" | ">" | "<";
+
+interface LabelRequirement {
+  key: string;
+  op: LabelOperator;
+  values: string[];
+}
+
+type LabelToken =
+  | { kind: "identifier"; text: string }
+  | { kind: "in" | "notin" | "=" | "==" | "!=" | "!" | "(" | ")" | "," | ">" | "<" | "end"; text: string };
+
+const LABEL_SPECIAL = new Set(["=", "!", "(", ")", ",", ">", "<"]);
+
+function lexLabelSelector(selector: string): LabelToken[] {
+  const tokens: LabelToken[] = [];
+  let i = 0;
+  while (i < selector.length) {
+    const ch = selector.charAt(i);
+    if (/\s/.test(ch)) {
+      i++;
+    } else if (LABEL_SPECIAL.has(ch)) {
+      const two = selector.slice(i, i + 2);
+      if (two === "==" || two === "!=") {
+        tokens.push({ kind: two, text: two });
+        i += 2;
+      } else {
+        tokens.push({ kind: ch as "=" | "!" | "(" | ")" | "," | ">" | "<", text: ch });
+        i++;
+      }
+    } else {
+      let j = i;
+      while (j < selector.length && !LABEL_SPECIAL.has(selector.charAt(j)) && !/\s/.test(selector.charAt(j))) j++;
+      const text = selector.slice(i, j);
+      tokens.push(text === "in" || text === "notin" ? { kind: text, text } : { kind: "identifier", text });
+      i = j;
+    }
+  }
+  tokens.push({ kind: "end", text: "" });
+  return tokens;
+}
+
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function labelKeyProblem(key: string): string | undefined {
+  const slash = key.indexOf("/");
+  const name = slash === -1 ? key : key.slice(slash + 1);
+  const prefix = slash === -1 ? undefined : key.slice(0, slash);
+  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) {
+    return `prefix part must be a lowercase RFC 1123 subdomain`;
+  }
+  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME.test(name)) {
+    return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, and be at most 63 characters";
+  }
+  return undefined;
+}
+
+function labelValueProblem(value: string): string | undefined {
+  if (value === "") return undefined;
+  if (value.length > 63 || !QUALIFIED_NAME.test(value)) {
+    return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, and be at most 63 characters";
+  }
+  return undefined;
+}
+
+function parseLabelSelector(selector: string): LabelRequirement[] {
+  const tokens = lexLabelSelector(selector);
+  let position = 0;
+  const peek = (): LabelToken => tokens[position] ?? { kind: "end", text: "" };
+  const next = (): LabelToken => {
+    const token = peek();
+    position = Math.min(position + 1, tokens.length - 1);
+    return token;
+  };
+  const fail = (message: string): never => {
+    throw new KubeError(400, `unable to parse requirement: ${message}`);
+  };
+  const shown = (t: LabelToken): string => (t.kind === "end" ? "end of string" : t.text);
+
+  const requirements: LabelRequirement[] = [];
+  if (peek().kind === "end") return requirements;
+  for (;;) {
+    let op: LabelOperator | undefined;
+    let token = next();
+    if (token.kind === "!") {
+      op = "!";
+      token = next();
+    }
+    if (token.kind !== "identifier") fail(`found '${shown(token)}', expected: identifier`);
+    const key = token.text;
+    const keyProblem = labelKeyProblem(key);
+    if (keyProblem) fail(`key: Invalid value: "${key}": ${keyProblem}`);
+    let values: string[] = [];
+    const after = peek();
+    if (op === "!" || after.kind === "end" || after.kind === ",") {
+      op ??= "exists";
+    } else {
+      const operator = next();
+      switch (operator.kind) {
+        case "=":
+        case "==":
+          op = "=";
+          break;
+        case "!=":
+        case ">":
+        case "<":
+        case "in":
+        case "notin":
+          op = operator.kind;
+          break;
+        default:
+          fail(`found '${shown(operator)}', expected: in, notin, =, ==, !=, gt, lt`);
+      }
+      if (op === "in" || op === "notin") {
+        const open = next();
+        if (open.kind !== "(") fail(`found '${shown(open)}', expected: '('`);
+        let expectValue = true;
+        for (;;) {
+          const t = next();
+          if (t.kind === ")") {
+            if (expectValue && values.length > 0) values.push("");
+            break;
+          }
+          if (t.kind === ",") {
+            if (expectValue) values.push("");
+            expectValue = true;
+            continue;
+          }
+          if ((t.kind === "identifier" || t.kind === "in" || t.kind === "notin") && expectValue) {
+            values.push(t.text);
+            expectValue = false;
+            continue;
+          }
+          fail(`found '${shown(t)}', expected: ',', ')' or identifier`);
+        }
+        if (values.length === 0) fail(`values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty`);
+      } else {
+        const value = peek();
+        if (value.kind === "end" || value.kind === ",") {
+          values = [""];
+        } else if (value.kind === "identifier" || value.kind === "in" || value.kind === "notin") {
+          values = [next().text];
+        } else {
+          fail(`found '${shown(value)}', expected: identifier`);
+        }
+        if ((op === ">" || op === "<") && !/^-?\d+$/.test(values[0] ?? "")) {
+          fail(`values[0]: Invalid value: "${values[0]}": for 'Gt', 'Lt' operators, the value must be an integer`);
+        }
+      }
+    }
+    for (const [index, value] of values.entries()) {
+      const problem = labelValueProblem(value);
+      if (problem) fail(`values[${index}][${key}]: Invalid value: "${value}": ${problem}`);
+    }
+    requirements.push({ key, op: op ?? "exists", values });
+    const separator = next();
+    if (separator.kind === "end") return requirements;
+    if (separator.kind !== ",") fail(`found '${shown(separator)}', expected: ',' or 'end of string'`);
+    const following = peek();
+    if (following.kind !== "identifier" && following.kind !== "!") fail(`found '${shown(following)}', expected: identifier after ','`);
+  }
+}
+
+function matchesLabels(o: KubeObject, requirements: LabelRequirement[]): boolean {
+  const labels = o.metadata.labels ?? {};
+  return requirements.every((r) => {
+    const has = Object.hasOwn(labels, r.key);
+    const value = labels[r.key];
+    switch (r.op) {
+      case "=":
+        return has && value === r.values[0];
+      case "!=":
+        return !has || value !== r.values[0];
+      case "in":
+        return has && r.values.includes(value ?? "");
+      case "notin":
+        return !has || !r.values.includes(value ?? "");
+      case "exists":
+        return has;
+      case "!":
+        return !has;
+      case ">":
+      case "<": {
+        if (!has || !/^-?\d+$/.test(value ?? "")) return false;
+        const actual = Number(value);
+        const limit = Number(r.values[0]);
+        return r.op === ">" ? actual > limit : actual < limit;
+      }
+    }
+    return false;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Query parameters.
+
+function parseBool(text: string | undefined, name: string): boolean {
+  if (text === undefined) return false;
+  if (["1", "t", "T", "true", "TRUE", "True"].includes(text)) return true;
+  if (["0", "f", "F", "false", "FALSE", "False", ""].includes(text)) return false;
+  throw new KubeError(400, `${name}: strconv.ParseBool: parsing "${text}": invalid syntax`);
+}
+
+function parseInteger(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[-+]?\d+$/.test(text)) throw new KubeError(400, `${name}: strconv.ParseInt: parsing "${text}": invalid syntax`);
+  return Number(text);
+}
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))(?: |$)/;
+
+interface ContinueToken {
+  v: string;
+  rv: number;
+  start: string;
+}
+
+function encodeContinue(rv: number, lastKey: string): string {
+  const token: ContinueToken = { v: "meta.k8s.io/v1", rv, start: `${lastKey}\u0000` };
+  return Buffer.from(JSON.stringify(token)).toString("base64");
+}
+
+/** The key the previous page ended on; like etcd, the token holds the key just after it (key + NUL). */
+function lastKeyOf(token: ContinueToken): string {
+  return token.start.endsWith("\u0000") ? token.start.slice(0, -1) : token.start;
+}
+
+function decodeContinue(text: string): ContinueToken {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(text, "base64").toString("utf8"));
+    if (isRecord(parsed) && parsed.v === "meta.k8s.io/v1" && typeof parsed.rv === "number" && typeof parsed.start === "string") {
+      return { v: parsed.v, rv: parsed.rv, start: parsed.start };
+    }
+  } catch {
+    // Falls through to the same error the server gives for any undecodable token.
+  }
+  throw new KubeError(400, `continue key is not valid: ${text}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The server.
+
+const KUBECONFIG_TOKEN = "fake-kube-token";
+
+function kubeconfigYaml(url: string): string {
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- name: fake",
+    "  cluster:",
+    `    server: ${url}`,
+    "    insecure-skip-tls-verify: true",
+    "users:",
+    "- name: fake",
+    "  user:",
+    `    token: ${KUBECONFIG_TOKEN}`,
+    "contexts:",
+    "- name: fake",
+    "  context:",
+    "    cluster: fake",
+    "    user: fake",
+    "    namespace: default",
+    "current-context: fake",
+    "",
+  ].join("\n");
+}
+
+function statusBody(error: KubeError): KubeStatus {
+  const reason = REASON_BY_CODE[error.code] ?? (error.code >= 500 ? "InternalError" : "BadRequest");
+  const body: KubeStatus = {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: error.statusMetadata ?? {},
+    status: "Failure",
+    message: error.message,
+    reason,
+    code: error.code,
+  };
+  if (error.details) body.details = error.details;
+  return body;
+}
+
+interface Reply {
+  status: number;
+  contentType: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+function json(body: unknown, status = 200): Reply {
+  return { status, contentType: "application/json", body: JSON.stringify(body) };
+}
+
+function failure(error: KubeError): Reply {
+  const reply = json(statusBody(error), error.code);
+  if (error.code === 429) reply.headers = { "Retry-After": "1" };
+  return reply;
+}
+
+function objectKey(o: KubeObject, type: ResourceType): string {
+  return type.namespaced ? `${o.metadata.namespace ?? ""}/${o.metadata.name}` : o.metadata.name;
+}
+
+function compareKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+export async function startFakeKubeApi(initialState: ClusterState, options: FakeKubeOptions = {}): Promise<FakeKubeApi> {
+  let state = initialState;
+  let stateVersion = 1;
+  const requests: RecordedKubeRequest[] = [];
+  const now = options.now ?? (() => new Date());
+  let closed = false;
+
+  const resourceVersion = (): number => 10_000 + stateVersion;
+
+  function resourceTypes(): ResourceType[] {
+    const types = [...BUILT_IN_RESOURCES];
+    for (const o of state.objects) {
+      const { group, version } = splitApiVersion(o.apiVersion);
+      if (types.some((t) => t.group === group && t.version === version && t.kind === o.kind)) continue;
+      types.push({
+        group,
+        version,
+        kind: o.kind,
+        plural: pluralOf(o.kind),
+        namespaced: o.metadata.namespace !== undefined,
+        builtIn: false,
+      });
+    }
+    return types;
+  }
+
+  function typesIn(groupVersion: string): ResourceType[] {
+    return resourceTypes().filter((t) => groupVersionOf(t) === groupVersion);
+  }
+
+  function storedObjects(type: ResourceType): KubeObject[] {
+    const gv = groupVersionOf(type);
+    if (type.kind === "Event" && (gv === "v1" || gv === "events.k8s.io/v1")) {
+      // Both Event APIs are views of the same core/v1 storage.
+      const core = [...state.objects.filter(isCoreEvent), ...state.objects.filter(isEventsV1Event).map(eventsV1ToCoreEvent)];
+      return gv === "v1" ? core : core.map(coreEventToEventsV1);
+    }
+    return state.objects.filter((o) => o.apiVersion === gv && o.kind === type.kind);
+  }
+
+  function notFound(type: ResourceType, name: string): KubeError {
+    const resource = type.group === "" ? type.plural : `${type.plural}.${type.group}`;
+    const details: Record<string, string> =
+      type.group === "" ? { name, kind: type.plural } : { name, group: type.group, kind: type.plural };
+    return new KubeError(404, `${resource} "${name}" not found`, details);
+  }
+
+  function discoveryResources(groupVersion: string): Reply {
+    const types = typesIn(groupVersion);
+    if (types.length === 0) throw new KubeError(404, NOT_FOUND_MESSAGE);
+    const resources: Array<Record<string, unknown>> = [];
+    for (const t of types) {
+      const entry: Record<string, unknown> = {
+        name: t.plural,
+        singularName: t.kind.toLowerCase(),
+        namespaced: t.namespaced,
+        kind: t.kind,
+        verbs: ["get", "list", "watch"],
+      };
+      if (t.shortNames) entry.shortNames = t.shortNames;
+      resources.push(entry);
+      // Subresources come after their resource, as on a real server, so a lookup by kind finds the resource first.
+      if (groupVersion === "v1" && t.kind === "Pod") {
+        resources.push({ name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] });
+      }
+    }
+    return json({ kind: "APIResourceList", apiVersion: "v1", groupVersion, resources });
+  }
+
+  function groupList(): Reply {
+    const versionsByGroup = new Map<string, string[]>();
+    for (const t of resourceTypes()) {
+      if (t.group === "") continue;
+      const versions = versionsByGroup.get(t.group) ?? [];
+      if (!versions.includes(t.version)) versions.push(t.version);
+      versionsByGroup.set(t.group, versions);
+    }
+    const groups = [...versionsByGroup.entries()].map(([name, versions]) => groupBody(name, versions));
+    return json({ kind: "APIGroupList", apiVersion: "v1", groups });
+  }
+
+  function groupBody(name: string, versions: string[]): Record<string, unknown> {
+    const entries = versions.map((version) => ({ groupVersion: `${name}/${version}`, version }));
+    return { name, versions: entries, preferredVersion: entries[0] };
+  }
+
+  function list(type: ResourceType, namespace: string | undefined, query: Record<string, string>): Reply {
+    const labelRequirements = parseLabelSelector(query.labelSelector ?? "");
+    const fieldRequirements = parseFieldSelector(query.fieldSelector ?? "", type);
+    const limit = parseInteger(query.limit, "limit") ?? 0;
+    let startAfter: string | undefined;
+    if (query.continue !== undefined && query.continue !== "") {
+      if (query.resourceVersion !== undefined && query.resourceVersion !== "") {
+        throw new KubeError(400, "specifying resource version is not allowed when using continue");
+      }
+      const token = decodeContinue(query.continue);
+      if (token.rv !== resourceVersion()) {
+        // setState stands for a compaction: the snapshot the token points into is gone.
+        throw new KubeError(410, CONTINUE_TOO_OLD, undefined, {
+          continue: encodeContinue(resourceVersion(), lastKeyOf(token)),
+        });
+      }
+      startAfter = lastKeyOf(token);
+    }
+
+    const candidates = storedObjects(type)
+      .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
+      .sort((a, b) => compareKeys(objectKey(a, type), objectKey(b, type)))
+      .filter((o) => startAfter === undefined || compareKeys(objectKey(o, type), startAfter) > 0);
+
+    const items: KubeObject[] = [];
+    let lastKey: string | undefined;
+    let scanned = 0;
+    for (const o of candidates) {
+      if (limit > 0 && items.length >= limit) break;
+      scanned++;
+      lastKey = objectKey(o, type);
+      if (matchesLabels(o, labelRequirements) && matchesFields(o, fieldRequirements, type)) items.push(o);
+    }
+    const remaining = candidates.length - scanned;
+    const metadata: Record<string, unknown> = { resourceVersion: String(resourceVersion()) };
+    if (limit > 0 && remaining > 0 && lastKey !== undefined) {
+      metadata.continue = encodeContinue(resourceVersion(), lastKey);
+      if (labelRequirements.length === 0 && fieldRequirements.length === 0) metadata.remainingItemCount = remaining;
+    }
+    // The server leaves apiVersion/kind off the items of built-in lists; only custom resources carry them.
+    const served = items.map((o) => {
+      if (!type.builtIn) return o;
+      const { apiVersion: _apiVersion, kind: _kind, ...rest } = o;
+      return rest;
+    });
+    return json({ kind: `${type.kind}List`, apiVersion: groupVersionOf(type), metadata, items: served });
+  }
+
+  function get(type: ResourceType, namespace: string | undefined, name: string): KubeObject {
+    const found = storedObjects(type).find((o) => o.metadata.name === name && (!type.namespaced || o.metadata.namespace === namespace));
+    if (!found) throw notFound(type, name);
+    return found;
+  }
+
+  function podLog(namespace: string, podName: string, query: Record<string, string>): Reply {
+    const container = query.container ?? "";
+    const previous = parseBool(query.previous, "previous");
+    const timestamps = parseBool(query.timestamps, "timestamps");
+    const tailLines = parseInteger(query.tailLines, "tailLines");
+    const limitBytes = parseInteger(query.limitBytes, "limitBytes");
+    const sinceSeconds = parseInteger(query.sinceSeconds, "sinceSeconds");
+    let sinceTime: Date | undefined;
+    if (query.sinceTime !== undefined) {
+      if (!RFC3339.test(query.sinceTime)) throw new KubeError(400, `sinceTime: parsing time "${query.sinceTime}" as RFC3339: cannot parse`);
+      sinceTime = new Date(query.sinceTime);
+    }
+    if (parseBool(query.follow, "follow")) throw new KubeError(400, "the fake API server does not stream logs (follow=true)");
+
+    const problems: string[] = [];
+    if (tailLines !== undefined && tailLines < 0)
+      problems.push(`tailLines: Invalid value: ${tailLines}: must be greater than or equal to 0`);
+    if (limitBytes !== undefined && limitBytes < 1) problems.push(`limitBytes: Invalid value: ${limitBytes}: must be greater than 0`);
+    if (sinceSeconds !== undefined && sinceTime !== undefined) {
+      problems.push(": Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified");
+    }
+    if (sinceSeconds !== undefined && sinceSeconds < 1)
+      problems.push(`sinceSeconds: Invalid value: ${sinceSeconds}: must be greater than 0`);
+    if (problems.length > 0) {
+      // ValidatePodLogOptions failures come back as 422 Invalid, not 400.
+      const joined = problems.length === 1 ? problems[0] : `[${problems.join(", ")}]`;
+      throw new KubeError(422, `PodLogOptions "${podName}" is invalid: ${joined}`, { name: podName, kind: "PodLogOptions" });
+    }
+
+    const podType = BUILT_IN_RESOURCES.find((t) => t.group === "" && t.kind === "Pod");
+    if (!podType) throw new KubeError(500, "pod resource missing");
+    const pod = get(podType, namespace, podName);
+    const containerName = validateContainer(pod, container);
+    const text = logText(pod, namespace, containerName, previous);
+
+    const cutoff = sinceTime ?? (sinceSeconds !== undefined ? new Date(now().getTime() - sinceSeconds * 1000) : undefined);
+    let lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
+    if (cutoff !== undefined) {
+      lines = lines.filter((line) => {
+        const stamp = RFC3339.exec(line)?.[1];
+        return stamp === undefined || new Date(stamp).getTime() >= cutoff.getTime();
+      });
+    }
+    if (!timestamps) lines = lines.map((line) => line.replace(RFC3339, ""));
+    if (tailLines !== undefined) lines = tailLines === 0 ? [] : lines.slice(-tailLines);
+    let body = lines.map((line) => `${line}\n`).join("");
+    if (limitBytes !== undefined) body = Buffer.from(body).subarray(0, limitBytes).toString("utf8");
+    return { status: 200, contentType: "text/plain", body };
+  }
+
+  function containerNames(pod: KubeObject, list: "initContainers" | "containers" | "ephemeralContainers"): string[] {
+    const containers = field(pod, `spec.${list}`);
+    return Array.isArray(containers) ? containers.map((c) => fieldText(c, "name")) : [];
+  }
+
+  function validateContainer(pod: KubeObject, container: string): string {
+    const regular = containerNames(pod, "containers");
+    const all = [...containerNames(pod, "initContainers"), ...regular, ...containerNames(pod, "ephemeralContainers")];
+    if (container === "") {
+      if (regular.length === 1 && regular[0] !== undefined) return regular[0];
+      if (regular.length === 0) throw new KubeError(400, `pod ${pod.metadata.name} does not have a container`);
+      throw new KubeError(400, `a container name must be specified for pod ${pod.metadata.name}, choose one of: [${all.join(" ")}]`);
+    }
+    if (!all.includes(container)) throw new KubeError(400, `container ${container} is not valid for pod ${pod.metadata.name}`);
+    return container;
+  }
+
+  /** Which instance's log the kubelet would serve, following its validateContainerLogStatus. */
+  function logText(pod: KubeObject, namespace: string, container: string, previous: boolean): string {
+    const logs = state.logs ?? {};
+    const base = `${namespace}/${pod.metadata.name}/${container}`;
+    const statuses = [
+      field(pod, "status.initContainerStatuses"),
+      field(pod, "status.containerStatuses"),
+      field(pod, "status.ephemeralContainerStatuses"),
+    ]
+      .filter(Array.isArray)
+      .flat();
+    const quoted = `"${container}" in pod "${pod.metadata.name}"`;
+    if (statuses.length === 0) {
+      // A hand-written pod without any status: serve what the state holds rather than insist on kubelet bookkeeping.
+      if (previous) {
+        const text = logs[`${base}/previous`];
+        if (text === undefined) throw new KubeError(400, `previous terminated container ${quoted} not found`);
+        return text;
+      }
+      return logs[base] ?? logs[`${namespace}/${pod.metadata.name}`] ?? "";
+    }
+    const status: unknown = statuses.find((s) => fieldText(s, "name") === container);
+    if (status === undefined) throw new KubeError(400, `container ${quoted} is not available`);
+    const lastTerminatedId = fieldText(status, "lastState.terminated.containerID");
+    const current = logs[base] ?? logs[`${namespace}/${pod.metadata.name}`] ?? "";
+    if (previous) {
+      if (lastTerminatedId === "") throw new KubeError(400, `previous terminated container ${quoted} not found`);
+      return logs[`${base}/previous`] ?? "";
+    }
+    if (field(status, "state.running") !== undefined) return current;
+    if (field(status, "state.terminated") !== undefined) {
+      if (fieldText(status, "state.terminated.containerID") !== "") return current;
+      if (lastTerminatedId !== "") return logs[`${base}/previous`] ?? current;
+      throw new KubeError(400, `container ${quoted} is terminated`);
+    }
+    // Waiting (e.g. CrashLoopBackOff) after an earlier run: the kubelet serves the last run's log.
+    if (lastTerminatedId !== "") return logs[`${base}/previous`] ?? current;
+    const waitingReason = fieldText(status, "state.waiting.reason");
+    if (field(status, "state.waiting") !== undefined) {
+      if (waitingReason === "ErrImagePull") throw new KubeError(400, `container ${quoted} is waiting to start: image can't be pulled`);
+      if (waitingReason === "ImagePullBackOff")
+        throw new KubeError(400, `container ${quoted} is waiting to start: trying and failing to pull image`);
+      throw new KubeError(400, `container ${quoted} is waiting to start: ${waitingReason}`);
+    }
+    throw new KubeError(400, `container ${quoted} is waiting to start - no logs yet`);
+  }
+
+  function serveResources(groupVersion: string, rest: string[], query: Record<string, string>): Reply {
+    if (rest.length === 0) return discoveryResources(groupVersion);
+    const types = typesIn(groupVersion);
+    if (types.length === 0) throw new KubeError(404, NOT_FOUND_MESSAGE);
+    if (rest[0] === "watch" || parseBool(query.watch, "watch")) {
+      throw new KubeError(400, "the fake API server does not serve watches: the service must never watch");
+    }
+    const byPlural = (plural: string | undefined): ResourceType => {
+      const type = types.find((t) => t.plural === plural);
+      if (!type) throw new KubeError(404, NOT_FOUND_MESSAGE);
+      return type;
+    };
+    const [first, second, third, fourth, fifth] = rest;
+    if (first === "namespaces" && second !== undefined && third !== undefined) {
+      const type = byPlural(third);
+      if (!type.namespaced) throw new KubeError(404, NOT_FOUND_MESSAGE);
+      if (rest.length === 3) return list(type, second, query);
+      if (fourth !== undefined && rest.length === 4) return json(get(type, second, fourth));
+      const isPodLog = groupVersion === "v1" && type.kind === "Pod" && fifth === "log";
+      if (fourth !== undefined && rest.length === 5 && isPodLog) return podLog(second, fourth, query);
+      throw new KubeError(404, NOT_FOUND_MESSAGE);
+    }
+    const type = byPlural(first);
+    if (rest.length === 1) return list(type, undefined, query);
+    if (rest.length === 2 && second !== undefined && !type.namespaced) return json(get(type, undefined, second));
+    throw new KubeError(404, NOT_FOUND_MESSAGE);
+  }
+
+  function route(segments: string[], query: Record<string, string>): Reply {
+    const [root, second, third, ...rest] = segments;
+    if (root === undefined) return json({ paths: ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"] });
+    if (segments.length === 1 && (root === "healthz" || root === "livez" || root === "readyz")) {
+      return { status: 200, contentType: "text/plain", body: "ok" };
+    }
+    if (segments.length === 1 && root === "version") {
+      return json({ major: "1", minor: "31", gitVersion: "v1.31.4", platform: "linux/amd64", goVersion: "go1.22.10", compiler: "gc" });
+    }
+    if (root === "api") {
+      if (second === undefined) return json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
+      if (second !== "v1") throw new KubeError(404, NOT_FOUND_MESSAGE);
+      return serveResources("v1", segments.slice(2), query);
+    }
+    if (root === "apis") {
+      if (second === undefined) return groupList();
+      const versions = [
+        ...new Set(
+          resourceTypes()
+            .filter((t) => t.group === second)
+            .map((t) => t.version),
+        ),
+      ];
+      if (versions.length === 0) throw new KubeError(404, NOT_FOUND_MESSAGE);
+      if (third === undefined) return json({ kind: "APIGroup", apiVersion: "v1", ...groupBody(second, versions) });
+      return serveResources(`${second}/${third}`, rest, query);
+    }
+    throw new KubeError(404, NOT_FOUND_MESSAGE);
+  }
+
+  const hung = new Set<ServerResponse>();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake.invalid");
+    const method = req.method ?? "GET";
+    const query: Record<string, string> = {};
+    for (const [key, value] of url.searchParams) query[key] = value;
+    const recorded: RecordedKubeRequest = { method, path: url.pathname, query };
+    const userAgent = req.headers["user-agent"];
+    if (userAgent !== undefined) recorded.userAgent = userAgent;
+    requests.push(recorded);
+    req.resume();
+
+    const info: FakeKubeRequest = { method, path: url.pathname, query };
+    if (options.hang?.(info)) {
+      hung.add(res);
+      return;
+    }
+    if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+    if (closed || res.destroyed) return;
+
+    let reply: Reply;
+    try {
+      const injected = options.failWith?.(info);
+      if (injected) throw new KubeError(injected.status, injected.message);
+      if (method !== "GET") throw new KubeError(405, "the server does not allow this method on the requested resource");
+      let segments: string[];
+      try {
+        segments = url.pathname
+          .split("/")
+          .filter((s) => s !== "")
+          .map((s) => decodeURIComponent(s));
+      } catch {
+        throw new KubeError(400, `malformed path: ${url.pathname}`);
+      }
+      reply = route(segments, query);
+    } catch (error) {
+      reply = failure(error instanceof KubeError ? error : new KubeError(500, error instanceof Error ? error.message : String(error)));
+    }
+    res.writeHead(reply.status, { "Content-Type": reply.contentType, ...reply.headers });
+    res.end(reply.body);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(500, { "Content-Type": "text/plain" });
+        res.end(String(error));
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const directory = await mkdtemp(join(tmpdir(), "fake-kube-api-"));
+  const kubeconfigPath = join(directory, "kubeconfig.yaml");
+  await writeFile(kubeconfigPath, kubeconfigYaml(url));
+
+  return {
+    url,
+    requests,
+    kubeconfigPath,
+    setState(next: ClusterState): void {
+      state = next;
+      stateVersion++;
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const res of hung) res.destroy();
+      server.closeAllConnections();
+      await stopped;
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
