@@ -6,6 +6,8 @@ export interface Config {
   host: string;
   auth: { kind: "bearer"; token: string } | { kind: "basic"; user: string; password: string } | { kind: "none" };
   databaseUrl: string;
+  /** KUBECONFIG; unset means in-cluster, then ~/.kube/config. */
+  kubeconfigPath?: string;
   prometheus: { url: string; bearerToken?: string };
   alertmanagerUrl?: string;
   slack: { webhookUrl?: string; botToken?: string; channel?: string; apiUrl: string };
@@ -130,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     host: text("HOST") ?? "0.0.0.0",
     auth,
     databaseUrl,
+    kubeconfigPath: text("KUBECONFIG"),
     prometheus: { url: url("PROMETHEUS_URL", "http://localhost:9090") as string, bearerToken: text("PROMETHEUS_BEARER_TOKEN") },
     alertmanagerUrl: url("ALERTMANAGER_URL"),
     slack: { webhookUrl: url("SLACK_WEBHOOK_URL"), botToken, channel, apiUrl: url("SLACK_API_URL", "https://slack.com/api") as string },

@@ -47,10 +47,10 @@ export function openStore(databaseUrl: string): Store {
   throw new ConfigError("DATABASE_URL=postgres://… is not supported by this version yet: use sqlite:PATH");
 }
 
-export function createSources(config: Config, env: NodeJS.ProcessEnv = process.env): StepSources {
+export function createSources(config: Config): StepSources {
   let kubeConfig: ReturnType<typeof loadKubeConfig>;
   try {
-    kubeConfig = loadKubeConfig(env);
+    kubeConfig = loadKubeConfig(config.kubeconfigPath);
   } catch (error) {
     throw new ConfigError(`KUBECONFIG: ${(error as Error).message}`);
   }

@@ -33,7 +33,9 @@ function renderCause(cause: CompiledCause, scope: Scope): Cause {
     summary: tryRender(() => cause.summary.render(scope)) ?? cause.title,
     confidence: cause.confidence,
     evidence: cause.evidence.flatMap((e) => renderEvidence(e, scope)),
-    remediation: cause.remediation.flatMap((r) => tryRender(() => r.render(scope)) ?? []),
+    remediation: cause.remediation.flatMap((r) =>
+      r.when && tryRender(() => r.when?.evaluate(scope)) !== true ? [] : (tryRender(() => r.command.render(scope)) ?? []),
+    ),
     ...(cause.runbookRef ? { runbookRef: cause.runbookRef } : {}),
   };
 }

@@ -24,6 +24,27 @@ export function hostOf(instance: string): string {
   return instance;
 }
 
+/** The workload that owns a pod, as kubectl names it: "deployment/web", "statefulset/db", "daemonset/agent", else "pod/x". */
+export function workloadOf(pod: unknown): string {
+  const metadata = (
+    pod as {
+      metadata?: {
+        name?: string;
+        labels?: Record<string, string>;
+        ownerReferences?: Array<{ kind?: string; name?: string; controller?: boolean }>;
+      };
+    }
+  )?.metadata;
+  const owner = metadata?.ownerReferences?.find((o) => o.controller !== false) ?? metadata?.ownerReferences?.[0];
+  const hash = metadata?.labels?.["pod-template-hash"];
+  if (owner?.kind === "ReplicaSet" && owner.name) {
+    return hash && owner.name.endsWith(`-${hash}`) ? `deployment/${owner.name.slice(0, -hash.length - 1)}` : `replicaset/${owner.name}`;
+  }
+  if (owner?.kind && owner.name && ["StatefulSet", "DaemonSet", "Job"].includes(owner.kind))
+    return `${owner.kind.toLowerCase()}/${owner.name}`;
+  return `pod/${metadata?.name ?? ""}`;
+}
+
 function formatNumber(value: number, digits: number): string {
   if (!Number.isFinite(value)) return String(value);
   return value.toFixed(digits).replace(/\.?0+$/, "") || "0";
@@ -40,6 +61,7 @@ const environment = new Environment({
     const haystack = s.toLowerCase();
     return needles.some((n) => haystack.includes(String(n).toLowerCase()));
   })
+  .registerFunction("workloadOf(dyn): string", (pod: unknown) => workloadOf(pod))
   .registerFunction("lower(string): string", (s: string) => s.toLowerCase())
   .registerFunction("percent(dyn): string", (v: unknown) => `${formatNumber(asNumber(v) * 100, 1)}%`)
   .registerFunction("fixed(dyn, int): string", (v: unknown, digits: bigint) => formatNumber(asNumber(v), Number(digits)))

@@ -53,7 +53,7 @@ export interface CompiledCause {
   confidence: number;
   summary: Template;
   evidence: CompiledEvidence[];
-  remediation: Template[];
+  remediation: Array<{ command: Template; when?: CompiledExpression }>;
 }
 
 export interface CompiledPlaybook {
@@ -233,7 +233,14 @@ function compilePlaybook(file: string, spec: PlaybookFile, report: Report): Comp
     confidence: cause.confidence,
     summary: template([...segments, "summary"], cause.summary, "text"),
     evidence: compileEvidence([...segments, "evidence"], cause.evidence),
-    remediation: (cause.remediation ?? []).map((r, i) => template([...segments, "remediation", i], r, "shell")),
+    remediation: (cause.remediation ?? []).map((r, i) =>
+      typeof r === "string"
+        ? { command: template([...segments, "remediation", i], r, "shell") }
+        : {
+            command: template([...segments, "remediation", i, "command"], r.command, "shell"),
+            when: expression([...segments, "remediation", i, "when"], r.when),
+          },
+    ),
   });
 
   const causeIds = new Set<string>();

@@ -63,6 +63,9 @@ export interface EvidenceSpec {
   at?: string;
 }
 
+/** A command or action; with `when`, offered only when that CEL condition holds. */
+export type RemediationSpec = string | { when: string; command: string };
+
 export interface CauseSpec {
   id: string;
   title: string;
@@ -71,7 +74,7 @@ export interface CauseSpec {
   confidence: number;
   summary: string;
   evidence?: EvidenceSpec[];
-  remediation?: string[];
+  remediation?: RemediationSpec[];
 }
 
 export interface NoCorrelationSpec {
@@ -79,7 +82,7 @@ export interface NoCorrelationSpec {
   runbook?: string;
   summary: string;
   evidence?: EvidenceSpec[];
-  remediation?: string[];
+  remediation?: RemediationSpec[];
 }
 
 export interface PlaybookFile {
@@ -113,7 +116,17 @@ const evidenceSchema: JSONSchemaType<EvidenceSpec> = {
   additionalProperties: false,
 };
 
-const remediationSchema = { type: "array", items: text, maxItems: 20, nullable: true } as const;
+const remediationSchema = {
+  type: "array",
+  maxItems: 20,
+  nullable: true,
+  items: {
+    anyOf: [
+      text,
+      { type: "object", properties: { when: text, command: text }, required: ["when", "command"], additionalProperties: false },
+    ],
+  },
+} as unknown as JSONSchemaType<RemediationSpec[]> & { nullable: true };
 
 export const playbookSchema: JSONSchemaType<PlaybookFile> = {
   $id: "https://alert-enricher.dev/rules/schema.json",

@@ -26,11 +26,11 @@ export interface KubernetesClient {
 
 const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
-/** KUBECONFIG when set; else in-cluster; else ~/.kube/config. Throws with what to set when none is found. */
-export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig {
+/** The kubeconfig file when given (KUBECONFIG); else in-cluster; else ~/.kube/config. Throws with what to set when none is found. */
+export function loadKubeConfig(kubeconfigPath: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
   const kc = new KubeConfig();
-  if (env.KUBECONFIG) {
-    const first = env.KUBECONFIG.split(":").find((p) => p.length > 0) ?? env.KUBECONFIG;
+  if (kubeconfigPath) {
+    const first = kubeconfigPath.split(":").find((p) => p.length > 0) ?? kubeconfigPath;
     if (!existsSync(first)) throw new Error(`KUBECONFIG points at ${first}, which does not exist`);
     kc.loadFromFile(first);
   } else if (env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {

@@ -38,7 +38,7 @@ export class KubernetesSource {
     if (request.fieldSelector) query.set("fieldSelector", request.fieldSelector);
     if (!request.name) query.set("limit", String(Math.min(request.limit, PAGE_SIZE)));
     const q = query.toString();
-    return `GET ${group}${ns}/${request.kind}${request.name ? `/${request.name}` : ""}${q ? `?${decodeURIComponent(q)}` : ""}`;
+    return `GET ${group}${ns}/${resourceName(request.kind)}${request.name ? `/${request.name}` : ""}${q ? `?${decodeURIComponent(q)}` : ""}`;
   }
 
   async read(request: KubernetesRead, signal: AbortSignal): Promise<SourceOutput> {
@@ -102,7 +102,7 @@ export class KubernetesSource {
       throw explainKubernetesError(error);
     }
     if (request.sortBy) sortDescending(items, request.sortBy);
-    const noun = `${items.length} ${request.kind}${items.length === 1 ? "" : "s"}`;
+    const noun = `${items.length} ${items.length === 1 ? request.kind : plural(request.kind)}`;
     return {
       data: { items, count: items.length, truncated },
       request: requestLine,
@@ -127,4 +127,19 @@ function sortDescending(items: KubernetesObject[], path: string): void {
     const y = sortKey(b);
     return x === y ? 0 : x > y ? -1 : 1;
   });
+}
+
+function plural(kind: string): string {
+  if (kind.endsWith("y")) return `${kind.slice(0, -1)}ies`;
+  if (kind.endsWith("s")) return kind;
+  return `${kind}s`;
+}
+
+/** The usual REST resource name of a kind (Pod → pods, NetworkPolicy → networkpolicies), for display only: reads use discovery. */
+function resourceName(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (lower === "endpoints") return lower;
+  if (lower.endsWith("y")) return `${lower.slice(0, -1)}ies`;
+  if (lower.endsWith("s")) return `${lower}es`;
+  return `${lower}s`;
 }

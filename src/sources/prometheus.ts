@@ -95,7 +95,11 @@ export class PrometheusSource {
     }
     if (resultType === "matrix") {
       const series = (result as MatrixResult).map(toRangeSeries);
-      return { data: { series, count: series.length }, request: requestText, summary: `${series.length} series` };
+      return {
+        data: { series, count: series.length },
+        request: requestText,
+        summary: series.length === 0 ? "no series" : `${series.length} series`,
+      };
     }
     const samples = (result as VectorResult).map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
     return {
