@@ -105,3 +105,11 @@ describe("loading playbooks", () => {
     }
   });
 });
+
+describe("rules/schema.json", () => {
+  it("is the schema the loader validates with, so editors check rule files the same way (regenerate: npx enricher rules schema > rules/schema.json)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { playbookSchema } = await import("../../src/engine/playbook.ts");
+    expect(JSON.parse(readFileSync("rules/schema.json", "utf8"))).toEqual(JSON.parse(JSON.stringify(playbookSchema)));
+  });
+});
