@@ -108,7 +108,7 @@ export class SqliteStore implements Store {
   async completeNotification(id: string, diagnosis: Diagnosis, sinks: string[]): Promise<void> {
     const nowMs = Date.now();
     this.#writeTransaction(() => {
-      const notification = this.#statement("SELECT status, group_key FROM notifications WHERE id = :id").get({ id });
+      const notification = this.#statement("SELECT status, group_key, received_at FROM notifications WHERE id = :id").get({ id });
       if (notification === undefined) throw new Error(`cannot complete notification ${id}: it is not in the store`);
       // A worker whose lease expired may finish after another worker already did; the first completion wins,
       // otherwise every sink would get the diagnosis twice.
@@ -119,12 +119,21 @@ export class SqliteStore implements Store {
             SET status = 'done', diagnosis = :diagnosis, finished_at = :now, lease_owner = NULL, lease_until = NULL
           WHERE id = :id`,
       ).run({ id, diagnosis: JSON.stringify(diagnosis), now: nowMs });
+      // created_at is the notification's receipt time, not now: a group's deliveries go out in the order Alertmanager
+      // sent them, even when a later notification (a quick resolve) finishes diagnosis before an earlier one.
       const insertDelivery = this.#statement(
         `INSERT INTO deliveries (id, notification_id, group_key, sink, status, attempts, not_before, created_at)
-         VALUES (:id, :notificationId, :groupKey, :sink, 'pending', 0, :now, :now)`,
+         VALUES (:id, :notificationId, :groupKey, :sink, 'pending', 0, :now, :receivedAt)`,
       );
       for (const sink of new Set(sinks)) {
-        insertDelivery.run({ id: randomUUID(), notificationId: id, groupKey: textColumn(notification, "group_key"), sink, now: nowMs });
+        insertDelivery.run({
+          id: randomUUID(),
+          notificationId: id,
+          groupKey: textColumn(notification, "group_key"),
+          sink,
+          now: nowMs,
+          receivedAt: integerColumn(notification, "received_at"),
+        });
       }
     });
   }
@@ -147,6 +156,9 @@ export class SqliteStore implements Store {
                     AND (e.created_at < d.created_at
                          OR (e.created_at = d.created_at AND e.rowid < d.rowid)
                          OR (e.status = 'running' AND e.lease_until >= :now)))
+               AND NOT EXISTS (
+                 SELECT 1 FROM notifications n
+                  WHERE n.group_key = d.group_key AND n.status IN ('pending', 'running') AND n.received_at < d.created_at)
              ORDER BY d.created_at, d.rowid LIMIT 1)
           RETURNING id`,
       ).get({ worker, leaseUntil: nowMs + leaseMs, now: nowMs });

@@ -232,6 +232,29 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect((await store.claimDelivery("sender", LEASE_MS))?.notificationId).toBe(second);
     });
 
+    it("a group's deliveries follow the order Alertmanager sent them, even when a later notification finishes first", async () => {
+      const start = Date.now() - MINUTE;
+      const firing = await insert("group-a", new Date(start));
+      const resolved = await insert("group-a", new Date(start + 1000));
+      const other = await insert("group-b", new Date(start + 2000));
+      // Both of group-a's notifications are taken; the resolve (no playbook to run) is done first.
+      const takenFirst = await store.claimNotification("worker-a", LEASE_MS);
+      const takenSecond = await store.claimNotification("worker-b", LEASE_MS);
+      expect([takenFirst?.id, takenSecond?.id]).toEqual([firing.id, resolved.id]);
+      await store.completeNotification(resolved.id, diagnosisOf(resolved.id, resolved.payload), ["slack"]);
+      await store.claimNotification("worker-c", LEASE_MS);
+      await store.completeNotification(other.id, diagnosisOf(other.id, other.payload), ["slack"]);
+
+      // The resolve waits for the firing diagnosis; group-b is not held up.
+      expect((await claimAllDeliveries()).map((d) => d.notificationId)).toEqual([other.id]);
+
+      await store.completeNotification(firing.id, diagnosisOf(firing.id, firing.payload), ["slack"]);
+      const next = await store.claimDelivery("sender", LEASE_MS);
+      expect(next?.notificationId).toBe(firing.id);
+      await store.finishDelivery(next?.id ?? "", { status: "delivered" });
+      expect((await store.claimDelivery("sender", LEASE_MS))?.notificationId).toBe(resolved.id);
+    });
+
     it("an earlier delivery waiting for its retry holds back its group and sink but not other groups or sinks", async () => {
       const older = await completed("group-a", ["slack"]);
       const claimedOlder = await store.claimDelivery("sender", LEASE_MS);
