@@ -46,7 +46,7 @@ export function loadDotEnv(path: string, env: NodeJS.ProcessEnv = process.env): 
     const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
     if (!match || line.trimStart().startsWith("#")) continue;
     const [, key, raw] = match as unknown as [string, string, string];
-    const value = /^(["'])(.*)\1$/.exec(raw)?.[2] ?? raw;
+    const value = /^(["'])(.*)\1$/.exec(raw)?.[2] ?? raw.replace(/\s+#.*$/, "");
     if (env[key] === undefined) env[key] = value;
   }
 }
@@ -156,8 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
   };
 }
 
-/** Never echo a secret back in an error: URLs that carry tokens are shown by origin only. */
+/** Never echo a secret back in an error: values of secret variables, or with user:password@ in them, are not shown. */
 function describeSecretish(name: string, raw: string): string {
-  if (/TOKEN|KEY|WEBHOOK|PASSWORD|SECRET/.test(name)) return "a value that is not a URL";
+  if (/TOKEN|KEY|WEBHOOK|PASSWORD|SECRET/.test(name) || raw.includes("@")) return "a value that is not a URL";
   return JSON.stringify(raw.slice(0, 100));
 }

@@ -9,8 +9,9 @@ const RULES: Array<[RegExp, string]> = [
   [/\bAKIA[0-9A-Z]{16}\b/g, "[REDACTED aws key]"],
   [/\bgh[pousr]_[A-Za-z0-9]{20,}\b/g, "[REDACTED github token]"],
   [/(:\/\/)[^/\s:@]+:[^/\s@]+@/g, "$1[REDACTED]@"],
+  // Not a Kubernetes type name: client-go logs "failed to list *v1.Secret: Unauthorized", where the error is no secret.
   [
-    /\b((?:[A-Za-z0-9_-]*?)(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?))(["']?\s*[=:]\s*["']?)[^\s"',;&}]+/gi,
+    /(?<!\bv\d+(?:(?:alpha|beta)\d+)?\.)\b((?:[A-Za-z0-9_-]*?)(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?))(["']?\s*[=:]\s*["']?)[^\s"',;&}]+/gi,
     "$1$2[REDACTED]",
   ],
 ];

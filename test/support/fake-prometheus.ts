@@ -27,6 +27,9 @@ export interface RecordedPromQuery {
   path: string;
   query: string;
   params: Record<string, string>;
+  /** The request's Authorization and User-Agent headers, when sent. */
+  authorization?: string;
+  userAgent?: string;
 }
 
 export interface FakePrometheus {
@@ -542,7 +545,10 @@ export async function startFakePrometheus(
         for (const [key, value] of new URLSearchParams(body)) form[key] ??= value;
         Object.assign(params, form);
       }
-      queries.push({ path, query: params.query ?? "", params });
+      const recorded: RecordedPromQuery = { path, query: params.query ?? "", params };
+      if (req.headers.authorization !== undefined) recorded.authorization = req.headers.authorization;
+      if (req.headers["user-agent"] !== undefined) recorded.userAgent = req.headers["user-agent"];
+      queries.push(recorded);
       if (method !== "GET" && method !== "POST") {
         reply = text(405, "Method Not Allowed\n");
       } else {

@@ -1,0 +1,227 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, loadDotEnv } from "../src/config.ts";
+
+const TOKEN = "0123456789abcdef0123456789abcdef";
+const OPEN = { ALLOW_UNAUTHENTICATED: "true" };
+
+/** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
+function configErrorFor(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe("loadConfig", () => {
+  it("starts on the documented defaults when only ALLOW_UNAUTHENTICATED is set", () => {
+    const config = loadConfig(OPEN);
+    expect(config).toMatchObject({
+      port: 9095,
+      host: "0.0.0.0",
+      auth: { kind: "none" },
+      databaseUrl: "sqlite:./data/enricher.db",
+      prometheus: { url: "http://localhost:9090" },
+      slack: { apiUrl: "https://slack.com/api" },
+      pagerduty: { eventsUrl: "https://events.pagerduty.com/v2/enqueue", apiUrl: "https://api.pagerduty.com" },
+      rulesDir: "./rules",
+      logLevel: "info",
+    });
+    expect(config.kubeconfigPath).toBeUndefined();
+    expect(config.prometheus.bearerToken).toBeUndefined();
+    expect(config.slack.webhookUrl).toBeUndefined();
+    expect(config.pagerduty.routingKey).toBeUndefined();
+  });
+
+  it("reads every documented variable it is given", () => {
+    const config = loadConfig({
+      PORT: "8080",
+      HOST: "127.0.0.1",
+      WEBHOOK_BEARER_TOKEN: TOKEN,
+      DATABASE_URL: "sqlite:/var/lib/enricher/db.sqlite",
+      KUBECONFIG: "/etc/kube/config",
+      PROMETHEUS_URL: "https://prometheus.example.com/",
+      PROMETHEUS_BEARER_TOKEN: "prom-token",
+      SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/abc",
+      PAGERDUTY_ROUTING_KEY: "R".repeat(32),
+      RULES_DIR: "/etc/enricher/rules",
+      LOG_LEVEL: "debug",
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: "127.0.0.1",
+      auth: { kind: "bearer", token: TOKEN },
+      databaseUrl: "sqlite:/var/lib/enricher/db.sqlite",
+      kubeconfigPath: "/etc/kube/config",
+      prometheus: { url: "https://prometheus.example.com", bearerToken: "prom-token" },
+      slack: { webhookUrl: "https://hooks.slack.com/services/T0/B0/abc" },
+      pagerduty: { routingKey: "R".repeat(32) },
+      rulesDir: "/etc/enricher/rules",
+      logLevel: "debug",
+    });
+  });
+
+  it("treats a variable set to blanks as unset", () => {
+    const config = loadConfig({ ...OPEN, PORT: "  ", PROMETHEUS_URL: "" });
+    expect(config.port).toBe(9095);
+    expect(config.prometheus.url).toBe("http://localhost:9090");
+  });
+
+  it("refuses to start without webhook auth and names the variables to set", () => {
+    const error = configErrorFor({});
+    expect(error.message).toContain("WEBHOOK_BEARER_TOKEN");
+    expect(error.message).toContain("WEBHOOK_BASIC_AUTH");
+    expect(error.message).toContain("ALLOW_UNAUTHENTICATED=true");
+  });
+
+  it("refuses ALLOW_UNAUTHENTICATED=false like an unset one", () => {
+    expect(configErrorFor({ ALLOW_UNAUTHENTICATED: "false" }).message).toContain("WEBHOOK_BEARER_TOKEN");
+  });
+
+  it("names ALLOW_UNAUTHENTICATED when it is neither true nor false", () => {
+    expect(configErrorFor({ ALLOW_UNAUTHENTICATED: "sure" }).message).toContain("ALLOW_UNAUTHENTICATED");
+  });
+
+  it("lets the CLI run without webhook auth", () => {
+    expect(loadConfig({}, { requireWebhookAuth: false }).auth).toEqual({ kind: "none" });
+  });
+
+  it("accepts basic auth as user:password", () => {
+    expect(loadConfig({ WEBHOOK_BASIC_AUTH: "alertmanager:s3cret:with-colon" }).auth).toEqual({
+      kind: "basic",
+      user: "alertmanager",
+      password: "s3cret:with-colon",
+    });
+  });
+
+  it("refuses both a bearer token and basic auth", () => {
+    const error = configErrorFor({ WEBHOOK_BEARER_TOKEN: TOKEN, WEBHOOK_BASIC_AUTH: "user:password" });
+    expect(error.message).toContain("WEBHOOK_BEARER_TOKEN");
+    expect(error.message).toContain("WEBHOOK_BASIC_AUTH");
+  });
+
+  it("refuses a short bearer token and does not echo it", () => {
+    const error = configErrorFor({ WEBHOOK_BEARER_TOKEN: "hunter2" });
+    expect(error.message).toContain("WEBHOOK_BEARER_TOKEN");
+    expect(error.message).not.toContain("hunter2");
+  });
+
+  it.each([
+    ["WEBHOOK_BASIC_AUTH", { WEBHOOK_BASIC_AUTH: "no-colon-here" }],
+    ["WEBHOOK_BASIC_AUTH", { WEBHOOK_BASIC_AUTH: ":password-without-user" }],
+    ["PORT", { ...OPEN, PORT: "abc" }],
+    ["PORT", { ...OPEN, PORT: "70000" }],
+    ["PORT", { ...OPEN, PORT: "80.5" }],
+    ["LOG_LEVEL", { ...OPEN, LOG_LEVEL: "loud" }],
+    ["PAGERDUTY_ROUTING_KEY", { ...OPEN, PAGERDUTY_ROUTING_KEY: "too-short" }],
+    ["SLACK_CHANNEL", { ...OPEN, SLACK_BOT_TOKEN: "xoxb-123-456-abc" }],
+    ["PAGERDUTY_FROM_EMAIL", { ...OPEN, PAGERDUTY_API_TOKEN: "pd-api-token" }],
+    ["PAGERDUTY_MODE", { ...OPEN, PAGERDUTY_MODE: "sometimes" }],
+    ["DATABASE_URL", { ...OPEN, DATABASE_URL: "mysql://user:pw@db/enricher" }],
+    ["PROMETHEUS_URL", { ...OPEN, PROMETHEUS_URL: "not-a-url" }],
+    ["PROMETHEUS_URL", { ...OPEN, PROMETHEUS_URL: "ftp://prometheus.example.com" }],
+    ["ALERTMANAGER_URL", { ...OPEN, ALERTMANAGER_URL: "alertmanager:9093" }],
+    ["STEP_TIMEOUT_SECONDS", { ...OPEN, STEP_TIMEOUT_SECONDS: "0" }],
+  ])("names %s when its value is malformed (%j)", (variable, env) => {
+    expect(configErrorFor(env).message).toContain(variable);
+  });
+
+  it("does not echo the token of a malformed Slack webhook URL", () => {
+    const error = configErrorFor({ ...OPEN, SLACK_WEBHOOK_URL: "hooks.slack.com/services/T/B/SECRETTOKEN" });
+    expect(error.message).toContain("SLACK_WEBHOOK_URL");
+    expect(error.message).not.toContain("SECRETTOKEN");
+  });
+
+  it("does not echo the password of a malformed URL that carries user:password@", () => {
+    const error = configErrorFor({ ...OPEN, PROMETHEUS_URL: "prom-user:pa55word@prometheus.example.com:9090" });
+    expect(error.message).toContain("PROMETHEUS_URL");
+    expect(error.message).not.toContain("pa55word");
+  });
+
+  it("shows a malformed non-secret URL so the user can see the typo", () => {
+    expect(configErrorFor({ ...OPEN, PROMETHEUS_URL: "not-a-url" }).message).toContain('"not-a-url"');
+  });
+
+  it("accepts postgres URLs in DATABASE_URL", () => {
+    expect(loadConfig({ ...OPEN, DATABASE_URL: "postgres://u:p@db:5432/enricher" }).databaseUrl).toBe("postgres://u:p@db:5432/enricher");
+    expect(loadConfig({ ...OPEN, DATABASE_URL: "postgresql://db/enricher" }).databaseUrl).toBe("postgresql://db/enricher");
+  });
+});
+
+describe("loadDotEnv", () => {
+  let dir: string | undefined;
+
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  function dotEnv(text: string): string {
+    dir = mkdtempSync(join(tmpdir(), "enricher-dotenv-"));
+    const path = join(dir, ".env");
+    writeFileSync(path, text);
+    return path;
+  }
+
+  it("reads KEY=value lines, quoted values, export, comments and trailing comments on unquoted values", () => {
+    const path = dotEnv(
+      [
+        "# alert-enricher settings",
+        "PORT=8080",
+        "  HOST = 127.0.0.1  ",
+        'WEBHOOK_BEARER_TOKEN="quoted token with spaces"',
+        "SLACK_CHANNEL='C0123456789'",
+        "export LOG_LEVEL=debug # noisy while we set it up",
+        'PUBLIC_URL="https://enricher.example.com/#anchor"',
+        "DATABASE_URL=postgres://u:p@db/enricher?sslmode=require",
+        "   # an indented comment",
+        "#COMMENTED_OUT=yes",
+        "",
+        "not a setting",
+      ].join("\n"),
+    );
+    const env: NodeJS.ProcessEnv = {};
+    loadDotEnv(path, env);
+    expect(env).toEqual({
+      PORT: "8080",
+      HOST: "127.0.0.1",
+      WEBHOOK_BEARER_TOKEN: "quoted token with spaces",
+      SLACK_CHANNEL: "C0123456789",
+      LOG_LEVEL: "debug",
+      PUBLIC_URL: "https://enricher.example.com/#anchor",
+      DATABASE_URL: "postgres://u:p@db/enricher?sslmode=require",
+    });
+  });
+
+  it("reads a file saved with Windows line endings", () => {
+    const env: NodeJS.ProcessEnv = {};
+    loadDotEnv(dotEnv('PORT=8080\r\nHOST="127.0.0.1"\r\n'), env);
+    expect(env).toEqual({ PORT: "8080", HOST: "127.0.0.1" });
+  });
+
+  it("never overrides what the real environment already has", () => {
+    const env: NodeJS.ProcessEnv = { PORT: "9999", LOG_LEVEL: "" };
+    loadDotEnv(dotEnv("PORT=8080\nLOG_LEVEL=debug\nHOST=127.0.0.1\n"), env);
+    expect(env).toEqual({ PORT: "9999", LOG_LEVEL: "", HOST: "127.0.0.1" });
+  });
+
+  it("does nothing when there is no .env file", () => {
+    const env: NodeJS.ProcessEnv = { PORT: "1" };
+    loadDotEnv(join(tmpdir(), "enricher-no-such-dir", ".env"), env);
+    expect(env).toEqual({ PORT: "1" });
+  });
+
+  it("feeds loadConfig, so a copied .env.example-style file starts the service", () => {
+    const env: NodeJS.ProcessEnv = {};
+    loadDotEnv(dotEnv(`# receiver\nPORT=9100\nWEBHOOK_BEARER_TOKEN=${TOKEN}\nPROMETHEUS_URL=http://prometheus:9090\n`), env);
+    const config = loadConfig(env);
+    expect(config.port).toBe(9100);
+    expect(config.auth).toEqual({ kind: "bearer", token: TOKEN });
+    expect(config.prometheus.url).toBe("http://prometheus:9090");
+  });
+});

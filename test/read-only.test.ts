@@ -1,0 +1,108 @@
+// The service only reads the cluster: no source file that reaches the Kubernetes API calls a write method, and a
+// whole playbook run against the fake API server sends nothing but GETs.
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.ts";
+import { diagnose } from "../src/diagnosis/diagnose.ts";
+import { loadPlaybooks } from "../src/engine/load-playbooks.ts";
+import { createSources } from "../src/main.ts";
+import { type DemoCluster, startDemoCluster } from "./support/demo-cluster.ts";
+import { kubeClientErrorsScenarios } from "./support/kube-client-errors-scenarios.ts";
+import { kubeClientErrorsPayload } from "./support/payloads.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const SRC = join(ROOT, "src");
+
+/** Calls that change cluster state, in client-node's object API (create/replace/patch/delete) and its typed APIs. */
+const WRITE_CALL =
+  /\.(create|replace|patch|delete)\(|\b(create|replace|patch|delete)Namespaced\w*\(|\bdeleteCollection\w*\(|\bconnect(Post|Put|Delete)\w*\(/;
+/** String.prototype.replace takes a pattern or a string first; client-node's replace() takes an object. */
+const STRING_REPLACE = /\.replace\(\s*(\/|["'`])/g;
+const TALKS_TO_KUBERNETES = /from\s+["'](@kubernetes\/client-node|[./]+(?:sources\/)?kubernetes-client\.ts)["']/;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** "file:line: code" for every write call in `text`; comment lines are skipped. */
+function writeCallsIn(file: string, text: string): string[] {
+  const found: string[] = [];
+  for (const [index, line] of text.split("\n").entries()) {
+    const code = line.trim();
+    if (code.startsWith("//") || code.startsWith("*") || code.startsWith("/*")) continue;
+    if (WRITE_CALL.test(code.replace(STRING_REPLACE, ".stringReplace("))) found.push(`${file}:${index + 1}: ${code}`);
+  }
+  return found;
+}
+
+describe("read-only by construction", () => {
+  const kubernetesFiles = sourceFiles(SRC).filter((file) => TALKS_TO_KUBERNETES.test(readFileSync(file, "utf8")));
+
+  it("finds the files that reach the Kubernetes API", () => {
+    const names = kubernetesFiles.map((file) => relative(ROOT, file));
+    expect(names).toEqual(expect.arrayContaining(["src/sources/kubernetes-client.ts", "src/sources/kubernetes.ts", "src/sources/logs.ts"]));
+  });
+
+  it("has no call that would write to the cluster in any of them", () => {
+    const writes = kubernetesFiles.flatMap((file) => writeCallsIn(relative(ROOT, file), readFileSync(file, "utf8")));
+    expect(writes, `write calls found:\n${writes.join("\n")}`).toEqual([]);
+  });
+
+  it("would name the file and line of a write call", () => {
+    const text = [
+      "// objects.delete( in a comment is fine",
+      'const name = raw.replace(/x/g, "y").replace("a", "b");',
+      "await this.client.objects.delete(pod);",
+      "await this.client.core.deleteNamespacedPod({ name, namespace });",
+      "await this.client.core.patchNamespacedDeployment({ name, namespace, body });",
+      "await this.client.core.deleteCollectionNamespacedPod({ namespace });",
+      "await this.client.core.connectPostNamespacedPodExec({ name, namespace });",
+      "await this.client.objects.replace(spec);",
+    ].join("\n");
+    expect(writeCallsIn("src/sources/example.ts", text)).toEqual([
+      "src/sources/example.ts:3: await this.client.objects.delete(pod);",
+      "src/sources/example.ts:4: await this.client.core.deleteNamespacedPod({ name, namespace });",
+      "src/sources/example.ts:5: await this.client.core.patchNamespacedDeployment({ name, namespace, body });",
+      "src/sources/example.ts:6: await this.client.core.deleteCollectionNamespacedPod({ namespace });",
+      "src/sources/example.ts:7: await this.client.core.connectPostNamespacedPodExec({ name, namespace });",
+      "src/sources/example.ts:8: await this.client.objects.replace(spec);",
+    ]);
+  });
+});
+
+describe("read-only in practice", () => {
+  const clusters: DemoCluster[] = [];
+
+  afterEach(async () => {
+    await Promise.all(clusters.splice(0).map((c) => c.close()));
+  });
+
+  it("sends only GET requests, and no watch, through every KubeClientErrors scenario", async () => {
+    const playbooks = loadPlaybooks(join(ROOT, "rules"));
+    const scenarios = kubeClientErrorsScenarios();
+    const requests = await Promise.all(
+      scenarios.map(async (scenario) => {
+        const cluster = await startDemoCluster(scenario);
+        clusters.push(cluster);
+        const payload = kubeClientErrorsPayload(scenario.alertLabels);
+        const result = await diagnose(`read-only-${scenario.name}`, payload, {
+          playbooks,
+          sources: createSources(loadConfig({ ...cluster.env, ALLOW_UNAUTHENTICATED: "true" })),
+          limits: { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 },
+          maxPlaybookRuns: 10,
+        });
+        expect(result.alerts[0]?.playbook, scenario.name).toBe("KubeClientErrors");
+        return cluster.kube.requests.map((r) => ({ scenario: scenario.name, ...r }));
+      }),
+    );
+    const all = requests.flat();
+    expect(all.length).toBeGreaterThan(scenarios.length * 5);
+    expect(all.filter((r) => r.method !== "GET")).toEqual([]);
+    expect(all.filter((r) => r.query.watch !== undefined || r.path.includes("/watch/"))).toEqual([]);
+  });
+});
