@@ -78,7 +78,7 @@ export function serviceText(text: string, secrets: string[]): string {
   for (const secret of secrets) {
     if (secret.length >= 4) safe = safe.split(secret).join("[redacted]");
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: flattening control characters is the point here
+  // eslint-disable-next-line no-control-regex -- flattening control characters is the point here
   safe = safe.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
   return safe.length > SERVICE_TEXT_MAX ? `${safe.slice(0, SERVICE_TEXT_MAX)}…` : safe;
 }

@@ -27,9 +27,7 @@ export interface InsertResult {
 }
 
 export type DeliveryResult =
-  | { status: "delivered" }
-  | { status: "retry"; error: string; notBefore: Date }
-  | { status: "failed"; error: string };
+  { status: "delivered" } | { status: "retry"; error: string; notBefore: Date } | { status: "failed"; error: string };
 
 export interface QueueDepth {
   notifications: number;

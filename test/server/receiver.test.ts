@@ -193,7 +193,7 @@ describe("health endpoints", () => {
   it("/readyz is 200 when the store is writable and the rules are loaded, 503 naming the rules problem otherwise", async () => {
     const store = openSqliteStore(":memory:");
     await store.migrate();
-    let rulesProblem: string | undefined;
+    let rulesProblem: string | undefined = undefined;
     const app = buildApp({
       store,
       metrics: createMetrics(),
