@@ -6,7 +6,7 @@ import addFormats from "ajv-formats";
 import { ConfigError, loadConfig, loadDotEnv } from "../src/config.ts";
 import { diagnose } from "../src/diagnosis/diagnose.ts";
 import { loadPlaybooks, PlaybookLoadError } from "../src/engine/load-playbooks.ts";
-import { playbookSchema } from "../src/engine/playbook.ts";
+import { fragmentSchema, playbookSchema } from "../src/engine/playbook.ts";
 import { createSinks, createSources } from "../src/main.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
 import { renderText } from "../src/render/text.ts";
@@ -15,7 +15,7 @@ import { describeSchemaError } from "../src/server/app.ts";
 const USAGE = `usage:
   enricher diagnose FILE.json [--dry-run]   run the playbooks for an Alertmanager payload and print the diagnosis
   enricher rules validate [DIR]             check every playbook in DIR (default: RULES_DIR or ./rules)
-  enricher rules schema                     print the JSON Schema of a playbook file (rules/schema.json)`;
+  enricher rules schema [fragment]          print the JSON Schema of a playbook (rules/schema.json) or a fragment (rules/shared/schema.json)`;
 
 class UsageError extends Error {}
 
@@ -87,8 +87,10 @@ async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "diagnose") return diagnoseFile(rest);
   if (command === "rules" && rest[0] === "validate") return validateRules(rest.slice(1));
-  if (command === "rules" && rest[0] === "schema" && rest.length === 1) {
-    process.stdout.write(`${JSON.stringify(playbookSchema, null, 2)}\n`);
+  if (command === "rules" && rest[0] === "schema" && rest.length <= 2) {
+    if (rest[1] !== undefined && rest[1] !== "fragment")
+      throw new UsageError(`rules schema takes no argument or "fragment", not ${rest[1]}`);
+    process.stdout.write(`${JSON.stringify(rest[1] === "fragment" ? fragmentSchema : playbookSchema, null, 2)}\n`);
     return 0;
   }
   if (command === undefined || command === "--help" || command === "-h") {

@@ -9,6 +9,8 @@ export interface Config {
   /** KUBECONFIG; unset means in-cluster, then ~/.kube/config. */
   kubeconfigPath?: string;
   prometheus: { url: string; bearerToken?: string };
+  /** Kubernetes audit events (JSON lines) for the audit-log steps; optional. */
+  auditLog?: { path: string } | { url: string };
   alertmanagerUrl?: string;
   slack: { webhookUrl?: string; botToken?: string; channel?: string; apiUrl: string };
   pagerduty: {
@@ -103,6 +105,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     );
   }
 
+  const auditLog = (): Config["auditLog"] => {
+    const path = text("AUDIT_LOG_PATH");
+    const auditUrl = url("AUDIT_LOG_URL");
+    if (path && auditUrl) throw new ConfigError("set only one of AUDIT_LOG_PATH and AUDIT_LOG_URL");
+    return path ? { path } : auditUrl ? { url: auditUrl } : undefined;
+  };
+
   const databaseUrl = text("DATABASE_URL") ?? "sqlite:./data/enricher.db";
   if (!databaseUrl.startsWith("sqlite:") && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("DATABASE_URL must be sqlite:PATH or postgres://…");
@@ -134,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     databaseUrl,
     kubeconfigPath: text("KUBECONFIG"),
     prometheus: { url: url("PROMETHEUS_URL", "http://localhost:9090") as string, bearerToken: text("PROMETHEUS_BEARER_TOKEN") },
+    auditLog: auditLog(),
     alertmanagerUrl: url("ALERTMANAGER_URL"),
     slack: { webhookUrl: url("SLACK_WEBHOOK_URL"), botToken, channel, apiUrl: url("SLACK_API_URL", "https://slack.com/api") as string },
     pagerduty: {

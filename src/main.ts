@@ -18,6 +18,7 @@ import { PagerDutyEventsSink } from "./sinks/pagerduty-events.ts";
 import type { Sink } from "./sinks/sink.ts";
 import { SlackWebhookSink } from "./sinks/slack-webhook.ts";
 import { KubernetesSource } from "./sources/kubernetes.ts";
+import { type AuditQuery, AuditLogSource } from "./sources/audit-log.ts";
 import { createKubernetesClient, loadKubeConfig } from "./sources/kubernetes-client.ts";
 import { LogsSource } from "./sources/logs.ts";
 import { PrometheusSource } from "./sources/prometheus.ts";
@@ -62,10 +63,12 @@ export function createSources(config: Config): StepSources {
     bearerToken: config.prometheus.bearerToken,
     userAgent: USER_AGENT,
   });
+  const audit = config.auditLog ? new AuditLogSource(config.auditLog) : undefined;
   return {
     kubernetes: (request, signal) => objects.read(request, signal),
     logs: (request, signal) => logs.read(request, signal),
     prometheus: (request, signal) => prometheus.query(request, signal),
+    ...(audit ? { audit: (request: AuditQuery, signal: AbortSignal) => audit.query(request, signal) } : {}),
   };
 }
 

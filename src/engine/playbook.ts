@@ -1,6 +1,7 @@
 // The shape of a rule file (rules/*.yaml) as a TypeScript type and the JSON Schema that validates it.
 // rules/schema.json is generated from this schema (npm run rules:schema) so editors can check rule files too.
 import type { JSONSchemaType } from "ajv";
+import type { AuditAggregate } from "../sources/audit-log.ts";
 
 export interface KubernetesStepSpec {
   apiVersion: string;
@@ -37,6 +38,15 @@ export interface PrometheusStepSpec {
   step?: string;
 }
 
+export interface AuditStepSpec {
+  /** The table to compute from Kubernetes audit events over `window`, as the AKS guide's queries do. */
+  aggregate: AuditAggregate;
+  /** Only events of this user agent (or user name). */
+  userAgent?: string;
+  window?: string;
+  limit?: number;
+}
+
 export interface StepSpec {
   id: string;
   title: string;
@@ -51,6 +61,13 @@ export interface StepSpec {
   kubernetes?: KubernetesStepSpec;
   logs?: LogsStepSpec;
   prometheus?: PrometheusStepSpec;
+  audit?: AuditStepSpec;
+}
+
+/** Brings a shared fragment's steps (and causes) into a playbook at this point, run only when `when` holds. */
+export interface IncludeSpec {
+  include: string;
+  when?: string;
 }
 
 export interface EvidenceSpec {
@@ -92,9 +109,22 @@ export interface PlaybookFile {
   /** The runbook this playbook implements (file name or URL). */
   runbook: string;
   deadline?: string;
-  steps: StepSpec[];
+  steps: Array<StepSpec | IncludeSpec>;
   causes: CauseSpec[];
   noCorrelation: NoCorrelationSpec;
+}
+
+/** rules/shared/*.yaml: steps and causes several playbooks share. */
+export interface FragmentFile {
+  fragment: string;
+  title: string;
+  runbook?: string;
+  steps: StepSpec[];
+  causes?: CauseSpec[];
+}
+
+export function isInclude(item: StepSpec | IncludeSpec): item is IncludeSpec {
+  return "include" in item;
 }
 
 const ID = "^[a-z][a-z0-9_]*$";
@@ -128,6 +158,102 @@ const remediationSchema = {
   },
 } as unknown as JSONSchemaType<RemediationSpec[]> & { nullable: true };
 
+const stepSchema: JSONSchemaType<StepSpec> = {
+  type: "object",
+  properties: {
+    id: { type: "string", pattern: ID },
+    title: text,
+    runbook: optionalText,
+    when: optionalText,
+    forEach: optionalText,
+    maxItems: { type: "integer", minimum: 1, maximum: 50, nullable: true },
+    timeout: { type: "string", pattern: DURATION, nullable: true },
+    kubernetes: {
+      type: "object",
+      nullable: true,
+      properties: {
+        // "v1", "apps/v1", or a bare group ("flowcontrol.apiserver.k8s.io") for the version the API server prefers.
+        apiVersion: { type: "string", pattern: "^(([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?|[a-z0-9-]+(\\.[a-z0-9-]+)+)$" },
+        kind: { type: "string", pattern: "^[A-Z][A-Za-z0-9]*$" },
+        namespace: optionalText,
+        name: optionalText,
+        labelSelector: optionalText,
+        fieldSelector: optionalText,
+        limit: { type: "integer", minimum: 1, maximum: 5000, nullable: true },
+        sortBy: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9_.]*$", nullable: true },
+      },
+      required: ["apiVersion", "kind"],
+      additionalProperties: false,
+    },
+    logs: {
+      type: "object",
+      nullable: true,
+      properties: {
+        namespace: text,
+        pod: text,
+        container: optionalText,
+        previous: { type: "boolean", nullable: true },
+        tailLines: { type: "integer", minimum: 1, maximum: 10000, nullable: true },
+        sinceSeconds: { type: "integer", minimum: 1, nullable: true },
+        limitBytes: { type: "integer", minimum: 1, maximum: 10485760, nullable: true },
+        patterns: { type: "object", additionalProperties: text, required: [], minProperties: 1 },
+        maxExcerpts: { type: "integer", minimum: 0, maximum: 50, nullable: true },
+      },
+      required: ["namespace", "pod", "patterns"],
+      additionalProperties: false,
+    },
+    prometheus: {
+      type: "object",
+      nullable: true,
+      properties: {
+        query: text,
+        range: { type: "string", pattern: DURATION, nullable: true },
+        step: { type: "string", pattern: DURATION, nullable: true },
+      },
+      required: ["query"],
+      additionalProperties: false,
+    },
+    audit: {
+      type: "object",
+      nullable: true,
+      properties: {
+        aggregate: { type: "string", enum: ["topUserAgents", "latencyByUserAgent", "p99ByVerbResource"] },
+        userAgent: optionalText,
+        window: { type: "string", pattern: DURATION, nullable: true },
+        limit: { type: "integer", minimum: 1, maximum: 100, nullable: true },
+      },
+      required: ["aggregate"],
+      additionalProperties: false,
+    },
+  },
+  required: ["id", "title"],
+  oneOf: [{ required: ["kubernetes"] }, { required: ["logs"] }, { required: ["prometheus"] }, { required: ["audit"] }],
+  additionalProperties: false,
+};
+
+const includeSchema: JSONSchemaType<IncludeSpec> = {
+  type: "object",
+  properties: { include: { type: "string", pattern: "^[a-z][a-z0-9-]*$" }, when: optionalText },
+  required: ["include"],
+  additionalProperties: false,
+};
+
+const causeSchema: JSONSchemaType<CauseSpec> = {
+  type: "object",
+  properties: {
+    id: { type: "string", pattern: ID },
+    title: text,
+    runbook: optionalText,
+    when: text,
+    confidence: { type: "number", minimum: 0, maximum: 1 },
+    summary: text,
+    evidence: { type: "array", items: evidenceSchema, nullable: true },
+    remediation: remediationSchema,
+  },
+  required: ["id", "title", "when", "confidence", "summary"],
+  additionalProperties: false,
+};
+
 export const playbookSchema: JSONSchemaType<PlaybookFile> = {
   $id: "https://alert-enricher.dev/rules/schema.json",
   title: "alert-enricher playbook",
@@ -142,85 +268,10 @@ export const playbookSchema: JSONSchemaType<PlaybookFile> = {
       type: "array",
       minItems: 1,
       maxItems: 100,
-      items: {
-        type: "object",
-        properties: {
-          id: { type: "string", pattern: ID },
-          title: text,
-          runbook: optionalText,
-          when: optionalText,
-          forEach: optionalText,
-          maxItems: { type: "integer", minimum: 1, maximum: 50, nullable: true },
-          timeout: { type: "string", pattern: DURATION, nullable: true },
-          kubernetes: {
-            type: "object",
-            nullable: true,
-            properties: {
-              apiVersion: { type: "string", pattern: "^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$" },
-              kind: { type: "string", pattern: "^[A-Z][A-Za-z0-9]*$" },
-              namespace: optionalText,
-              name: optionalText,
-              labelSelector: optionalText,
-              fieldSelector: optionalText,
-              limit: { type: "integer", minimum: 1, maximum: 5000, nullable: true },
-              sortBy: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9_.]*$", nullable: true },
-            },
-            required: ["apiVersion", "kind"],
-            additionalProperties: false,
-          },
-          logs: {
-            type: "object",
-            nullable: true,
-            properties: {
-              namespace: text,
-              pod: text,
-              container: optionalText,
-              previous: { type: "boolean", nullable: true },
-              tailLines: { type: "integer", minimum: 1, maximum: 10000, nullable: true },
-              sinceSeconds: { type: "integer", minimum: 1, nullable: true },
-              limitBytes: { type: "integer", minimum: 1, maximum: 10485760, nullable: true },
-              patterns: { type: "object", additionalProperties: text, required: [], minProperties: 1 },
-              maxExcerpts: { type: "integer", minimum: 0, maximum: 50, nullable: true },
-            },
-            required: ["namespace", "pod", "patterns"],
-            additionalProperties: false,
-          },
-          prometheus: {
-            type: "object",
-            nullable: true,
-            properties: {
-              query: text,
-              range: { type: "string", pattern: DURATION, nullable: true },
-              step: { type: "string", pattern: DURATION, nullable: true },
-            },
-            required: ["query"],
-            additionalProperties: false,
-          },
-        },
-        required: ["id", "title"],
-        oneOf: [{ required: ["kubernetes"] }, { required: ["logs"] }, { required: ["prometheus"] }],
-        additionalProperties: false,
-      },
-    },
-    causes: {
-      type: "array",
-      maxItems: 100,
-      items: {
-        type: "object",
-        properties: {
-          id: { type: "string", pattern: ID },
-          title: text,
-          runbook: optionalText,
-          when: text,
-          confidence: { type: "number", minimum: 0, maximum: 1 },
-          summary: text,
-          evidence: { type: "array", items: evidenceSchema, nullable: true },
-          remediation: remediationSchema,
-        },
-        required: ["id", "title", "when", "confidence", "summary"],
-        additionalProperties: false,
-      },
-    },
+      // An item with `include` is an include; anything else must be a step (and gets the step's error messages).
+      items: { if: { type: "object", required: ["include"] }, then: includeSchema, else: stepSchema },
+    } as unknown as JSONSchemaType<PlaybookFile["steps"]>,
+    causes: { type: "array", maxItems: 100, items: causeSchema },
     noCorrelation: {
       type: "object",
       properties: {
@@ -235,6 +286,21 @@ export const playbookSchema: JSONSchemaType<PlaybookFile> = {
     },
   },
   required: ["alert", "title", "runbook", "steps", "causes", "noCorrelation"],
+  additionalProperties: false,
+};
+
+export const fragmentSchema: JSONSchemaType<FragmentFile> = {
+  $id: "https://alert-enricher.dev/rules/shared/schema.json",
+  title: "alert-enricher shared playbook fragment",
+  type: "object",
+  properties: {
+    fragment: { type: "string", pattern: "^[a-z][a-z0-9-]*$" },
+    title: text,
+    runbook: optionalText,
+    steps: { type: "array", minItems: 1, maxItems: 100, items: stepSchema },
+    causes: { type: "array", maxItems: 100, items: causeSchema, nullable: true },
+  },
+  required: ["fragment", "title", "steps"],
   additionalProperties: false,
 };
 

@@ -5,17 +5,25 @@ import type { Alert } from "../model/alertmanager.ts";
 import type { LogExcerpt, StepKind, StepRecord, StepStatus } from "../model/diagnosis.ts";
 import { type KubernetesRead, KubernetesSource } from "../sources/kubernetes.ts";
 import { type LogRead, LogsSource } from "../sources/logs.ts";
+import { type AuditQuery, AuditLogSource } from "../sources/audit-log.ts";
 import { PrometheusSource, type PromQuery } from "../sources/prometheus.ts";
 import type { SourceOutput } from "../sources/source.ts";
 import type { Scope } from "./expressions.ts";
 import type { CompiledPlaybook, CompiledStep } from "./load-playbooks.ts";
 import { parseDuration } from "./playbook.ts";
 
+/** Which step is reading: for tracing, and for playbook tests that answer by step. */
+export interface ReadContext {
+  stepId: string;
+}
+
 /** The reads a playbook can make. main.ts wires the real sources; tests may wire others. */
 export interface StepSources {
-  kubernetes(request: KubernetesRead, signal: AbortSignal): Promise<SourceOutput>;
-  logs(request: LogRead, signal: AbortSignal): Promise<SourceOutput>;
-  prometheus(request: PromQuery, signal: AbortSignal): Promise<SourceOutput>;
+  kubernetes(request: KubernetesRead, signal: AbortSignal, context: ReadContext): Promise<SourceOutput>;
+  logs(request: LogRead, signal: AbortSignal, context: ReadContext): Promise<SourceOutput>;
+  prometheus(request: PromQuery, signal: AbortSignal, context: ReadContext): Promise<SourceOutput>;
+  /** Absent when no audit log is configured: audit steps are then skipped and say so. */
+  audit?(request: AuditQuery, signal: AbortSignal, context: ReadContext): Promise<SourceOutput>;
 }
 
 export interface RunLimits {
@@ -34,9 +42,13 @@ export interface PlaybookRun {
   partial: boolean;
 }
 
-type StepRequest = { kind: "kubernetes"; read: KubernetesRead } | { kind: "logs"; read: LogRead } | { kind: "prometheus"; read: PromQuery };
+type StepRequest =
+  | { kind: "kubernetes"; read: KubernetesRead }
+  | { kind: "logs"; read: LogRead }
+  | { kind: "prometheus"; read: PromQuery }
+  | { kind: "audit"; read: AuditQuery };
 
-const WHO: Record<StepKind, string> = { kubernetes: "API server", logs: "API server", prometheus: "Prometheus" };
+const WHO: Record<StepKind, string> = { kubernetes: "API server", logs: "API server", prometheus: "Prometheus", audit: "The audit log" };
 
 export function alertScope(alert: Alert): Scope {
   return {
@@ -167,12 +179,21 @@ async function runOnce(
   } catch (error) {
     return { status: "skipped", request: "", summary: `not run: ${(error as Error).message}`, data: {}, excerpts: [] };
   }
+  if (request.kind === "audit" && !sources.audit) {
+    return {
+      status: "skipped",
+      request: "",
+      summary: "not run: no audit log configured (AUDIT_LOG_PATH or AUDIT_LOG_URL)",
+      data: {},
+      excerpts: [],
+    };
+  }
   const description = describe(request);
   const requestLine = requestText(request);
   const stepTimeout = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([deadline, stepTimeout]);
   try {
-    const output = await abortable(call(request, sources, signal), signal);
+    const output = await abortable(call(request, sources, signal, { stepId: step.id }), signal);
     const excerpts = request.kind === "logs" ? logExcerpts(output.data, request.read) : [];
     return { status: "ok", request: output.request, summary: output.summary, data: output.data, excerpts };
   } catch (error) {
@@ -223,6 +244,18 @@ function buildRequest(step: CompiledStep, scope: Scope, limits: RunLimits): Step
       },
     };
   }
+  if (step.spec.audit) {
+    const spec = step.spec.audit;
+    return {
+      kind: "audit",
+      read: {
+        aggregate: spec.aggregate,
+        userAgent: field("userAgent"),
+        windowMs: parseDuration(spec.window ?? "1h"),
+        limit: spec.limit ?? 10,
+      },
+    };
+  }
   const spec = step.spec.prometheus;
   if (!spec) throw new Error(`step ${step.id} has no source`);
   return {
@@ -234,14 +267,17 @@ function buildRequest(step: CompiledStep, scope: Scope, limits: RunLimits): Step
   };
 }
 
-function call(request: StepRequest, sources: StepSources, signal: AbortSignal): Promise<SourceOutput> {
+function call(request: StepRequest, sources: StepSources, signal: AbortSignal, context: ReadContext): Promise<SourceOutput> {
   switch (request.kind) {
     case "kubernetes":
-      return sources.kubernetes(request.read, signal);
+      return sources.kubernetes(request.read, signal, context);
     case "logs":
-      return sources.logs(request.read, signal);
+      return sources.logs(request.read, signal, context);
     case "prometheus":
-      return sources.prometheus(request.read, signal);
+      return sources.prometheus(request.read, signal, context);
+    case "audit":
+      if (!sources.audit) throw new Error("no audit log configured");
+      return sources.audit(request.read, signal, context);
   }
 }
 
@@ -253,6 +289,8 @@ function describe(request: StepRequest): string {
       return LogsSource.describe(request.read);
     case "prometheus":
       return PrometheusSource.describe(request.read);
+    case "audit":
+      return AuditLogSource.describe(request.read);
   }
 }
 
@@ -264,6 +302,8 @@ function requestText(request: StepRequest): string {
       return LogsSource.requestLine(request.read);
     case "prometheus":
       return request.read.query;
+    case "audit":
+      return AuditLogSource.requestLine(request.read);
   }
 }
 
@@ -306,7 +346,9 @@ function emptyData(step: CompiledStep): Record<string, unknown> {
       ? { items: [], count: 0 }
       : step.kind === "logs"
         ? { lines: 0, matches: {}, excerpts: [] }
-        : { series: [], count: 0, value: null };
+        : step.kind === "audit"
+          ? { rows: [], count: 0 }
+          : { series: [], count: 0, value: null };
   return step.forEach ? { ...base, each: [] } : base;
 }
 

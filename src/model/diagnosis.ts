@@ -2,7 +2,7 @@
 // Everything downstream (render, sinks, store) works from these types only.
 import type { Alert, AlertStatus } from "./alertmanager.ts";
 
-export type StepKind = "kubernetes" | "logs" | "prometheus";
+export type StepKind = "kubernetes" | "logs" | "prometheus" | "audit";
 export type StepStatus = "ok" | "failed" | "timeout" | "skipped";
 
 /** One step of a playbook as it ran: what it asked, how it went. */

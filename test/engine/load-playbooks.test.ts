@@ -56,7 +56,7 @@ describe("loading playbooks", () => {
         "    prometheus: { query: up }\n    kubernetes: { apiVersion: v1, kind: Pod }\n",
       ),
     );
-    expect(problem?.message).toBe("a step needs exactly one of kubernetes, logs or prometheus");
+    expect(problem?.message).toBe("a step needs exactly one of kubernetes, logs, prometheus or audit");
     expect(problem?.line).toBe(5);
   });
 
@@ -107,9 +107,10 @@ describe("loading playbooks", () => {
 });
 
 describe("rules/schema.json", () => {
-  it("is the schema the loader validates with, so editors check rule files the same way (regenerate: npx enricher rules schema > rules/schema.json)", async () => {
+  it("is the schema the loader validates with, so editors check rule files the same way (regenerate with npx enricher rules schema [fragment])", async () => {
     const { readFileSync } = await import("node:fs");
-    const { playbookSchema } = await import("../../src/engine/playbook.ts");
+    const { fragmentSchema, playbookSchema } = await import("../../src/engine/playbook.ts");
     expect(JSON.parse(readFileSync("rules/schema.json", "utf8"))).toEqual(JSON.parse(JSON.stringify(playbookSchema)));
+    expect(JSON.parse(readFileSync("rules/shared/schema.json", "utf8"))).toEqual(JSON.parse(JSON.stringify(fragmentSchema)));
   });
 });

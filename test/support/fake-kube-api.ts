@@ -1,9 +1,9 @@
 // In-process stand-in for a kube-apiserver: discovery, list/get with selectors and paging, pod logs, and refusal of every write.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { listenOnLoopback } from "./loopback-server.ts";
 
 export interface KubeObject {
   apiVersion: string;
@@ -1011,8 +1011,6 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     throw new KubeError(404, NOT_FOUND_MESSAGE);
   }
 
-  const hung = new Set<ServerResponse>();
-
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake.invalid");
     const method = req.method ?? "GET";
@@ -1026,7 +1024,7 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
 
     const info: FakeKubeRequest = { method, path: url.pathname, query };
     if (options.hang?.(info)) {
-      hung.add(res);
+      server.hold(res);
       return;
     }
     if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
@@ -1054,20 +1052,8 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     res.end(reply.body);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent && !res.destroyed) {
-        res.writeHead(500, { "Content-Type": "text/plain" });
-        res.end(String(error));
-      }
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const server = await listenOnLoopback(handle);
+  const { url } = server;
   const directory = await mkdtemp(join(tmpdir(), "fake-kube-api-"));
   const kubeconfigPath = join(directory, "kubeconfig.yaml");
   await writeFile(kubeconfigPath, kubeconfigYaml(url));
@@ -1083,10 +1069,7 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const res of hung) res.destroy();
-      server.closeAllConnections();
-      await stopped;
+      await server.close();
       await rm(directory, { recursive: true, force: true });
     },
   };

@@ -1,6 +1,6 @@
 // In-process stand-in for the Prometheus HTTP API: canned answers to /api/v1/query and /api/v1/query_range, with Prometheus' envelopes and its rejections.
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { listenOnLoopback } from "./loopback-server.ts";
 
 /** One element of an instant vector. */
 export interface PromSample {
@@ -450,7 +450,6 @@ export async function startFakePrometheus(
 ): Promise<FakePrometheus> {
   let responders = initialResponders;
   const queries: RecordedPromQuery[] = [];
-  const hung = new Set<ServerResponse>();
   let closed = false;
 
   function responderFor(query: string): PromResponder | undefined {
@@ -527,7 +526,7 @@ export async function startFakePrometheus(
     if (method === "POST") body = await readBody(req);
     else req.resume();
     if (options.hang) {
-      hung.add(res);
+      server.hold(res);
       return;
     }
     if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
@@ -579,22 +578,10 @@ export async function startFakePrometheus(
     res.end(reply.body);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent && !res.destroyed) {
-        res.writeHead(500, { "Content-Type": "text/plain" });
-        res.end(String(error));
-      }
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await listenOnLoopback(handle);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     queries,
     setResponders(next: PromResponder[]): void {
       responders = next;
@@ -602,10 +589,7 @@ export async function startFakePrometheus(
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const res of hung) res.destroy();
-      server.closeAllConnections();
-      await stopped;
+      await server.close();
     },
   };
 }

@@ -1,6 +1,6 @@
 // The HTTP plumbing both service stand-ins share: a loopback server, scripted failures (status, Retry-After, hang) and clean shutdown.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage } from "node:http";
+import { listenOnLoopback } from "./loopback-server.ts";
 
 export interface ScriptedFailure {
   /** The HTTP status to answer with (429, 500, 400…). Ignored when `hang` is set. */
@@ -37,9 +37,8 @@ export async function startHttpStandIn(
   defaultFailureBody: (status: number) => { body: string; contentType: string },
 ): Promise<HttpStandIn> {
   const script: ScriptedFailure[] = [];
-  const hanging = new Set<ServerResponse>();
 
-  const server: Server = createServer((request, response) => {
+  const server = await listenOnLoopback((request, response) => {
     const chunks: Buffer[] = [];
     let size = 0;
     request.on("data", (chunk: Buffer) => {
@@ -49,7 +48,7 @@ export async function startHttpStandIn(
     request.on("end", () => {
       const failure = script.shift();
       if (failure?.hang === true) {
-        hanging.add(response);
+        server.hold(response);
         return;
       }
       const reply: StandInReply =
@@ -67,28 +66,18 @@ export async function startHttpStandIn(
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     failNext(count, failure) {
       for (let i = 0; i < count; i += 1) script.push(failure);
     },
-    close() {
-      for (const response of hanging) response.destroy();
-      hanging.clear();
-      server.closeAllConnections();
-      return new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
+    close: () => server.close(),
   };
 }
 
 /** A loopback URL nothing listens on, for "connection refused". */
 export async function refusedUrl(path = "/"): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}${path}`;
+  const server = await listenOnLoopback(() => {});
+  await server.close();
+  return `${server.url}${path}`;
 }
