@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The command line: diagnose a payload from a file, and check rule files. Exit 0 success, 1 a check failed, 2 bad usage or configuration.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import { ConfigError, loadConfig, loadDotEnv } from "../src/config.ts";
@@ -9,12 +10,14 @@ import { loadPlaybooks, PlaybookLoadError } from "../src/engine/load-playbooks.t
 import { fragmentSchema, playbookSchema } from "../src/engine/playbook.ts";
 import { createSinks, createSources } from "../src/main.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
+import { formatResults, PlaybookTestFileError, runPlaybookTests } from "../src/playbook-tests/run-playbook-tests.ts";
 import { renderText } from "../src/render/text.ts";
 import { describeSchemaError } from "../src/server/app.ts";
 
 const USAGE = `usage:
   enricher diagnose FILE.json [--dry-run]   run the playbooks for an Alertmanager payload and print the diagnosis
   enricher rules validate [DIR]             check every playbook in DIR (default: RULES_DIR or ./rules)
+  enricher rules test [DIR]                 run the playbook tests in DIR/tests against the playbooks in DIR; exit 1 on a mismatch
   enricher rules schema [fragment]          print the JSON Schema of a playbook (rules/schema.json) or a fragment (rules/shared/schema.json)`;
 
 class UsageError extends Error {}
@@ -83,10 +86,29 @@ function validateRules(args: string[]): number {
   }
 }
 
+async function testRules(args: string[]): Promise<number> {
+  if (args.length > 1) throw new UsageError("rules test takes at most one directory");
+  const dir = args[0] ?? process.env.RULES_DIR ?? "./rules";
+  const playbooks = loadPlaybooks(dir);
+  let results;
+  try {
+    results = await runPlaybookTests(join(dir, "tests"), playbooks);
+  } catch (error) {
+    if (error instanceof PlaybookTestFileError) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  process.stdout.write(`${formatResults(results)}\n`);
+  return results.every((r) => r.passed) ? 0 : 1;
+}
+
 async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "diagnose") return diagnoseFile(rest);
   if (command === "rules" && rest[0] === "validate") return validateRules(rest.slice(1));
+  if (command === "rules" && rest[0] === "test") return testRules(rest.slice(1));
   if (command === "rules" && rest[0] === "schema" && rest.length <= 2) {
     if (rest[1] !== undefined && rest[1] !== "fragment")
       throw new UsageError(`rules schema takes no argument or "fragment", not ${rest[1]}`);

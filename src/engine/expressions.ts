@@ -1,4 +1,5 @@
 // CEL, the expression language Kubernetes itself uses, compiled once per rule file and evaluated over step results.
+import { X509Certificate } from "node:crypto";
 import { Environment } from "@marcbachmann/cel-js";
 
 export type Scope = Record<string, unknown>;
@@ -45,6 +46,43 @@ export function workloadOf(pod: unknown): string {
   return `pod/${metadata?.name ?? ""}`;
 }
 
+/**
+ * The first certificate of a PEM bundle, or of its base64 (as CertificateSigningRequest.status.certificate arrives in
+ * JSON): subject, issuer, validity and the seconds it has left.
+ */
+export function x509(encoded: string, now = Date.now()): Record<string, string | number> {
+  const text = encoded.includes("-----BEGIN") ? encoded : Buffer.from(encoded, "base64").toString("utf8");
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
+  if (!pem) throw new Error("no PEM certificate found");
+  const certificate = new X509Certificate(pem);
+  const notAfter = new Date(certificate.validTo);
+  return {
+    subject: certificate.subject.replace(/\n/g, ", "),
+    commonName: /(?:^|\n)CN=([^\n]*)/.exec(certificate.subject)?.[1] ?? "",
+    issuer: certificate.issuer.replace(/\n/g, ", "),
+    notBefore: new Date(certificate.validFrom).toISOString(),
+    notAfter: notAfter.toISOString(),
+    serialNumber: certificate.serialNumber,
+    secondsLeft: Math.round((notAfter.getTime() - now) / 1000),
+  };
+}
+
+/** 93784 → "1d 2h", 5400 → "1h 30m", 42 → "42s"; negative values read "expired …ago". */
+export function humanDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return String(seconds);
+  const abs = Math.abs(Math.round(seconds));
+  const parts: string[] = [];
+  const d = Math.floor(abs / 86400);
+  const h = Math.floor((abs % 86400) / 3600);
+  const m = Math.floor((abs % 3600) / 60);
+  if (d) parts.push(`${d}d`);
+  if (h) parts.push(`${h}h`);
+  if (m && !d) parts.push(`${m}m`);
+  if (parts.length === 0) parts.push(`${abs % 60}s`);
+  const text = parts.slice(0, 2).join(" ");
+  return seconds < 0 ? `${text} ago` : text;
+}
+
 function formatNumber(value: number, digits: number): string {
   if (!Number.isFinite(value)) return String(value);
   return value.toFixed(digits).replace(/\.?0+$/, "") || "0";
@@ -62,6 +100,12 @@ const environment = new Environment({
     return needles.some((n) => haystack.includes(String(n).toLowerCase()));
   })
   .registerFunction("workloadOf(dyn): string", (pod: unknown) => workloadOf(pod))
+  .registerFunction("x509(string): map", (encoded: string) => x509(encoded))
+  .registerFunction("secondsUntil(dyn): double", (t: unknown) => (isoTime(t) - Date.now()) / 1000)
+  .registerFunction("latest(list): string", (items: unknown[]) =>
+    items.map((i) => String(i)).reduce((a, b) => (Date.parse(b) > Date.parse(a) || !a ? b : a), ""),
+  )
+  .registerFunction("humanDuration(dyn): string", (seconds: unknown) => humanDuration(asNumber(seconds)))
   .registerFunction("lower(string): string", (s: string) => s.toLowerCase())
   .registerFunction("percent(dyn): string", (v: unknown) => `${formatNumber(asNumber(v) * 100, 1)}%`)
   .registerFunction("fixed(dyn, int): string", (v: unknown, digits: bigint) => formatNumber(asNumber(v), Number(digits)))

@@ -41,6 +41,21 @@ export function compileTemplate(source: string, context: TemplateContext): Templ
   };
 }
 
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+function render(value: unknown, context: TemplateContext): string {
+  // A map in a label selector is a Service's or workload's selector: every key and value is checked, then joined.
+  if (context === "labelSelector" && value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)) {
+    return Object.entries(value as Record<string, unknown>)
+      .map(([key, v]) => {
+        if (key.length > 316 || !LABEL_KEY.test(key)) throw new TemplateError(`${JSON.stringify(key)} is not a valid label key`);
+        return `${key}=${escapeFor(stringify(v), "labelSelector")}`;
+      })
+      .join(",");
+  }
+  return escapeFor(stringify(value), context);
+}
+
 function stringify(value: unknown): string {
   if (value === null || value === undefined) return "";
   if (typeof value === "string") return value;

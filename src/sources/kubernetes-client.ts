@@ -6,6 +6,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import {
   ApiException,
+  ApisApi,
   CoreV1Api,
   createConfiguration,
   KubeConfig,
@@ -19,6 +20,7 @@ import { SourceError } from "./source.ts";
 export interface KubernetesClient {
   objects: KubernetesObjectApi;
   core: CoreV1Api;
+  apis: ApisApi;
   /** Runs `call` with `signal` attached to every request it makes. */
   withSignal<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T>;
   server: string;
@@ -68,6 +70,7 @@ export function createKubernetesClient(kc: KubeConfig, userAgent: string): Kuber
   return {
     objects,
     core: new CoreV1Api(configuration),
+    apis: new ApisApi(configuration),
     withSignal: (signal, call) => signals.run(signal, call),
     server: cluster.server,
   };

@@ -2,7 +2,7 @@
 // Read-only by construction: this file only calls read() and list().
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { explainKubernetesError, type KubernetesClient, statusCodeOf } from "./kubernetes-client.ts";
-import type { SourceOutput } from "./source.ts";
+import { type SourceOutput, SourceError } from "./source.ts";
 
 export interface KubernetesRead {
   apiVersion: string;
@@ -17,12 +17,36 @@ export interface KubernetesRead {
 }
 
 const PAGE_SIZE = 250;
+const DISCOVERY_TTL_MS = 10 * 60_000;
+
+/** "flowcontrol.apiserver.k8s.io" names a group without a version: the API server's preferred version is used. */
+export function isBareGroup(apiVersion: string): boolean {
+  return !apiVersion.includes("/") && apiVersion.includes(".");
+}
 
 export class KubernetesSource {
   private readonly client: KubernetesClient;
+  private preferred: { at: number; versions: Map<string, string> } | undefined;
 
   constructor(client: KubernetesClient) {
     this.client = client;
+  }
+
+  /** Resolves a bare group to group/version by discovery (GET /apis), cached: FlowSchema is v1 from 1.29, v1beta3 before. */
+  private async resolveApiVersion(apiVersion: string, signal: AbortSignal): Promise<string> {
+    if (!isBareGroup(apiVersion)) return apiVersion;
+    if (!this.preferred || Date.now() - this.preferred.at > DISCOVERY_TTL_MS) {
+      const list = await this.client.withSignal(signal, () => this.client.apis.getAPIVersions());
+      const versions = new Map<string, string>();
+      for (const group of list.groups) {
+        const version = group.preferredVersion?.groupVersion ?? group.versions[0]?.groupVersion;
+        if (version) versions.set(group.name, version);
+      }
+      this.preferred = { at: Date.now(), versions };
+    }
+    const resolved = this.preferred.versions.get(apiVersion);
+    if (!resolved) throw new SourceError(`the API server does not serve the API group ${apiVersion}`);
+    return resolved;
   }
 
   static describe(request: KubernetesRead): string {
@@ -31,7 +55,8 @@ export class KubernetesSource {
   }
 
   static requestLine(request: KubernetesRead): string {
-    const group = request.apiVersion.includes("/") ? `/apis/${request.apiVersion}` : `/api/${request.apiVersion}`;
+    const group =
+      request.apiVersion.includes(".") || request.apiVersion.includes("/") ? `/apis/${request.apiVersion}` : `/api/${request.apiVersion}`;
     const ns = request.namespace ? `/namespaces/${request.namespace}` : "";
     const query = new URLSearchParams();
     if (request.labelSelector) query.set("labelSelector", request.labelSelector);
@@ -41,7 +66,14 @@ export class KubernetesSource {
     return `GET ${group}${ns}/${resourceName(request.kind)}${request.name ? `/${request.name}` : ""}${q ? `?${decodeURIComponent(q)}` : ""}`;
   }
 
-  async read(request: KubernetesRead, signal: AbortSignal): Promise<SourceOutput> {
+  async read(requested: KubernetesRead, signal: AbortSignal): Promise<SourceOutput> {
+    let request = requested;
+    try {
+      request = { ...requested, apiVersion: await this.resolveApiVersion(requested.apiVersion, signal) };
+    } catch (error) {
+      if (signal.aborted || error instanceof SourceError) throw error;
+      throw explainKubernetesError(error);
+    }
     const requestLine = KubernetesSource.requestLine(request);
     if (request.name) {
       try {

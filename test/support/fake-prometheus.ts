@@ -1,6 +1,6 @@
 // In-process stand-in for the Prometheus HTTP API: canned answers to /api/v1/query and /api/v1/query_range, with Prometheus' envelopes and its rejections.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { listenOnLoopback } from "./loopback-server.ts";
+import { listenOnLoopback } from "../../src/playbook-tests/loopback-server.ts";
 
 /** One element of an instant vector. */
 export interface PromSample {
