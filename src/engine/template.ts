@@ -35,7 +35,7 @@ export function compileTemplate(source: string, context: TemplateContext): Templ
     steps: referencedSteps(source),
     render(scope) {
       return parts
-        .map((part) => ("literal" in part ? part.literal : escapeFor(stringify(part.expression.evaluate(scope)), context)))
+        .map((part) => ("literal" in part ? part.literal : renderValue(part.expression.evaluate(scope), context)))
         .join("");
     },
   };
@@ -43,7 +43,7 @@ export function compileTemplate(source: string, context: TemplateContext): Templ
 
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
-function render(value: unknown, context: TemplateContext): string {
+function renderValue(value: unknown, context: TemplateContext): string {
   // A map in a label selector is a Service's or workload's selector: every key and value is checked, then joined.
   if (context === "labelSelector" && value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)) {
     return Object.entries(value as Record<string, unknown>)

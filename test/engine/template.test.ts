@@ -174,3 +174,14 @@ describe("workloadOf", () => {
     );
   });
 });
+
+describe("a map in a label selector", () => {
+  it("becomes key=value pairs, each checked, as a Service's selector must", () => {
+    const selector = compileTemplate("{{ service.spec.selector }}", "labelSelector");
+    expect(selector.render({ service: { spec: { selector: { "app.kubernetes.io/name": "metrics-server", tier: "api" } } } })).toBe(
+      "app.kubernetes.io/name=metrics-server,tier=api",
+    );
+    expect(() => selector.render({ service: { spec: { selector: { app: "x,y=z" } } } })).toThrow("is not a valid label value");
+    expect(() => selector.render({ service: { spec: { selector: { "bad key!": "x" } } } })).toThrow("is not a valid label key");
+  });
+});
