@@ -1,20 +1,21 @@
-// `npm run demo`: starts a demo cluster (fake Kubernetes API and Prometheus holding a broken state), runs the real
-// service against it on embedded defaults (SQLite, console output), fires one alert through the HTTP receiver, and
-// prints the diagnosis.
+// `npm run demo`: for each covered alert, serves a demo cluster holding a broken state (the `demo: true` case of
+// rules/tests/<alert>.yaml: a Kubernetes API server on loopback and a Prometheus stand-in), runs the real service
+// against it on embedded defaults (SQLite, console output), fires the alert through the HTTP receiver, and prints the
+// diagnosis.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config.ts";
+import { loadPlaybooks } from "../src/engine/load-playbooks.ts";
 import { createLogger, startService } from "../src/main.ts";
-import { startDemoCluster } from "../test/support/demo-cluster.ts";
-import { scenarioNamed } from "../test/support/kube-client-errors-scenarios.ts";
-import { kubeClientErrorsPayload } from "../test/support/payloads.ts";
-
-const DEMOS = [{ scenario: "credentials-rejected", payload: kubeClientErrorsPayload }];
+import { loadTestFiles, payloadFor, prepareCase } from "../src/playbook-tests/run-playbook-tests.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "alert-enricher-demo-"));
 const token = randomBytes(24).toString("hex");
+const demos = loadTestFiles("rules/tests", loadPlaybooks("rules")).flatMap(({ spec, playbook }) =>
+  spec.cases.filter((c) => c.demo).map((testCase) => ({ spec, playbook, testCase })),
+);
 
 async function waitUntilDelivered(
   readDepth: () => Promise<{ notifications: number; deliveries: number }>,
@@ -24,17 +25,16 @@ async function waitUntilDelivered(
   while (Date.now() < deadline) {
     const depth = await readDepth();
     if (depth.notifications === 0 && depth.deliveries === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`the diagnosis was not delivered within ${timeoutMs / 1000} s`);
 }
 
 let exitCode = 0;
-for (const demo of DEMOS) {
-  const scenario = scenarioNamed(demo.scenario);
-  const cluster = await startDemoCluster(scenario);
+for (const { spec, playbook, testCase } of demos) {
+  const prepared = await prepareCase(playbook, spec, testCase, "alert-enricher/demo");
   const env = {
-    ...cluster.env,
+    KUBECONFIG: prepared.cluster.kubeconfigPath,
     PORT: "0",
     HOST: "127.0.0.1",
     WEBHOOK_BEARER_TOKEN: token,
@@ -42,11 +42,11 @@ for (const demo of DEMOS) {
     RULES_DIR: "./rules",
     LOG_LEVEL: "warn",
   };
-  const service = await startService(loadConfig(env), { logger: createLogger("warn"), pollIntervalMs: 100 });
+  const service = await startService(loadConfig(env), { logger: createLogger("warn"), sources: prepared.sources, pollIntervalMs: 50 });
   try {
-    const payload = demo.payload(scenario.alertLabels);
+    const payload = { ...payloadFor(prepared.alert), receiver: "demo", externalURL: "http://alertmanager.demo:9093" };
     process.stdout.write(
-      `\n▶ demo cluster: ${scenario.description}\n▶ firing ${payload.alerts[0]?.labels.alertname} at ${service.url}/alerts\n\n`,
+      `\n━━━ ${playbook.alertNames[0]}: ${testCase.name}\n▶ firing ${prepared.alert.labels.alertname} at ${service.url}/alerts\n\n`,
     );
     const response = await fetch(`${service.url}/alerts`, {
       method: "POST",
@@ -60,7 +60,7 @@ for (const demo of DEMOS) {
     exitCode = 1;
   } finally {
     await service.stop();
-    await cluster.close();
+    await prepared.close();
   }
 }
 rmSync(dataDir, { recursive: true, force: true });

@@ -110,6 +110,7 @@ const environment = new Environment({
   .registerFunction("percent(dyn): string", (v: unknown) => `${formatNumber(asNumber(v) * 100, 1)}%`)
   .registerFunction("fixed(dyn, int): string", (v: unknown, digits: bigint) => formatNumber(asNumber(v), Number(digits)))
   .registerFunction("num(dyn): double", (v: unknown) => asNumber(v))
+  .registerFunction("sum(list): double", (items: unknown[]) => items.reduce<number>((total, v) => total + asNumber(v), 0))
   .registerFunction("minutesBetween(dyn, dyn): double", (a: unknown, b: unknown) => (isoTime(b) - isoTime(a)) / 60_000)
   .registerFunction("join(list, string): string", (items: unknown[], separator: string) => items.map(String).join(separator));
 

@@ -34,9 +34,7 @@ export function compileTemplate(source: string, context: TemplateContext): Templ
     context,
     steps: referencedSteps(source),
     render(scope) {
-      return parts
-        .map((part) => ("literal" in part ? part.literal : renderValue(part.expression.evaluate(scope), context)))
-        .join("");
+      return parts.map((part) => ("literal" in part ? part.literal : renderValue(part.expression.evaluate(scope), context))).join("");
     },
   };
 }
