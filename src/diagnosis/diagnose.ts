@@ -49,7 +49,16 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
         startedAt,
         finishedAt: startedAt,
       };
-      if (!playbook || alert.status === "resolved" || options.plainOnly || runsLeft <= 0) return plain;
+      if (!playbook) return { ...plain, note: "No playbook covers this alert; forwarded as received." };
+      if (alert.status === "resolved") return { ...plain, note: `Resolved; the ${playbook.name} playbook runs only while an alert fires.` };
+      if (options.plainOnly)
+        return { ...plain, note: `The ${playbook.name} playbook failed on this notification several times; forwarded without it.` };
+      if (runsLeft <= 0) {
+        return {
+          ...plain,
+          note: `Not diagnosed: this notification already used its ${options.maxPlaybookRuns} playbook runs (MAX_PLAYBOOK_RUNS_PER_NOTIFICATION).`,
+        };
+      }
       runsLeft--;
       const run = await runPlaybook(playbook, alert, options.sources, options.limits);
       const ranking = rankCauses(playbook, run.scope);

@@ -61,8 +61,10 @@ export interface AlertLinks {
 
 export interface AlertDiagnosis {
   alert: Alert;
-  /** The playbook that ran, or null when none covers this alert (forwarded with plain formatting). */
+  /** The playbook that ran, or null when none ran (the alert is forwarded with plain formatting). */
   playbook: string | null;
+  /** Why no playbook ran, when none did: none covers the alert, it resolved, the run limit, repeated failures. */
+  note?: string;
   /** Ranked, strongest first. A playbook always yields at least one (its "no correlation found" branch). */
   causes: Cause[];
   steps: StepRecord[];

@@ -244,7 +244,7 @@ function undiagnosedAlertBlocks(a: AlertDiagnosis, index: number): SlackBlock[] 
     const fields = shown.map(([name, value]) => mrkdwn(`*${safeMrkdwn(name, 100)}*\n${safeMrkdwn(value, 300)}`));
     blocks.push({ type: "section", fields });
   }
-  blocks.push({ type: "context", elements: [mrkdwn("No playbook covers this alert; forwarded as received.")] });
+  blocks.push({ type: "context", elements: [mrkdwn(escapeMrkdwn(a.note ?? "No playbook covers this alert; forwarded as received."))] });
   const buttons = linkButtons(a, index);
   if (buttons !== undefined) blocks.push(buttons);
   return blocks;
