@@ -11,6 +11,7 @@ export interface Metrics {
   playbookDuration: Histogram<"playbook">;
   stepFailures: Counter<"playbook" | "step" | "kind" | "status">;
   deliveries: Counter<"sink" | "outcome">;
+  deliveryErrors: Counter<"sink" | "error">;
   queueDepth: Gauge<"queue">;
 }
 
@@ -59,6 +60,12 @@ export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>): Metri
       name: "enricher_deliveries_total",
       help: "Delivery attempts, by sink and outcome (delivered, retry, failed).",
       labelNames: ["sink", "outcome"],
+      registers: [registry],
+    }),
+    deliveryErrors: new Counter({
+      name: "enricher_delivery_errors_total",
+      help: "Failed delivery attempts, by sink and the service's error name (channel_not_found, invalid_auth, http_503, timeout…).",
+      labelNames: ["sink", "error"],
       registers: [registry],
     }),
     queueDepth: new Gauge({

@@ -47,7 +47,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
     }
     let outcome: Awaited<ReturnType<Sink["deliver"]>>;
     try {
-      outcome = await sink.deliver(delivery.diagnosis);
+      const state = await options.store.getSinkState(delivery.groupKey, delivery.sink);
+      outcome = await sink.deliver(delivery.diagnosis, {
+        state,
+        saveState: (next) => options.store.putSinkState(delivery.groupKey, delivery.sink, next),
+      });
     } catch (error) {
       outcome = { status: "retry", error: error instanceof Error ? error.message : String(error) };
     }
@@ -55,6 +59,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
       outcome = { status: "failed", error: `gave up after ${delivery.attempts} attempts: ${outcome.error}` };
     }
     options.metrics.deliveries.inc({ sink: delivery.sink, outcome: outcome.status });
+    if (outcome.status !== "delivered") options.metrics.deliveryErrors.inc({ sink: delivery.sink, error: outcome.code ?? "unknown" });
     if (outcome.status === "delivered") {
       await options.store.finishDelivery(delivery.id, { status: "delivered" });
       log.info({ attempts: delivery.attempts, detail: outcome.detail }, "delivered");

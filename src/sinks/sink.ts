@@ -2,13 +2,21 @@
 // a sink only says whether a failure is worth retrying.
 import type { Diagnosis } from "../model/diagnosis.ts";
 
+/** `code` names the failure for metrics: the service's own error name ("channel_not_found"), "http_503", "timeout"… */
 export type SinkOutcome =
   | { status: "delivered"; detail?: string }
-  | { status: "retry"; error: string; retryAfterMs?: number }
-  | { status: "failed"; error: string };
+  | { status: "retry"; error: string; code?: string; retryAfterMs?: number }
+  | { status: "failed"; error: string; code?: string };
+
+/** What a sink remembers about one alert group across deliveries and restarts (a Slack message ts, a note digest). */
+export interface DeliveryContext {
+  state: unknown;
+  /** Durable before it resolves: save right after the remote side changed, so a crash cannot make it happen twice. */
+  saveState(state: unknown): Promise<void>;
+}
 
 export interface Sink {
   /** Stable name, used in the store, logs and metrics: "console", "slack", "pagerduty". */
   readonly name: string;
-  deliver(diagnosis: Diagnosis): Promise<SinkOutcome>;
+  deliver(diagnosis: Diagnosis, context?: DeliveryContext): Promise<SinkOutcome>;
 }

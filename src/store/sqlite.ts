@@ -165,7 +165,7 @@ export class SqliteStore implements Store {
       if (claimed === undefined) return null;
 
       const row = this.#statement(
-        `SELECT d.id, d.notification_id, d.sink, d.attempts, n.diagnosis
+        `SELECT d.id, d.notification_id, d.group_key, d.sink, d.attempts, n.diagnosis
            FROM deliveries d JOIN notifications n ON n.id = d.notification_id
           WHERE d.id = :id`,
       ).get({ id: textColumn(claimed, "id") });
@@ -173,6 +173,7 @@ export class SqliteStore implements Store {
       return {
         id: textColumn(row, "id"),
         notificationId: textColumn(row, "notification_id"),
+        groupKey: textColumn(row, "group_key"),
         sink: textColumn(row, "sink"),
         diagnosis: parseJson<Diagnosis>(textColumn(row, "diagnosis")),
         attempts: integerColumn(row, "attempts"),
@@ -218,6 +219,20 @@ export class SqliteStore implements Store {
     const row = this.#statement("SELECT diagnosis FROM notifications WHERE id = :id").get({ id: notificationId });
     if (row === undefined || row.diagnosis === null) return null;
     return parseJson<Diagnosis>(textColumn(row, "diagnosis"));
+  }
+
+  async getSinkState(groupKey: string, sink: string): Promise<unknown> {
+    const row = this.#statement("SELECT state FROM sink_state WHERE group_key = :groupKey AND sink = :sink").get({ groupKey, sink });
+    return row === undefined ? null : parseJson<unknown>(textColumn(row, "state"));
+  }
+
+  async putSinkState(groupKey: string, sink: string, state: unknown): Promise<void> {
+    this.#writeTransaction(() => {
+      this.#statement(
+        `INSERT INTO sink_state (group_key, sink, state, updated_at) VALUES (:groupKey, :sink, :state, :now)
+         ON CONFLICT (group_key, sink) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
+      ).run({ groupKey, sink, state: JSON.stringify(state), now: Date.now() });
+    });
   }
 
   async queueDepth(): Promise<QueueDepth> {

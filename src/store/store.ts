@@ -15,6 +15,7 @@ export interface StoredNotification {
 export interface StoredDelivery {
   id: string;
   notificationId: string;
+  groupKey: string;
   sink: string;
   diagnosis: Diagnosis;
   attempts: number;
@@ -62,6 +63,10 @@ export interface Store {
   /** Records a send attempt. Delivered is final; a retry or failure reported for a delivery that is no longer running is ignored. */
   finishDelivery(id: string, result: DeliveryResult): Promise<void>;
   getDiagnosis(notificationId: string): Promise<Diagnosis | null>;
+  /** What `sink` remembered about an alert group (a message ts, a note digest), or null. */
+  getSinkState(groupKey: string, sink: string): Promise<unknown>;
+  /** Replaces what `sink` remembers about an alert group; durable before it returns. */
+  putSinkState(groupKey: string, sink: string, state: unknown): Promise<void>;
   queueDepth(): Promise<QueueDepth>;
   /** Throws when the store cannot take a write right now (readiness). */
   checkWritable(): Promise<void>;

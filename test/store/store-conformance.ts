@@ -232,6 +232,22 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect((await store.claimDelivery("sender", LEASE_MS))?.notificationId).toBe(second);
     });
 
+    it("remembers a sink's state per alert group and sink, replacing it on each put", async () => {
+      await expect(store.getSinkState("group-a", "slack")).resolves.toBeNull();
+      await store.putSinkState("group-a", "slack", { channel: "C1", ts: "1700000000.000100" });
+      await store.putSinkState("group-a", "pagerduty", { noteDigest: "abc" });
+      await store.putSinkState("group-b", "slack", { channel: "C1", ts: "1700000000.000200" });
+      await store.putSinkState("group-a", "slack", { channel: "C1", ts: "1700000000.000100", resolved: true });
+      await expect(store.getSinkState("group-a", "slack")).resolves.toEqual({ channel: "C1", ts: "1700000000.000100", resolved: true });
+      await expect(store.getSinkState("group-a", "pagerduty")).resolves.toEqual({ noteDigest: "abc" });
+      await expect(store.getSinkState("group-b", "slack")).resolves.toEqual({ channel: "C1", ts: "1700000000.000200" });
+    });
+
+    it("hands a delivery out with its alert group", async () => {
+      await completed("group-a", ["slack"]);
+      expect((await store.claimDelivery("sender", LEASE_MS))?.groupKey).toBe("group-a");
+    });
+
     it("a group's deliveries follow the order Alertmanager sent them, even when a later notification finishes first", async () => {
       const start = Date.now() - MINUTE;
       const firing = await insert("group-a", new Date(start));

@@ -54,4 +54,19 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "sink state per alert group",
+    sql: `
+      -- What a sink remembers about one alert group between deliveries: the Slack message ts to update, the last
+      -- PagerDuty note's digest. Kept per group so it survives restarts and is shared by replicas.
+      CREATE TABLE sink_state (
+        group_key  TEXT    NOT NULL,
+        sink       TEXT    NOT NULL,
+        state      TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (group_key, sink)
+      );
+    `,
+  },
 ];
