@@ -85,7 +85,8 @@ export function humanDuration(seconds: number): string {
 
 function formatNumber(value: number, digits: number): string {
   if (!Number.isFinite(value)) return String(value);
-  return value.toFixed(digits).replace(/\.?0+$/, "") || "0";
+  const text = value.toFixed(digits);
+  return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
 }
 
 const environment = new Environment({

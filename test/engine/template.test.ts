@@ -185,3 +185,12 @@ describe("a map in a label selector", () => {
     expect(() => selector.render({ service: { spec: { selector: { "bad key!": "x" } } } })).toThrow("is not a valid label key");
   });
 });
+
+describe("number formatting in conditions and templates", () => {
+  it("keeps the zeros of whole numbers and drops only trailing decimal zeros", () => {
+    const render = (source: string) => compileTemplate(source, "text").render({});
+    expect(render("{{ fixed(60, 0) }} {{ fixed(100.0, 0) }} {{ fixed(0.5, 2) }} {{ fixed(2.0, 1) }} {{ percent(0.1) }}")).toBe(
+      "60 100 0.5 2 10%",
+    );
+  });
+});
