@@ -14,7 +14,7 @@ import { createDeliveryWorker } from "./queue/delivery-worker.ts";
 import { createNotificationWorker } from "./queue/notification-worker.ts";
 import { buildApp } from "./server/app.ts";
 import { ConsoleSink } from "./sinks/console.ts";
-import { PagerDutyEventsSink } from "./sinks/pagerduty-events.ts";
+import { pagerDutySinks } from "./sinks/pagerduty-sinks.ts";
 import type { Sink } from "./sinks/sink.ts";
 import { SlackWebhookSink } from "./sinks/slack-webhook.ts";
 import { KubernetesSource } from "./sources/kubernetes.ts";
@@ -79,11 +79,11 @@ export function createSinks(config: Config): Sink[] {
     throw new ConfigError("SLACK_BOT_TOKEN (Slack Web API delivery) is not available in this version yet: use SLACK_WEBHOOK_URL");
   }
   if (config.slack.webhookUrl) sinks.push(new SlackWebhookSink({ webhookUrl: config.slack.webhookUrl }));
-  if (config.pagerduty.apiToken) {
-    throw new ConfigError("PAGERDUTY_API_TOKEN (incident notes) is not available in this version yet: use PAGERDUTY_ROUTING_KEY");
+  try {
+    sinks.push(...pagerDutySinks(config.pagerduty));
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
-  if (config.pagerduty.routingKey)
-    sinks.push(new PagerDutyEventsSink({ routingKey: config.pagerduty.routingKey, eventsUrl: config.pagerduty.eventsUrl }));
   if (sinks.length === 0) sinks.push(new ConsoleSink());
   return sinks;
 }

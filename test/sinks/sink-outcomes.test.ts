@@ -1,10 +1,13 @@
 // One table of HTTP outcomes run against every HTTP sink through its service stand-in, plus the no-secrets rule.
 import { afterEach, describe, expect, it } from "vitest";
 import { PagerDutyEventsSink } from "../../src/sinks/pagerduty-events.ts";
+import { PagerDutyNotesSink } from "../../src/sinks/pagerduty-notes.ts";
+import { alertmanagerIncidentKey } from "../../src/sinks/pagerduty-sinks.ts";
 import type { Sink, SinkOutcome } from "../../src/sinks/sink.ts";
 import { SlackWebhookSink } from "../../src/sinks/slack-webhook.ts";
 import { makeDiagnosis } from "../support/diagnosis-fixtures.ts";
 import { refusedUrl, type ScriptedFailure } from "../support/http-standin.ts";
+import { PAGERDUTY_STANDIN_API_TOKEN, PAGERDUTY_STANDIN_FROM_EMAIL, startPagerDutyRestStandIn } from "../support/pagerduty-rest-standin.ts";
 import { startPagerDutyStandIn } from "../support/pagerduty-standin.ts";
 import { SLACK_STANDIN_WEBHOOK_PATH, startSlackStandIn } from "../support/slack-standin.ts";
 
@@ -79,7 +82,46 @@ const cases: SinkCase[] = [
     }),
     defaultRetryAfterMs: 30_000,
   },
+  {
+    name: "PagerDuty notes",
+    secrets: [PAGERDUTY_STANDIN_API_TOKEN],
+    async start() {
+      const standIn = await startPagerDutyRestStandIn();
+      standIn.addIncident({ incident_key: alertmanagerIncidentKey(makeDiagnosis().groupKey) });
+      return {
+        sink: (timeoutMs) => notesSink(standIn.apiUrl, timeoutMs),
+        failNext: standIn.failNext,
+        accepted: () => standIn.notes().length,
+        close: standIn.close,
+      };
+    },
+    refused: async () => notesSink(await refusedUrl(""), 2000),
+    rejection: {
+      failure: {
+        status: 400,
+        body: JSON.stringify({ error: { message: "Invalid Input Provided", code: 2001, errors: ["Incident Key is invalid"] } }),
+      },
+      mustSay: ["400", "Invalid Input Provided", "Incident Key is invalid"],
+    },
+    echoingRejection: () => ({
+      status: 400,
+      body: JSON.stringify({
+        error: { message: "Invalid Input Provided", code: 2001, errors: [`Token token=${PAGERDUTY_STANDIN_API_TOKEN} may not do this`] },
+      }),
+    }),
+    defaultRetryAfterMs: 60_000,
+  },
 ];
+
+function notesSink(apiUrl: string, timeoutMs?: number): Sink {
+  return new PagerDutyNotesSink({
+    apiToken: PAGERDUTY_STANDIN_API_TOKEN,
+    fromEmail: PAGERDUTY_STANDIN_FROM_EMAIL,
+    apiUrl,
+    incidentKey: (d) => alertmanagerIncidentKey(d.groupKey),
+    timeoutMs,
+  });
+}
 
 function errorOf(outcome: SinkOutcome): string {
   return outcome.status === "delivered" ? (outcome.detail ?? "") : outcome.error;

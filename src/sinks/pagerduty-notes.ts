@@ -1,0 +1,310 @@
+// Adds the diagnosis as a note on the PagerDuty incident of an alert group (REST API v2); a new note only when it changed.
+import { createHash } from "node:crypto";
+import axios from "axios";
+import type { Diagnosis } from "../model/diagnosis.ts";
+import { topCause } from "../render/alert-facts.ts";
+import { renderPlainTextNote } from "../render/text.ts";
+import { originOf, retryAfterMs, serviceText } from "./http-delivery.ts";
+import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
+
+export const PAGERDUTY_API_URL = "https://api.pagerduty.com";
+/**
+ * PagerDuty documents no maximum note length (protocols.md 3.3, UNCONFIRMED), so notes are cut well below any limit
+ * a note would plausibly have; the cut says so and points at the full report.
+ */
+export const PAGERDUTY_NOTE_MAX_CHARS = 25_000;
+
+export interface PagerDutyNotesSinkOptions {
+  /** A REST API key: a secret, it never appears in an outcome. */
+  apiToken: string;
+  /** The PagerDuty user the notes are written as; PagerDuty requires it in the From header to add a note. */
+  fromEmail: string;
+  apiUrl?: string;
+  /** The incident_key of the group's incident: ours in `both` mode, Alertmanager's in `notes` mode (pagerduty-sinks.ts). */
+  incidentKey: (diagnosis: Diagnosis) => string;
+  timeoutMs?: number;
+  /** How long after the diagnosis an incident may still appear; 30 min unless set. */
+  incidentWaitMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+/**
+ * PagerDuty opens an incident some seconds after the event that causes it, and in `both` mode nothing orders this
+ * sink after the events sink (the delivery worker orders deliveries per group and sink, not across sinks). So "no
+ * incident yet" is a retry, a little later, until the incident wait below runs out.
+ */
+const INCIDENT_NOT_YET_RETRY_MS = 15_000;
+/**
+ * A group that is not routed to PagerDuty never gets an incident (in `notes` mode every group reaches this sink), so
+ * the wait is bounded by the diagnosis' age, not only by the worker's attempts, which can stretch over hours. Half an
+ * hour leaves room for the events sink's own retries through a PagerDuty outage.
+ */
+const DEFAULT_INCIDENT_WAIT_MS = 30 * 60_000;
+/** A 429 may come without any header (protocols.md 3.3); the limit is per minute, so wait one. */
+const DEFAULT_RETRY_AFTER_MS = 60_000;
+const ACCEPT = "application/vnd.pagerduty+json;version=2";
+const OPEN_STATUSES = ["triggered", "acknowledged"];
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/** What this sink remembers per alert group: the incident it noted and the digest of the diagnosis it noted there. */
+interface NotedState {
+  incidentId: string;
+  digest: string;
+}
+
+function notedState(state: unknown): NotedState | undefined {
+  if (typeof state !== "object" || state === null) return undefined;
+  const record = state as Record<string, unknown>;
+  return typeof record.incidentId === "string" && typeof record.digest === "string"
+    ? { incidentId: record.incidentId, digest: record.digest }
+    : undefined;
+}
+
+/**
+ * What a responder acts on: which alerts, firing or not, and per alert the top cause and what to do. Evidence counts,
+ * confidence and the report link change on every run of a playbook; a note for each of those would bury the timeline.
+ */
+export function diagnosisDigest(d: Diagnosis): string {
+  const alerts = d.alerts
+    .map((a) => {
+      const cause = a.playbook !== null ? topCause(a) : undefined;
+      return JSON.stringify([
+        a.alert.fingerprint,
+        a.alert.status,
+        a.playbook,
+        cause?.id ?? null,
+        cause?.summary ?? a.alert.annotations.summary ?? null,
+        cause?.remediation ?? [],
+      ]);
+    })
+    .sort();
+  return createHash("sha256").update(JSON.stringify(alerts)).digest("hex");
+}
+
+/** Cuts `text` to the cap, keeping the end marker inside it and never splitting a surrogate pair. */
+export function capNote(text: string, reportUrl?: string): string {
+  if (text.length <= PAGERDUTY_NOTE_MAX_CHARS) return text;
+  const link = reportUrl !== undefined && reportUrl.length <= 2000 ? `; the full diagnosis: ${reportUrl}` : "";
+  const marker = `\n\n[Note cut at ${PAGERDUTY_NOTE_MAX_CHARS.toLocaleString("en-US")} characters${link}]`;
+  let kept = text.slice(0, PAGERDUTY_NOTE_MAX_CHARS - marker.length);
+  if (/[\ud800-\udbff]$/.test(kept)) kept = kept.slice(0, -1);
+  return `${kept}${marker}`;
+}
+
+function noteContent(d: Diagnosis, replacesEarlierNote: boolean): string {
+  const body = renderPlainTextNote(d);
+  const text = replacesEarlierNote ? `Updated diagnosis:\n\n${body}` : body;
+  return capNote(text, d.alerts.find((a) => a.links.report !== undefined)?.links.report);
+}
+
+type RestResult =
+  | { status: number; headers: Record<string, unknown>; body: string }
+  /** No HTTP response came back: a word on what went wrong, built from error codes only. */
+  | { transportError: string; retryable: boolean };
+
+interface PagerDutyError {
+  message?: string;
+  code?: number;
+  errors?: string[];
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseError(text: string): PagerDutyError {
+  const value = parseJson(text);
+  const error = typeof value === "object" && value !== null ? (value as Record<string, unknown>).error : undefined;
+  if (typeof error !== "object" || error === null) return { message: text };
+  const record = error as Record<string, unknown>;
+  return {
+    message: typeof record.message === "string" ? record.message : undefined,
+    code: typeof record.code === "number" ? record.code : undefined,
+    errors: Array.isArray(record.errors) ? record.errors.map((e) => (typeof e === "string" ? e : JSON.stringify(e))) : undefined,
+  };
+}
+
+interface IncidentSummary {
+  id: string;
+  createdAt: string;
+}
+
+/** The open incidents of a list answer, newest first; undefined when the answer is not an incident list at all. */
+function openIncidents(text: string): IncidentSummary[] | undefined {
+  const value = parseJson(text);
+  const incidents = typeof value === "object" && value !== null ? (value as Record<string, unknown>).incidents : undefined;
+  if (!Array.isArray(incidents)) return undefined;
+  const open: IncidentSummary[] = [];
+  for (const incident of incidents) {
+    if (typeof incident !== "object" || incident === null) continue;
+    const record = incident as Record<string, unknown>;
+    if (typeof record.id !== "string" || typeof record.status !== "string" || !OPEN_STATUSES.includes(record.status)) continue;
+    open.push({ id: record.id, createdAt: typeof record.created_at === "string" ? record.created_at : "" });
+  }
+  return open.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+/** Axios can put the request, and so the Authorization header, into its errors: only the error code is kept. */
+function describeTransportError(error: unknown, timeoutMs: number): string {
+  const code = typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined;
+  const name = error instanceof Error ? error.name : undefined;
+  if (code === "ECONNABORTED" || code === "ETIMEDOUT" || code === "ERR_CANCELED" || name === "TimeoutError" || name === "CanceledError") {
+    return `no response within ${timeoutMs} ms`;
+  }
+  if (code === "ERR_FR_MAX_BODY_LENGTH_EXCEEDED" || code === "ERR_BAD_RESPONSE") return "response too large or malformed";
+  return code !== undefined ? `connection failed (${code})` : "connection failed";
+}
+
+export class PagerDutyNotesSink implements Sink {
+  readonly name = "pagerduty-notes";
+  readonly #apiToken: string;
+  readonly #fromEmail: string;
+  readonly #apiUrl: string;
+  readonly #incidentKey: (diagnosis: Diagnosis) => string;
+  readonly #timeoutMs: number;
+  readonly #incidentWaitMs: number;
+  readonly #origin: string;
+
+  constructor(options: PagerDutyNotesSinkOptions) {
+    this.#apiToken = options.apiToken;
+    this.#fromEmail = options.fromEmail;
+    this.#apiUrl = (options.apiUrl ?? PAGERDUTY_API_URL).replace(/\/+$/, "");
+    this.#incidentKey = options.incidentKey;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#incidentWaitMs = options.incidentWaitMs ?? DEFAULT_INCIDENT_WAIT_MS;
+    this.#origin = originOf(this.#apiUrl);
+  }
+
+  async deliver(diagnosis: Diagnosis, context?: DeliveryContext): Promise<SinkOutcome> {
+    if (diagnosis.status === "resolved") {
+      // The resolve event (ours or Alertmanager's) already puts the resolve on the incident's timeline, and the
+      // incident is likely closed by the time this runs; a note would add nothing a responder needs.
+      return { status: "delivered", detail: "no note: the group resolved" };
+    }
+    const incidentKey = this.#incidentKey(diagnosis);
+    const found = await this.#findOpenIncident(incidentKey);
+    if (found === undefined) return this.#noIncidentYet(incidentKey, diagnosis);
+    if ("status" in found) return found;
+    const noted = notedState(context?.state);
+    const digest = diagnosisDigest(diagnosis);
+    if (noted?.incidentId === found.id && noted.digest === digest) {
+      return { status: "delivered", detail: `incident ${found.id} already has this diagnosis` };
+    }
+    const failure = await this.#addNote(found.id, noteContent(diagnosis, noted?.incidentId === found.id));
+    if (failure !== undefined) return failure;
+    await context?.saveState({ incidentId: found.id, digest } satisfies NotedState);
+    return { status: "delivered", detail: `note on incident ${found.id}` };
+  }
+
+  /** The newest open incident for the key; undefined when there is none (yet). */
+  async #findOpenIncident(incidentKey: string): Promise<IncidentSummary | SinkOutcome | undefined> {
+    const query = new URLSearchParams({ incident_key: incidentKey, date_range: "all", limit: "25" });
+    for (const status of OPEN_STATUSES) query.append("statuses[]", status);
+    const what = `looking up the incident with incident_key ${incidentKey}`;
+    const result = await this.#request("GET", `/incidents?${query.toString()}`);
+    if (!("status" in result)) return this.#transportFailure(what, result);
+    if (result.status < 200 || result.status >= 300) return this.#httpFailure(what, result, "not_found");
+    const incidents = openIncidents(result.body);
+    if (incidents === undefined) {
+      return {
+        status: "failed",
+        code: "bad_response",
+        error: `PagerDuty REST API at ${this.#origin} answered ${what} without an incident list`,
+      };
+    }
+    return incidents[0];
+  }
+
+  #noIncidentYet(incidentKey: string, diagnosis: Diagnosis): SinkOutcome {
+    const createdAt = Date.parse(diagnosis.createdAt);
+    if (Number.isFinite(createdAt) && Date.now() - createdAt > this.#incidentWaitMs) {
+      const minutes = Math.round(this.#incidentWaitMs / 60_000);
+      return {
+        status: "failed",
+        code: "incident_not_found",
+        error: `PagerDuty has no open incident with incident_key ${incidentKey} ${minutes} min after the diagnosis: is this alert group routed to PagerDuty?`,
+      };
+    }
+    return {
+      status: "retry",
+      code: "incident_not_found",
+      error: `PagerDuty has no open incident with incident_key ${incidentKey} yet`,
+      retryAfterMs: INCIDENT_NOT_YET_RETRY_MS,
+    };
+  }
+
+  /** Undefined when PagerDuty added the note; the outcome to report otherwise. */
+  async #addNote(incidentId: string, content: string): Promise<SinkOutcome | undefined> {
+    const what = `adding a note to incident ${incidentId}`;
+    const result = await this.#request("POST", `/incidents/${encodeURIComponent(incidentId)}/notes`, { note: { content } });
+    if (!("status" in result)) return this.#transportFailure(what, result);
+    if (result.status >= 200 && result.status < 300) return undefined;
+    return this.#httpFailure(what, result, "incident_not_found");
+  }
+
+  /** One attempt, no redirects: a redirect would carry the API token somewhere the operator did not configure. */
+  async #request(method: "GET" | "POST", path: string, body?: unknown): Promise<RestResult> {
+    const url = `${this.#apiUrl}${path}`;
+    const protocol = URL.canParse(url) ? new URL(url).protocol : "";
+    if (protocol !== "https:" && protocol !== "http:")
+      return { transportError: "the configured URL is not an http(s) URL", retryable: false };
+    const headers: Record<string, string> = { Authorization: `Token token=${this.#apiToken}`, Accept: ACCEPT };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      headers.From = this.#fromEmail;
+    }
+    try {
+      const response = await axios.request<string>({
+        method,
+        url,
+        data: body !== undefined ? JSON.stringify(body) : undefined,
+        headers,
+        timeout: this.#timeoutMs,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+        validateStatus: () => true,
+        maxRedirects: 0,
+        maxContentLength: MAX_RESPONSE_BYTES,
+        responseType: "text",
+        transformResponse: (data: unknown) => data,
+      });
+      return { status: response.status, headers: response.headers, body: typeof response.data === "string" ? response.data : "" };
+    } catch (error) {
+      return { transportError: describeTransportError(error, this.#timeoutMs), retryable: true };
+    }
+  }
+
+  #transportFailure(what: string, result: { transportError: string; retryable: boolean }): SinkOutcome {
+    const error = `PagerDuty REST API at ${this.#origin}, ${what}: ${result.transportError}`;
+    if (!result.retryable) return { status: "failed", code: "bad_url", error };
+    return { status: "retry", code: result.transportError.startsWith("no response") ? "timeout" : "connection_failed", error };
+  }
+
+  #httpFailure(what: string, result: { status: number; headers: Record<string, unknown>; body: string }, notFound: string): SinkOutcome {
+    const status = result.status;
+    const said = this.#describe(parseError(result.body));
+    const error = `PagerDuty REST API at ${this.#origin} answered ${status} ${what}${said}`;
+    if (status === 401) return { status: "failed", code: "unauthorized", error: `${error} (check PAGERDUTY_API_TOKEN)` };
+    if (status === 403) return { status: "failed", code: "forbidden", error: `${error} (the API token may not write incidents)` };
+    if (status === 404) return { status: "failed", code: notFound, error };
+    if (status === 429) {
+      const wait = retryAfterMs(result.headers["retry-after"]) ?? retryAfterMs(result.headers["ratelimit-reset"]) ?? DEFAULT_RETRY_AFTER_MS;
+      return { status: "retry", code: "rate_limited", error, retryAfterMs: wait };
+    }
+    if (status === 408 || status >= 500) return { status: "retry", code: `http_${status}`, error };
+    return { status: "failed", code: `http_${status}`, error };
+  }
+
+  /** PagerDuty's own words, with the API token masked in case an error echoes it. */
+  #describe(answer: PagerDutyError): string {
+    const parts: string[] = [];
+    if (answer.message !== undefined && answer.message !== "") parts.push(answer.message);
+    if (answer.code !== undefined) parts.push(`(code ${answer.code})`);
+    if (answer.errors !== undefined && answer.errors.length > 0) parts.push(`- ${answer.errors.join("; ")}`);
+    const text = serviceText(parts.join(" "), [this.#apiToken]);
+    return text !== "" ? `: ${text}` : "";
+  }
+}
