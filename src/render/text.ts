@@ -56,7 +56,9 @@ function causeLines(cause: Cause): string[] {
     lines.push("Remediation:");
     cause.remediation.forEach((step, i) => {
       const label = i === 0 ? "  do now: " : "  then:   ";
-      lines.push(`${label}${indented(step, "          ")}`);
+      // A multi-line command (a heredoc with a manifest) is printed as it is, unindented, so it can be copied and run.
+      if (step.includes("\n")) lines.push(label.trimEnd(), printable(step));
+      else lines.push(`${label}${printable(step)}`);
     });
   }
   return lines;

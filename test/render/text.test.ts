@@ -6,6 +6,7 @@ import {
   FIXTURE_REMEDIATION,
   makeAlert,
   makeAlertDiagnosis,
+  makeCause,
   makeDiagnosis,
   makeSteps,
 } from "../support/diagnosis-fixtures.ts";
@@ -97,5 +98,13 @@ describe("renderPlainTextNote", () => {
     expect(note).toContain(`Do now: ${FIXTURE_REMEDIATION}`);
     expect(note).toContain("Report: https://enricher.example.com/reports/n-0001");
     expect(note).not.toContain("STATUS");
+  });
+});
+
+describe("multi-line remediation", () => {
+  it("prints a heredoc manifest unindented, so the command can be copied from the terminal and run", () => {
+    const heredoc = "kubectl apply -f - <<'EOF'\napiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\nEOF";
+    const text = renderText(makeDiagnosis({ alerts: [makeAlertDiagnosis({ causes: [makeCause({ remediation: [heredoc] })] })] }));
+    expect(text).toContain(`  do now:\n${heredoc}`);
   });
 });
