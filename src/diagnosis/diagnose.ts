@@ -4,6 +4,7 @@ import type { CompiledPlaybook } from "../engine/load-playbooks.ts";
 import { type RunLimits, runPlaybook, type StepSources } from "../engine/run-playbook.ts";
 import type { Alert, AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
+import { fetchAlertChart } from "./alert-chart.ts";
 import { alertLinks } from "./links.ts";
 import { rankCauses } from "./rank-causes.ts";
 
@@ -24,6 +25,8 @@ export interface DiagnoseOptions {
   }) => void;
   /** Skip the playbooks: used when a notification has failed too often to be worth another run. */
   plainOnly?: boolean;
+  /** Fetch each diagnosed alert's own expression over the last hour for a chart (default true). */
+  charts?: boolean;
 }
 
 export function findPlaybook(playbooks: CompiledPlaybook[], alertname: string | undefined): CompiledPlaybook | undefined {
@@ -60,6 +63,11 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
         };
       }
       runsLeft--;
+      // The alert's own chart is fetched beside the playbook, never after it: it must not lengthen the critical path.
+      const chart =
+        options.charts === false
+          ? Promise.resolve(undefined)
+          : fetchAlertChart(alert, { query: (request, signal) => options.sources.prometheus(request, signal, { stepId: "alert_chart" }) });
       const run = await runPlaybook(playbook, alert, options.sources, options.limits);
       const ranking = rankCauses(playbook, run.scope);
       const result: AlertDiagnosis = {
@@ -70,6 +78,7 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
         logExcerpts: run.logExcerpts,
         partial: run.partial,
         links,
+        ...(await chart.then((c) => (c ? { chart: c } : {}))),
         startedAt,
         finishedAt: new Date().toISOString(),
       };

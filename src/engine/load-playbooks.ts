@@ -61,6 +61,8 @@ export interface CompiledEvidence {
 
 export interface CompiledCause {
   id: string;
+  /** The fragment it came from, when it was included. */
+  fragment?: string;
   title: string;
   runbookRef?: string;
   when?: CompiledExpression;
@@ -193,7 +195,8 @@ export function loadFragmentFile(file: string, source: string): { fragment: Comp
   const known = new Set<string>();
   const steps = parsed.data.steps.map((step, index) => compiler.step(["steps", index], step, known));
   const causes = compiler.causes(["causes"], parsed.data.causes ?? [], known, new Set());
-  const fragment = { name: parsed.data.fragment, file, steps: steps.map((s) => ({ ...s, fragment: parsed.data.fragment })), causes };
+  const name = parsed.data.fragment;
+  const fragment = { name, file, steps: steps.map((s) => ({ ...s, fragment: name })), causes: causes.map((c) => ({ ...c, fragment: name })) };
   return parsed.problems.length > 0 ? { problems: parsed.problems } : { fragment };
 }
 

@@ -52,6 +52,24 @@ export interface LogExcerpt {
   line: string;
 }
 
+export type ChartComparison = ">" | "<" | ">=" | "<=" | "==" | "!=";
+
+/** What the chart of an alert shows: the left side of its comparison over time, the threshold, when it started firing. */
+/** The alert's own expression over the last hour, with its threshold: what the chart shows. */
+export interface AlertChart {
+  /** The left side of the alert's comparison, as written in the rule. */
+  query: string;
+  /** The right side, when it is a constant. */
+  threshold?: number;
+  comparison?: ChartComparison;
+  /** When the alert started firing (Alertmanager's startsAt). */
+  startsAt: string;
+  /** The queried window, so an axis can show the whole hour even where the series have gaps. */
+  from?: string;
+  to?: string;
+  series: Array<{ labels: Record<string, string>; points: Array<{ t: string; v: number }> }>;
+}
+
 export interface AlertLinks {
   runbook?: string;
   graph?: string;
@@ -72,6 +90,8 @@ export interface AlertDiagnosis {
   /** True when a step failed or timed out, or the playbook deadline cut the run short. */
   partial: boolean;
   links: AlertLinks;
+  /** The alert's own expression over the last hour, when it could be charted. */
+  chart?: AlertChart;
   startedAt: string;
   finishedAt: string;
 }

@@ -28,9 +28,28 @@ describe("the shipped playbook tests (rules/tests)", () => {
       for (const testCase of spec.cases) causes.add(testCase.expect.cause);
       reached.set(playbook.name, causes);
     }
+    // A shared fragment's cause counts as reached when a case of any playbook that includes the fragment reaches it.
+    const reachedAnywhere = new Set([...reached.values()].flatMap((causes) => [...causes]));
     const missing = playbooks.flatMap((p) =>
-      [...p.causes.map((c) => c.id), "no_correlation"].filter((id) => !reached.get(p.name)?.has(id)).map((id) => `${p.name}: ${id}`),
+      [...p.causes.map((c) => ({ id: c.id, shared: c.fragment !== undefined })), { id: "no_correlation", shared: false }]
+        .filter(({ id, shared }) => !reached.get(p.name)?.has(id) && !(shared && reachedAnywhere.has(id)))
+        .map(({ id }) => `${p.name}: ${id}`),
     );
+    expect(missing).toEqual([]);
+  });
+
+  it("reach, for every playbook that includes a fragment, at least one of the fragment's causes through its own cases", () => {
+    const missing: string[] = [];
+    for (const playbook of playbooks) {
+      const fragments = new Set(playbook.causes.flatMap((c) => (c.fragment ? [c.fragment] : [])));
+      const spec = readdirSync("rules/tests")
+        .map((f) => parse(readFileSync(join("rules/tests", f), "utf8")) as TestFile)
+        .find((s) => s.playbook === playbook.name);
+      const expected = new Set(spec?.cases.map((c) => c.expect.cause) ?? []);
+      for (const fragment of fragments) {
+        if (!playbook.causes.some((c) => c.fragment === fragment && expected.has(c.id))) missing.push(`${playbook.name} never reaches a cause of ${fragment}`);
+      }
+    }
     expect(missing).toEqual([]);
   });
 });
