@@ -12,10 +12,13 @@ import type { StepSources } from "./engine/run-playbook.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createDeliveryWorker } from "./queue/delivery-worker.ts";
 import { createNotificationWorker } from "./queue/notification-worker.ts";
+import type { Diagnosis } from "./model/diagnosis.ts";
+import { renderChartPng } from "./render/chart.ts";
 import { buildApp } from "./server/app.ts";
 import { ConsoleSink } from "./sinks/console.ts";
 import { pagerDutySinks } from "./sinks/pagerduty-sinks.ts";
 import type { Sink } from "./sinks/sink.ts";
+import { SlackWebApiSink } from "./sinks/slack-web-api.ts";
 import { SlackWebhookSink } from "./sinks/slack-webhook.ts";
 import { KubernetesSource } from "./sources/kubernetes.ts";
 import { type AuditQuery, AuditLogSource } from "./sources/audit-log.ts";
@@ -72,13 +75,31 @@ export function createSources(config: Config): StepSources {
   };
 }
 
+/** The first diagnosed alert's chart as a PNG, for the Slack thread. */
+async function chartImage(diagnosis: Diagnosis): Promise<{ png: Buffer; title: string; altText: string } | undefined> {
+  const alert = diagnosis.alerts.find((a) => a.chart !== undefined);
+  if (alert?.chart === undefined) return undefined;
+  const name = alert.alert.labels.alertname ?? "alert";
+  return { png: renderChartPng(alert.chart), title: `${name}: the last hour`, altText: `${alert.chart.query} over the last hour` };
+}
+
 /** Slack and PagerDuty when configured; the console when nothing is, so a result is always shown somewhere. */
 export function createSinks(config: Config): Sink[] {
   const sinks: Sink[] = [];
+  // The bot token (Web API: threads, updates, charts) wins over the webhook; both are the "slack" sink, so deliveries
+  // already queued carry over when a team switches.
   if (config.slack.botToken) {
-    throw new ConfigError("SLACK_BOT_TOKEN (Slack Web API delivery) is not available in this version yet: use SLACK_WEBHOOK_URL");
+    sinks.push(
+      new SlackWebApiSink({
+        botToken: config.slack.botToken,
+        channel: config.slack.channel ?? "",
+        apiUrl: config.slack.apiUrl,
+        chart: chartImage,
+      }),
+    );
+  } else if (config.slack.webhookUrl) {
+    sinks.push(new SlackWebhookSink({ webhookUrl: config.slack.webhookUrl }));
   }
-  if (config.slack.webhookUrl) sinks.push(new SlackWebhookSink({ webhookUrl: config.slack.webhookUrl }));
   try {
     sinks.push(...pagerDutySinks(config.pagerduty));
   } catch (error) {

@@ -196,7 +196,12 @@ export function loadFragmentFile(file: string, source: string): { fragment: Comp
   const steps = parsed.data.steps.map((step, index) => compiler.step(["steps", index], step, known));
   const causes = compiler.causes(["causes"], parsed.data.causes ?? [], known, new Set());
   const name = parsed.data.fragment;
-  const fragment = { name, file, steps: steps.map((s) => ({ ...s, fragment: name })), causes: causes.map((c) => ({ ...c, fragment: name })) };
+  const fragment = {
+    name,
+    file,
+    steps: steps.map((s) => ({ ...s, fragment: name })),
+    causes: causes.map((c) => ({ ...c, fragment: name })),
+  };
   return parsed.problems.length > 0 ? { problems: parsed.problems } : { fragment };
 }
 

@@ -40,6 +40,12 @@ function parseAnswer(text: string): PagerDutyAnswer {
   }
 }
 
+/** A name for a failure that never reached PagerDuty, for metrics: the transport error says which. */
+function transportCode(result: { transportError: string; retryable: boolean }): string {
+  if (!result.retryable) return "invalid_url";
+  return result.transportError.startsWith("no response") ? "timeout" : "network";
+}
+
 export class PagerDutyEventsSink implements Sink {
   readonly name = "pagerduty";
   readonly #routingKey: string;
@@ -58,22 +64,28 @@ export class PagerDutyEventsSink implements Sink {
     const event = renderPagerDutyEvent(diagnosis, this.#routingKey);
     const result = await postJson(this.#eventsUrl, event, this.#timeoutMs);
     if (!("response" in result)) {
-      return { status: result.retryable ? "retry" : "failed", error: `PagerDuty Events API at ${this.#origin}: ${result.transportError}` };
+      return {
+        status: result.retryable ? "retry" : "failed",
+        code: transportCode(result),
+        error: `PagerDuty Events API at ${this.#origin}: ${result.transportError}`,
+      };
     }
     const response = result.response;
     const status = response.status;
     const answer = parseAnswer(typeof response.data === "string" ? response.data : "");
     if (status >= 200 && status < 300) return { status: "delivered", detail: answer.dedup_key ?? event.dedup_key };
     const said = this.#describe(answer);
+    const code = `http_${status}`;
     if (status === 429) {
       return {
         status: "retry",
+        code,
         error: `PagerDuty Events API at ${this.#origin} rate limited the event: 429${said}`,
         retryAfterMs: retryAfterMs(response.headers["retry-after"]) ?? DEFAULT_RETRY_AFTER_MS,
       };
     }
-    if (status >= 500) return { status: "retry", error: `PagerDuty Events API at ${this.#origin} failed: ${status}${said}` };
-    return { status: "failed", error: `PagerDuty Events API at ${this.#origin} rejected the event: ${status}${said}` };
+    if (status >= 500) return { status: "retry", code, error: `PagerDuty Events API at ${this.#origin} failed: ${status}${said}` };
+    return { status: "failed", code, error: `PagerDuty Events API at ${this.#origin} rejected the event: ${status}${said}` };
   }
 
   /** PagerDuty's own words, with the routing key masked in case an error echoes it. */

@@ -31,27 +31,44 @@ export class SlackWebhookSink implements Sink {
   async deliver(diagnosis: Diagnosis): Promise<SinkOutcome> {
     const result = await postJson(this.#webhookUrl, renderSlackMessage(diagnosis), this.#timeoutMs);
     if (!("response" in result)) {
-      return { status: result.retryable ? "retry" : "failed", error: `Slack webhook at ${this.#origin}: ${result.transportError}` };
+      return {
+        status: result.retryable ? "retry" : "failed",
+        code: transportCode(result),
+        error: `Slack webhook at ${this.#origin}: ${result.transportError}`,
+      };
     }
     const response = result.response;
     const status = response.status;
     const body = serviceText(typeof response.data === "string" ? response.data : "", this.#secrets);
     if (status === 200 && body === "ok") return { status: "delivered" };
     const said = body !== "" ? ` ${body}` : "";
+    // Slack answers a webhook with its error name as the whole body ("channel_not_found"); anything else is named by status.
+    const code = /^[a-z][a-z0-9_]{0,63}$/.test(body) ? body : `http_${status}`;
     if (status === 429) {
       return {
         status: "retry",
+        code,
         error: `Slack webhook at ${this.#origin} rate limited the message: 429${said}`,
         retryAfterMs: retryAfterMs(response.headers["retry-after"]) ?? DEFAULT_RETRY_AFTER_MS,
       };
     }
-    if (status >= 500) return { status: "retry", error: `Slack webhook at ${this.#origin} failed: ${status}${said}` };
+    if (status >= 500) return { status: "retry", code, error: `Slack webhook at ${this.#origin} failed: ${status}${said}` };
     if (status >= 200 && status < 300) {
       // Only the literal "ok" means Slack posted the message (protocols.md 2.1); anything else is not a success.
-      return { status: "failed", error: `Slack webhook at ${this.#origin} answered ${status} without "ok":${said || " (empty body)"}` };
+      return {
+        status: "failed",
+        code,
+        error: `Slack webhook at ${this.#origin} answered ${status} without "ok":${said || " (empty body)"}`,
+      };
     }
-    return { status: "failed", error: `Slack webhook at ${this.#origin} rejected the message: ${status}${said}` };
+    return { status: "failed", code, error: `Slack webhook at ${this.#origin} rejected the message: ${status}${said}` };
   }
+}
+
+/** A name for a failure that never reached Slack, for metrics: the transport error says which. */
+function transportCode(result: { transportError: string; retryable: boolean }): string {
+  if (!result.retryable) return "invalid_url";
+  return result.transportError.startsWith("no response") ? "timeout" : "network";
 }
 
 /** The URL, its path and every path segment: Slack could echo any of them, and the last segment is the token. */

@@ -47,7 +47,8 @@ describe("the shipped playbook tests (rules/tests)", () => {
         .find((s) => s.playbook === playbook.name);
       const expected = new Set(spec?.cases.map((c) => c.expect.cause) ?? []);
       for (const fragment of fragments) {
-        if (!playbook.causes.some((c) => c.fragment === fragment && expected.has(c.id))) missing.push(`${playbook.name} never reaches a cause of ${fragment}`);
+        if (!playbook.causes.some((c) => c.fragment === fragment && expected.has(c.id)))
+          missing.push(`${playbook.name} never reaches a cause of ${fragment}`);
       }
     }
     expect(missing).toEqual([]);

@@ -37,6 +37,7 @@ describe("PagerDutyEventsSink", () => {
     const outcome = await new PagerDutyEventsSink({ routingKey: badKey, eventsUrl: running.eventsUrl }).deliver(makeDiagnosis());
     expect(outcome).toEqual({
       status: "failed",
+      code: "http_400",
       error: expect.stringContaining("400 Event object is invalid - errors: 'routing_key' must be a 32 character"),
     });
     expect(outcome.status === "failed" ? outcome.error : "").not.toContain(badKey);

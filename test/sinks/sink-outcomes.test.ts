@@ -4,12 +4,14 @@ import { PagerDutyEventsSink } from "../../src/sinks/pagerduty-events.ts";
 import { PagerDutyNotesSink } from "../../src/sinks/pagerduty-notes.ts";
 import { alertmanagerIncidentKey } from "../../src/sinks/pagerduty-sinks.ts";
 import type { Sink, SinkOutcome } from "../../src/sinks/sink.ts";
+import { SlackWebApiSink } from "../../src/sinks/slack-web-api.ts";
 import { SlackWebhookSink } from "../../src/sinks/slack-webhook.ts";
 import { makeDiagnosis } from "../support/diagnosis-fixtures.ts";
 import { refusedUrl, type ScriptedFailure } from "../support/http-standin.ts";
 import { PAGERDUTY_STANDIN_API_TOKEN, PAGERDUTY_STANDIN_FROM_EMAIL, startPagerDutyRestStandIn } from "../support/pagerduty-rest-standin.ts";
 import { startPagerDutyStandIn } from "../support/pagerduty-standin.ts";
 import { SLACK_STANDIN_WEBHOOK_PATH, startSlackStandIn } from "../support/slack-standin.ts";
+import { SLACK_STANDIN_BOT_TOKEN, SLACK_STANDIN_CHANNEL_ID, startSlackWebApiStandIn } from "../support/slack-web-api-standin.ts";
 
 const ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6";
 
@@ -50,6 +52,54 @@ const cases: SinkCase[] = [
     refused: async () => new SlackWebhookSink({ webhookUrl: await refusedUrl(SLACK_STANDIN_WEBHOOK_PATH), timeoutMs: 2000 }),
     rejection: { failure: { status: 400, body: "invalid_blocks" }, mustSay: ["400", "invalid_blocks"] },
     echoingRejection: (url) => ({ status: 404, body: `channel_not_found for ${url}` }),
+    defaultRetryAfterMs: 1000,
+  },
+  {
+    name: "Slack Web API",
+    secrets: [SLACK_STANDIN_BOT_TOKEN],
+    async start() {
+      const standIn = await startSlackWebApiStandIn({ rateLimitMs: 0 });
+      return {
+        sink: (timeoutMs) =>
+          new SlackWebApiSink({
+            botToken: standIn.token,
+            channel: SLACK_STANDIN_CHANNEL_ID,
+            apiUrl: standIn.apiUrl,
+            timeoutMs,
+            postIntervalMs: 0,
+          }),
+        failNext: (count, failure) => standIn.failNext(count, failure),
+        accepted: () => standIn.parents().length,
+        close: standIn.close,
+      };
+    },
+    refused: async () =>
+      new SlackWebApiSink({
+        botToken: SLACK_STANDIN_BOT_TOKEN,
+        channel: SLACK_STANDIN_CHANNEL_ID,
+        apiUrl: await refusedUrl("/api"),
+        timeoutMs: 2000,
+      }),
+    // The Web API refuses with HTTP 200 and its error name in JSON (protocols.md 2.1).
+    rejection: {
+      failure: {
+        status: 200,
+        body: JSON.stringify({
+          ok: false,
+          error: "invalid_blocks",
+          response_metadata: { messages: ["[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]"] },
+        }),
+      },
+      mustSay: ["invalid_blocks", "must be less than 3001 characters"],
+    },
+    echoingRejection: () => ({
+      status: 200,
+      body: JSON.stringify({
+        ok: false,
+        error: "invalid_auth",
+        response_metadata: { messages: [`token ${SLACK_STANDIN_BOT_TOKEN} is revoked`] },
+      }),
+    }),
     defaultRetryAfterMs: 1000,
   },
   {
@@ -141,6 +191,8 @@ describe.each(cases)("$name sink", (c) => {
     const outcome = await sink.deliver(makeDiagnosis());
     outcomes.push(outcome);
     for (const secret of c.secrets) expect(errorOf(outcome)).not.toContain(secret);
+    // The metrics count failures by this name, so every failure has one and it is a plain word.
+    if (outcome.status !== "delivered") expect(outcome.code).toMatch(/^[a-z0-9_]+$/);
     return outcome;
   }
 
@@ -175,7 +227,7 @@ describe.each(cases)("$name sink", (c) => {
     expect(errorOf(outcome)).toContain("500");
   });
 
-  it("gives up with the service's own message when it answers 400", async () => {
+  it("gives up with the service's own message when it rejects the message", async () => {
     const r = await start();
     r.failNext(1, c.rejection.failure);
     const outcome = await deliver(r.sink());

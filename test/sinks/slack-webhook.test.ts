@@ -29,13 +29,13 @@ describe("SlackWebhookSink", () => {
     standIn = await startSlackStandIn();
     standIn.failNext(1, { status });
     const outcome = await new SlackWebhookSink({ webhookUrl: standIn.webhookUrl }).deliver(makeDiagnosis());
-    expect(outcome).toEqual({ status: "failed", error: expect.stringContaining(`${status} ${code}`) });
+    expect(outcome).toEqual({ status: "failed", code, error: expect.stringContaining(`${status} ${code}`) });
   });
 
   it("gives up with no_service when the webhook path is unknown, without naming the path", async () => {
     standIn = await startSlackStandIn();
     const outcome = await new SlackWebhookSink({ webhookUrl: `${standIn.url}/services/T000/B000/REVOKEDTOKEN` }).deliver(makeDiagnosis());
-    expect(outcome).toEqual({ status: "failed", error: expect.stringContaining("404 no_service") });
+    expect(outcome).toEqual({ status: "failed", code: "no_service", error: expect.stringContaining("404 no_service") });
     expect(outcome.status === "failed" ? outcome.error : "").not.toContain("REVOKEDTOKEN");
     expect(outcome.status === "failed" ? outcome.error : "").toContain(standIn.url);
   });
@@ -50,7 +50,7 @@ describe("SlackWebhookSink", () => {
   it("gives up at once when the configured webhook URL is not an http(s) URL", async () => {
     standIn = await startSlackStandIn();
     const outcome = await new SlackWebhookSink({ webhookUrl: "hooks.slack.com/services/T1/B2/SECRETTOKEN" }).deliver(makeDiagnosis());
-    expect(outcome).toEqual({ status: "failed", error: expect.stringContaining("not an http(s) URL") });
+    expect(outcome).toEqual({ status: "failed", code: "invalid_url", error: expect.stringContaining("not an http(s) URL") });
     expect(outcome.status === "failed" ? outcome.error : "").not.toContain("SECRETTOKEN");
   });
 });
