@@ -324,7 +324,7 @@ function fallbackText(d: Diagnosis): string {
   return safeMrkdwn(parts.join(" "), FALLBACK_TEXT);
 }
 
-function resolvedAttachmentBlocks(d: Diagnosis): SlackBlock[] {
+function resolvedAttachmentBlocks(d: Diagnosis, quote: string | undefined): SlackBlock[] {
   const lines = d.alerts.slice(0, RESOLVED_LINES).map((a) => {
     const where = whereMrkdwn(a);
     const ended = a.alert.endsAt.startsWith("0001-") ? "" : `, resolved at ${safeMrkdwn(a.alert.endsAt, 40)}`;
@@ -333,6 +333,7 @@ function resolvedAttachmentBlocks(d: Diagnosis): SlackBlock[] {
   const hidden = totalAlertCount(d) - Math.min(d.alerts.length, RESOLVED_LINES);
   if (hidden > 0) lines.push(`${ELLIPSIS} and ${hidden} more (truncated)`);
   const blocks: SlackBlock[] = [section(lines.join("\n"))];
+  if (quote !== undefined) blocks.push(section(`> Diagnosed while firing: ${safeMrkdwn(quote, 2000)}`));
   const lead = leadingAlert(d);
   const report = httpUrl(lead?.links.report);
   if (report !== undefined && report.length <= SLACK_LIMITS.buttonUrl) {
@@ -346,13 +347,16 @@ function resolvedAttachmentBlocks(d: Diagnosis): SlackBlock[] {
   return blocks;
 }
 
-/** The whole message. A resolved group gets a short note: a webhook message cannot be edited later, so it is a new post. */
-export function renderSlackMessage(d: Diagnosis): SlackMessage {
+/**
+ * The whole message. A resolved group gets a short note: a webhook message cannot be edited later, so it is a new
+ * post, quoting what was diagnosed while it fired when the sink remembers it.
+ */
+export function renderSlackMessage(d: Diagnosis, options: { quote?: string } = {}): SlackMessage {
   const color = SEVERITY_COLOUR[severityKey(d)];
   const blocks: SlackBlock[] = [header(d), groupContext(d)];
   const attachmentBlocks =
     d.status === "resolved"
-      ? resolvedAttachmentBlocks(d)
+      ? resolvedAttachmentBlocks(d, options.quote)
       : alertGroups(d, blocks, (a, i) => (a.playbook === null ? undiagnosedAlertBlocks(a, i) : diagnosedAlertBlocks(a, i)));
   return { text: fallbackText(d), blocks, attachments: [{ color, blocks: attachmentBlocks }] };
 }

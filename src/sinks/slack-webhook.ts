@@ -1,8 +1,9 @@
 // Delivers a Diagnosis to a Slack incoming webhook: one attempt, the outcome mapped from Slack's documented answers.
 import type { Diagnosis } from "../model/diagnosis.ts";
+import { leadingAlert } from "../render/alert-facts.ts";
 import { renderSlackMessage } from "../render/slack-blocks.ts";
 import { originOf, postJson, retryAfterMs, serviceText } from "./http-delivery.ts";
-import type { Sink, SinkOutcome } from "./sink.ts";
+import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
 
 export interface SlackWebhookSinkOptions {
   /** A secret: the path is the token. It never appears in an outcome. */
@@ -28,8 +29,20 @@ export class SlackWebhookSink implements Sink {
     this.#secrets = secretsIn(options.webhookUrl);
   }
 
-  async deliver(diagnosis: Diagnosis): Promise<SinkOutcome> {
-    const result = await postJson(this.#webhookUrl, renderSlackMessage(diagnosis), this.#timeoutMs);
+  async deliver(diagnosis: Diagnosis, context?: DeliveryContext): Promise<SinkOutcome> {
+    const remembered = (context?.state ?? {}) as { firingCause?: string };
+    const quote = diagnosis.status === "resolved" ? remembered.firingCause : undefined;
+    const outcome = await this.#post(renderSlackMessage(diagnosis, { quote }));
+    // A webhook message cannot be edited, so the resolve is a new message: remember the cause to quote it then.
+    const cause = leadingAlert(diagnosis)?.causes[0];
+    if (outcome.status === "delivered" && diagnosis.status === "firing" && cause && context) {
+      await context.saveState({ firingCause: `${cause.title}: ${cause.summary}` });
+    }
+    return outcome;
+  }
+
+  async #post(message: ReturnType<typeof renderSlackMessage>): Promise<SinkOutcome> {
+    const result = await postJson(this.#webhookUrl, message, this.#timeoutMs);
     if (!("response" in result)) {
       return {
         status: result.retryable ? "retry" : "failed",

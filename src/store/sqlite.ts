@@ -34,7 +34,7 @@ export class SqliteStore implements Store {
     this.#db = new DatabaseSync(path, { readOnly, timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true });
     this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // Switching to WAL is a write; a read-only connection keeps whatever mode the file already has.
-    if (!readOnly) this.#db.exec("PRAGMA journal_mode = WAL");
+    if (!readOnly) execWhenUnlocked(this.#db, "PRAGMA journal_mode = WAL");
     // FULL: the receiver answers 200 only after the row is on disk, so a commit must survive power loss, not just a crash.
     this.#db.exec("PRAGMA synchronous = FULL");
     this.#db.exec("PRAGMA foreign_keys = ON");
@@ -312,4 +312,21 @@ function parseJson<T>(text: string): T {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Switching the journal mode needs a lock that SQLite does not always wait for with busy_timeout: when several
+ * processes open a new file at once, the loser gets SQLITE_BUSY at once. Try again for up to the busy timeout.
+ */
+function execWhenUnlocked(db: DatabaseSync, sql: string): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.exec(sql);
+      return;
+    } catch (error) {
+      if (!/locked|busy/i.test((error as Error).message) || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
 }

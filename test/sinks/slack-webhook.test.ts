@@ -32,6 +32,24 @@ describe("SlackWebhookSink", () => {
     expect(outcome).toEqual({ status: "failed", code, error: expect.stringContaining(`${status} ${code}`) });
   });
 
+  it("quotes, in the resolve message, the cause it diagnosed while the group fired (a webhook message cannot be edited)", async () => {
+    standIn = await startSlackStandIn();
+    const sink = new SlackWebhookSink({ webhookUrl: standIn.webhookUrl });
+    let state: unknown = null;
+    const context = {
+      get state() {
+        return state;
+      },
+      saveState: async (next: unknown) => {
+        state = next;
+      },
+    };
+    await sink.deliver(makeDiagnosis(), context);
+    await sink.deliver(makeResolvedDiagnosis(), context);
+    const resolved = JSON.stringify(standIn.messages[1]);
+    expect(resolved).toContain("Diagnosed while firing: Client credentials rejected");
+  });
+
   it("gives up with no_service when the webhook path is unknown, without naming the path", async () => {
     standIn = await startSlackStandIn();
     const outcome = await new SlackWebhookSink({ webhookUrl: `${standIn.url}/services/T000/B000/REVOKEDTOKEN` }).deliver(makeDiagnosis());
