@@ -37,7 +37,7 @@ export async function postJson(url: string, body: unknown, timeoutMs: number): P
  * Axios and Node put the request URL (and so the Slack webhook token) into some error messages and into the error
  * object's config, so only the error code is kept.
  */
-function describeTransportError(error: unknown, timeoutMs: number): string {
+export function describeTransportError(error: unknown, timeoutMs: number): string {
   const code = typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined;
   const name = error instanceof Error ? error.name : undefined;
   if (code === "ECONNABORTED" || code === "ETIMEDOUT" || code === "ERR_CANCELED" || name === "TimeoutError" || name === "CanceledError") {

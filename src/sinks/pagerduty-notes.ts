@@ -4,7 +4,7 @@ import axios from "axios";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { topCause } from "../render/alert-facts.ts";
 import { renderPlainTextNote } from "../render/text.ts";
-import { originOf, retryAfterMs, serviceText } from "./http-delivery.ts";
+import { describeTransportError, originOf, retryAfterMs, serviceText } from "./http-delivery.ts";
 import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
 
 export const PAGERDUTY_API_URL = "https://api.pagerduty.com";
@@ -146,17 +146,6 @@ function openIncidents(text: string): IncidentSummary[] | undefined {
     open.push({ id: record.id, createdAt: typeof record.created_at === "string" ? record.created_at : "" });
   }
   return open.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-}
-
-/** Axios can put the request, and so the Authorization header, into its errors: only the error code is kept. */
-function describeTransportError(error: unknown, timeoutMs: number): string {
-  const code = typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined;
-  const name = error instanceof Error ? error.name : undefined;
-  if (code === "ECONNABORTED" || code === "ETIMEDOUT" || code === "ERR_CANCELED" || name === "TimeoutError" || name === "CanceledError") {
-    return `no response within ${timeoutMs} ms`;
-  }
-  if (code === "ERR_FR_MAX_BODY_LENGTH_EXCEEDED" || code === "ERR_BAD_RESPONSE") return "response too large or malformed";
-  return code !== undefined ? `connection failed (${code})` : "connection failed";
 }
 
 export class PagerDutyNotesSink implements Sink {
