@@ -25,6 +25,7 @@ import { type AuditQuery, AuditLogSource } from "./sources/audit-log.ts";
 import { createKubernetesClient, loadKubeConfig } from "./sources/kubernetes-client.ts";
 import { LogsSource } from "./sources/logs.ts";
 import { PrometheusSource } from "./sources/prometheus.ts";
+import { openPostgresStore } from "./store/postgres.ts";
 import { openSqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
 
@@ -48,7 +49,9 @@ export function createLogger(level: string): Logger {
 
 export function openStore(databaseUrl: string): Store {
   if (databaseUrl.startsWith("sqlite:")) return openSqliteStore(databaseUrl.slice("sqlite:".length));
-  throw new ConfigError("DATABASE_URL=postgres://… is not supported by this version yet: use sqlite:PATH");
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return openPostgresStore(databaseUrl);
+  // Never echo the URL: it may hold a password.
+  throw new ConfigError("DATABASE_URL must be sqlite:PATH or postgres://…");
 }
 
 export function createSources(config: Config): StepSources {

@@ -1,0 +1,79 @@
+// The PostgreSQL schema as an ordered list of migrations; PostgresStore.migrate() applies the ones a database has not seen yet.
+// The same tables as the SQLite migrations of the same version. Never edit a migration that has shipped: append a new one.
+// Times are epoch milliseconds (BIGINT), as in SQLite, so lease and window comparisons are the same integer comparisons
+// and both stores take their clock from the caller. Payloads, diagnoses and sink state are TEXT holding JSON, not JSONB:
+// JSONB rejects the \u0000 escape that JSON.stringify writes for a NUL in an annotation, and TEXT returns exactly what was stored.
+
+export interface PostgresMigration {
+  /** Strictly increasing, starting at 1. Recorded in schema_migrations once applied. */
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const postgresMigrations: readonly PostgresMigration[] = [
+  {
+    version: 1,
+    name: "notifications and deliveries",
+    sql: `
+      -- seq stands in for SQLite's rowid: the tie-break between rows received in the same millisecond.
+      CREATE TABLE notifications (
+        id          TEXT    PRIMARY KEY,
+        seq         BIGINT  GENERATED ALWAYS AS IDENTITY,
+        dedup_key   TEXT    NOT NULL,
+        group_key   TEXT    NOT NULL,
+        status      TEXT    NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+        payload     TEXT    NOT NULL,
+        received_at BIGINT  NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        diagnosis   TEXT,
+        finished_at BIGINT
+      );
+      -- Partial indexes: done notifications pile up, and claims and the group-order check only look at unfinished ones.
+      CREATE INDEX notifications_claim ON notifications (received_at, seq) WHERE status IN ('pending', 'running');
+      CREATE INDEX notifications_group_unfinished ON notifications (group_key, received_at) WHERE status IN ('pending', 'running');
+      CREATE INDEX notifications_dedup ON notifications (dedup_key, received_at);
+
+      CREATE TABLE deliveries (
+        id              TEXT    PRIMARY KEY,
+        seq             BIGINT  GENERATED ALWAYS AS IDENTITY,
+        notification_id TEXT    NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+        group_key       TEXT    NOT NULL,
+        sink            TEXT    NOT NULL,
+        status          TEXT    NOT NULL CHECK (status IN ('pending', 'running', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        not_before      BIGINT  NOT NULL,
+        lease_owner     TEXT,
+        lease_until     BIGINT,
+        last_error      TEXT,
+        created_at      BIGINT  NOT NULL,
+        delivered_at    BIGINT
+      );
+      CREATE INDEX deliveries_claim ON deliveries (created_at, seq) WHERE status IN ('pending', 'running');
+      CREATE INDEX deliveries_group_unfinished ON deliveries (group_key, sink, created_at) WHERE status IN ('pending', 'running');
+      CREATE INDEX deliveries_notification ON deliveries (notification_id);
+
+      CREATE TABLE heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at BIGINT  NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: "sink state per alert group",
+    sql: `
+      -- What a sink remembers about one alert group between deliveries: the Slack message ts to update, the last
+      -- PagerDuty note's digest. Kept per group so it survives restarts and is shared by replicas.
+      CREATE TABLE sink_state (
+        group_key  TEXT   NOT NULL,
+        sink       TEXT   NOT NULL,
+        state      TEXT   NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (group_key, sink)
+      );
+    `,
+  },
+];

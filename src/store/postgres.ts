@@ -1,0 +1,407 @@
+// The networked Store: PostgreSQL through a pg Pool, so several replicas share one inbox and outbox with SqliteStore's semantics.
+import { createHash, randomUUID } from "node:crypto";
+import { inspect } from "node:util";
+import { Pool, type PoolClient, type QueryResultRow } from "pg";
+import type { AlertmanagerPayload } from "../model/alertmanager.ts";
+import type { Diagnosis } from "../model/diagnosis.ts";
+import { postgresMigrations } from "./migrations/postgres.ts";
+import type { DeliveryResult, InsertResult, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
+
+export interface PostgresStoreOptions {
+  /** Connections per replica. */
+  maxConnections?: number;
+  /** How long to wait for a connection before the call fails (and the receiver answers 503). */
+  connectTimeoutMs?: number;
+}
+
+// Advisory lock keys. The one-bigint and the two-int4 forms are separate key spaces in PostgreSQL.
+const MIGRATION_LOCK = 0x616c_6572_7465_6e72n; // "alertenr"
+const DEDUP_LOCK_SPACE = 0x6465_6475; // "dedu"
+
+const DEFAULT_MAX_CONNECTIONS = 10;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+type Queryable = Pick<PoolClient, "query">;
+
+export function openPostgresStore(url: string, options: PostgresStoreOptions = {}): PostgresStore {
+  return new PostgresStore(url, options);
+}
+
+export class PostgresStore implements Store {
+  /** The URL without its password, for messages. */
+  readonly location: string;
+  readonly #pool: Pool;
+  readonly #secrets: string[];
+
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.location = describeUrl(url);
+    this.#secrets = secretsOf(url);
+    this.#pool = new Pool({
+      connectionString: url,
+      max: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      application_name: "alert-enricher",
+    });
+    // An idle connection that the server drops (restart, failover) is reported here; without a listener the process
+    // would crash. The pool discards that connection, and the next call that cannot connect throws to its caller.
+    this.#pool.on("error", () => undefined);
+  }
+
+  async migrate(): Promise<void> {
+    await this.#guard("cannot migrate the schema", () =>
+      // The advisory lock serializes replicas starting at once: the second waits, then finds the versions recorded.
+      this.#transaction(async (client) => {
+        await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK.toString()]);
+        await client.query(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        );
+        const applied = new Set(
+          (await client.query("SELECT version FROM schema_migrations")).rows.map((row) => integerColumn(row, "version")),
+        );
+        for (const migration of postgresMigrations) {
+          if (applied.has(migration.version)) continue;
+          await client.query(migration.sql);
+          await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
+            migration.version,
+            migration.name,
+            Date.now(),
+          ]);
+        }
+      }),
+    );
+  }
+
+  async insertNotification(input: {
+    dedupKey: string;
+    payload: AlertmanagerPayload;
+    receivedAt: Date;
+    dedupWindowMs: number;
+  }): Promise<InsertResult> {
+    const receivedAt = input.receivedAt.getTime();
+    return this.#guard("cannot store a notification", () =>
+      this.#transaction(async (client) => {
+        // Both Alertmanagers of an HA pair send the same notification at the same moment, often to different replicas.
+        // The lock on the dedup key makes the second wait for the first to commit; its own lookup, a separate
+        // statement and so a fresh snapshot under READ COMMITTED, then sees the stored row.
+        await client.query("SELECT pg_advisory_xact_lock($1, $2)", [DEDUP_LOCK_SPACE, dedupLockKey(input.dedupKey)]);
+        const existing = await client.query(
+          `SELECT id FROM notifications
+            WHERE dedup_key = $1 AND received_at > $2::bigint - $3::bigint AND received_at < $2::bigint + $3::bigint
+            ORDER BY received_at DESC, seq DESC LIMIT 1`,
+          [input.dedupKey, receivedAt, input.dedupWindowMs],
+        );
+        const duplicate = existing.rows[0];
+        if (duplicate !== undefined) return { id: textColumn(duplicate, "id"), duplicate: true };
+
+        const id = randomUUID();
+        await client.query(
+          `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts)
+           VALUES ($1, $2, $3, 'pending', $4, $5, 0)`,
+          [id, input.dedupKey, input.payload.groupKey, JSON.stringify(input.payload), receivedAt],
+        );
+        return { id, duplicate: false };
+      }),
+    );
+  }
+
+  async claimNotification(worker: string, leaseMs: number, now: Date = new Date()): Promise<StoredNotification | null> {
+    const nowMs = now.getTime();
+    return this.#guard("cannot claim a notification", async () => {
+      // SKIP LOCKED: a replica passes over the row another replica is taking right now instead of waiting for it.
+      const result = await this.#pool.query(
+        `UPDATE notifications
+            SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1
+          WHERE id = (
+            SELECT id FROM notifications
+             WHERE status = 'pending' OR (status = 'running' AND lease_until < $3)
+             ORDER BY received_at, seq LIMIT 1
+             FOR UPDATE SKIP LOCKED)
+          RETURNING id, dedup_key, payload, received_at, attempts`,
+        [worker, nowMs + leaseMs, nowMs],
+      );
+      const row = result.rows[0];
+      if (row === undefined) return null;
+      return {
+        id: textColumn(row, "id"),
+        dedupKey: textColumn(row, "dedup_key"),
+        payload: parseJson<AlertmanagerPayload>(textColumn(row, "payload")),
+        receivedAt: new Date(integerColumn(row, "received_at")).toISOString(),
+        attempts: integerColumn(row, "attempts"),
+      };
+    });
+  }
+
+  async completeNotification(id: string, diagnosis: Diagnosis, sinks: string[]): Promise<void> {
+    const nowMs = Date.now();
+    await this.#guard(`cannot complete notification ${id}`, () =>
+      this.#transaction(async (client) => {
+        // FOR UPDATE: a second worker completing the same notification waits here, then reads 'done'.
+        const notification = (await client.query("SELECT status, group_key, received_at FROM notifications WHERE id = $1 FOR UPDATE", [id]))
+          .rows[0];
+        if (notification === undefined) throw new Error("it is not in the store");
+        // A worker whose lease expired may finish after another worker already did; the first completion wins,
+        // otherwise every sink would get the diagnosis twice.
+        if (textColumn(notification, "status") === "done") return;
+
+        await client.query(
+          `UPDATE notifications
+              SET status = 'done', diagnosis = $2, finished_at = $3, lease_owner = NULL, lease_until = NULL
+            WHERE id = $1`,
+          [id, JSON.stringify(diagnosis), nowMs],
+        );
+        const uniqueSinks = [...new Set(sinks)];
+        if (uniqueSinks.length === 0) return;
+        // created_at is the notification's receipt time, not now: a group's deliveries go out in the order Alertmanager
+        // sent them, even when a later notification (a quick resolve) finishes diagnosis before an earlier one.
+        await client.query(
+          `INSERT INTO deliveries (id, notification_id, group_key, sink, status, attempts, not_before, created_at)
+           SELECT delivery.id, $1, $2, delivery.sink, 'pending', 0, $3::bigint, $4::bigint
+             FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS delivery (id, sink, position)
+            ORDER BY delivery.position`,
+          [
+            id,
+            textColumn(notification, "group_key"),
+            nowMs,
+            integerColumn(notification, "received_at"),
+            uniqueSinks.map(() => randomUUID()),
+            uniqueSinks,
+          ],
+        );
+      }),
+    );
+  }
+
+  async claimDelivery(worker: string, leaseMs: number, now: Date = new Date()): Promise<StoredDelivery | null> {
+    const nowMs = now.getTime();
+    return this.#guard("cannot claim a delivery", async () => {
+      // A delivery waits while an earlier one of its (group, sink) is unfinished, or while another of them is in flight:
+      // one alert group's messages reach a sink in order, and other groups and sinks are not held up. Across replicas
+      // this holds because in any one snapshot only the earliest unfinished delivery of a (group, sink) qualifies, and
+      // a replica that loses the race for it skips it (SKIP LOCKED) or, once it is committed as running, finds it no
+      // longer qualifies when PostgreSQL re-checks the locked row.
+      const result = await this.#pool.query(
+        `WITH claimed AS (
+           UPDATE deliveries
+              SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1
+            WHERE id = (
+              SELECT d.id FROM deliveries d
+               WHERE ((d.status = 'pending' AND d.not_before <= $3) OR (d.status = 'running' AND d.lease_until < $3))
+                 AND NOT EXISTS (
+                   SELECT 1 FROM deliveries e
+                    WHERE e.group_key = d.group_key AND e.sink = d.sink AND e.id <> d.id
+                      AND e.status IN ('pending', 'running')
+                      AND (e.created_at < d.created_at
+                           OR (e.created_at = d.created_at AND e.seq < d.seq)
+                           OR (e.status = 'running' AND e.lease_until >= $3)))
+                 AND NOT EXISTS (
+                   SELECT 1 FROM notifications n
+                    WHERE n.group_key = d.group_key AND n.status IN ('pending', 'running') AND n.received_at < d.created_at)
+               ORDER BY d.created_at, d.seq LIMIT 1
+               FOR UPDATE SKIP LOCKED)
+            RETURNING id, notification_id, group_key, sink, attempts)
+         SELECT c.id, c.notification_id, c.group_key, c.sink, c.attempts, n.diagnosis
+           FROM claimed c JOIN notifications n ON n.id = c.notification_id`,
+        [worker, nowMs + leaseMs, nowMs],
+      );
+      const row = result.rows[0];
+      if (row === undefined) return null;
+      return {
+        id: textColumn(row, "id"),
+        notificationId: textColumn(row, "notification_id"),
+        groupKey: textColumn(row, "group_key"),
+        sink: textColumn(row, "sink"),
+        diagnosis: parseJson<Diagnosis>(textColumn(row, "diagnosis")),
+        attempts: integerColumn(row, "attempts"),
+      };
+    });
+  }
+
+  async finishDelivery(id: string, result: DeliveryResult): Promise<void> {
+    const nowMs = Date.now();
+    await this.#guard(`cannot finish delivery ${id}`, () =>
+      this.#transaction(async (client) => {
+        const delivery = (await client.query("SELECT status FROM deliveries WHERE id = $1 FOR UPDATE", [id])).rows[0];
+        if (delivery === undefined) throw new Error("it is not in the store");
+        const status = textColumn(delivery, "status");
+        // After a lease expiry two workers can hold the same delivery. Once any of them delivered it, it stays delivered;
+        // a retry or failure only counts from a worker that still finds it running, so a late report cannot undo a result.
+        if (result.status === "delivered") {
+          if (status === "delivered") return;
+          await client.query(
+            `UPDATE deliveries
+                SET status = 'delivered', delivered_at = $2, lease_owner = NULL, lease_until = NULL
+              WHERE id = $1`,
+            [id, nowMs],
+          );
+          return;
+        }
+        if (status !== "running") return;
+        if (result.status === "retry") {
+          await client.query(
+            `UPDATE deliveries
+                SET status = 'pending', not_before = $2, last_error = $3, lease_owner = NULL, lease_until = NULL
+              WHERE id = $1`,
+            [id, result.notBefore.getTime(), result.error],
+          );
+          return;
+        }
+        await client.query(
+          `UPDATE deliveries
+              SET status = 'failed', last_error = $2, lease_owner = NULL, lease_until = NULL
+            WHERE id = $1`,
+          [id, result.error],
+        );
+      }),
+    );
+  }
+
+  async getDiagnosis(notificationId: string): Promise<Diagnosis | null> {
+    return this.#guard(`cannot read the diagnosis of notification ${notificationId}`, async () => {
+      const row = (await this.#pool.query("SELECT diagnosis FROM notifications WHERE id = $1", [notificationId])).rows[0];
+      if (row === undefined || row.diagnosis === null) return null;
+      return parseJson<Diagnosis>(textColumn(row, "diagnosis"));
+    });
+  }
+
+  async getSinkState(groupKey: string, sink: string): Promise<unknown> {
+    return this.#guard(`cannot read the ${sink} state of an alert group`, async () => {
+      const row = (await this.#pool.query("SELECT state FROM sink_state WHERE group_key = $1 AND sink = $2", [groupKey, sink])).rows[0];
+      return row === undefined ? null : parseJson<unknown>(textColumn(row, "state"));
+    });
+  }
+
+  async putSinkState(groupKey: string, sink: string, state: unknown): Promise<void> {
+    await this.#guard(`cannot store the ${sink} state of an alert group`, () =>
+      this.#pool.query(
+        `INSERT INTO sink_state (group_key, sink, state, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (group_key, sink) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
+        [groupKey, sink, JSON.stringify(state), Date.now()],
+      ),
+    );
+  }
+
+  async queueDepth(): Promise<QueueDepth> {
+    return this.#guard("cannot count the queues", async () => {
+      const row = (
+        await this.#pool.query(
+          `SELECT (SELECT count(*) FROM notifications WHERE status IN ('pending', 'running')) AS notifications,
+                  (SELECT count(*) FROM deliveries WHERE status IN ('pending', 'running')) AS deliveries`,
+        )
+      ).rows[0];
+      if (row === undefined) throw new Error("the queue depth query returned no row");
+      return { notifications: integerColumn(row, "notifications"), deliveries: integerColumn(row, "deliveries") };
+    });
+  }
+
+  async checkWritable(): Promise<void> {
+    // A real write: a read-only standby or a database set read-only still answers reads.
+    await this.#guard("cannot take a write", () =>
+      this.#pool.query("INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at", [Date.now()]),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (!this.#pool.ended) await this.#pool.end();
+  }
+
+  async #transaction<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    let broken = false;
+    try {
+      // Explicit, whatever the server's default: the dedup check relies on each statement taking a fresh snapshot.
+      await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      try {
+        await client.query("ROLLBACK");
+      } catch {
+        // The connection is gone; releasing it as broken keeps it out of the pool.
+        broken = true;
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Runs `work`; its failure is rethrown naming the action and the database, with the URL's password scrubbed. */
+  async #guard<T>(action: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const message = scrub(errorMessage(error), this.#secrets);
+      // The original error is kept as the cause for its code and stack, unless something in it carries the password.
+      const leaks = this.#secrets.some((secret) => inspect(error, { depth: 4 }).includes(secret));
+      throw new Error(`PostgreSQL store ${this.location} ${action}: ${message}`, leaks ? undefined : { cause: error });
+    }
+  }
+}
+
+/** user@host:port/database, the URL without scheme, password or parameters. */
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const user = parsed.username === "" ? "" : `${decodeURIComponent(parsed.username)}@`;
+    return `${user}${parsed.host}${parsed.pathname}`;
+  } catch {
+    return "(unparseable URL)";
+  }
+}
+
+/** The password, as written in the URL and decoded, in the user-info part or as a password= parameter. */
+function secretsOf(url: string): string[] {
+  const found: string[] = [];
+  const userInfo = /^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(url)?.[1];
+  if (userInfo) found.push(userInfo);
+  const parameter = /[?&]password=([^&#]*)/i.exec(url)?.[1];
+  if (parameter) found.push(parameter);
+  for (const secret of [...found]) {
+    try {
+      found.push(decodeURIComponent(secret));
+    } catch {
+      // Not valid percent-encoding: the raw form is all there is.
+    }
+  }
+  return [...new Set(found)].filter((secret) => secret.length > 0).sort((a, b) => b.length - a.length);
+}
+
+function scrub(text: string, secrets: string[]): string {
+  let scrubbed = text;
+  for (const secret of secrets) scrubbed = scrubbed.split(secret).join("***");
+  return scrubbed;
+}
+
+/** A 32-bit lock key from the dedup key; a collision only makes two unrelated inserts wait for each other. */
+function dedupLockKey(dedupKey: string): number {
+  return createHash("sha256").update(dedupKey).digest().readInt32BE(0);
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof AggregateError && error.message === "") return error.errors.map(errorMessage).join("; ");
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  // Node's connection errors name the address in the message; PostgreSQL's carry their SQLSTATE only as a code.
+  return error.message === "" && typeof code === "string" ? code : error.message;
+}
+
+function textColumn(row: QueryResultRow, column: string): string {
+  const value: unknown = row[column];
+  if (typeof value !== "string") throw new Error(`column ${column} is ${value === null ? "NULL" : typeof value}, expected text`);
+  return value;
+}
+
+/** BIGINT and count(*) arrive as strings (pg does not narrow int8 to a number); INTEGER arrives as a number. */
+function integerColumn(row: QueryResultRow, column: string): number {
+  const value: unknown = row[column];
+  const number = typeof value === "string" ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isSafeInteger(number)) {
+    throw new Error(`column ${column} is ${value === null ? "NULL" : JSON.stringify(value)}, expected an integer`);
+  }
+  return number;
+}
+
+function parseJson<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
