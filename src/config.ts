@@ -28,6 +28,8 @@ export interface Config {
   dedupWindowMs: number;
   stepTimeoutMs: number;
   playbookDeadlineMs: number;
+  /** How long a replica owns a notification it took; after that (it died) another takes it again. */
+  workLeaseMs: number;
   maxPlaybookRuns: number;
   workerConcurrency: number;
 }
@@ -112,6 +114,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     return path ? { path } : auditUrl ? { url: auditUrl } : undefined;
   };
 
+  // The lease must outlast a whole playbook run, or a slow run would be taken over while still going.
+  const workLeaseMs = (): number => {
+    const deadlineMs = integer("PLAYBOOK_DEADLINE_SECONDS", 25, 1, 600) * 1000;
+    const leaseMs = integer("WORK_LEASE_SECONDS", Math.ceil((deadlineMs * 2 + 30_000) / 1000), 1, 3600) * 1000;
+    if (leaseMs <= deadlineMs)
+      throw new ConfigError(`WORK_LEASE_SECONDS must be longer than PLAYBOOK_DEADLINE_SECONDS (${deadlineMs / 1000})`);
+    return leaseMs;
+  };
+
   const databaseUrl = text("DATABASE_URL") ?? "sqlite:./data/enricher.db";
   if (!databaseUrl.startsWith("sqlite:") && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("DATABASE_URL must be sqlite:PATH or postgres://…");
@@ -161,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     dedupWindowMs: integer("DEDUP_WINDOW_SECONDS", 600, 0, 86_400) * 1000,
     stepTimeoutMs: integer("STEP_TIMEOUT_SECONDS", 5, 1, 300) * 1000,
     playbookDeadlineMs: integer("PLAYBOOK_DEADLINE_SECONDS", 25, 1, 600) * 1000,
+    workLeaseMs: workLeaseMs(),
     maxPlaybookRuns: integer("MAX_PLAYBOOK_RUNS_PER_NOTIFICATION", 10, 0, 1000),
     workerConcurrency: integer("WORKER_CONCURRENCY", 4, 1, 64),
   };

@@ -165,7 +165,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     workerId,
     concurrency: config.workerConcurrency,
     pollIntervalMs: overrides.pollIntervalMs,
-    leaseMs: overrides.leaseMs ?? config.playbookDeadlineMs * 2 + 30_000,
+    leaseMs: overrides.leaseMs ?? config.workLeaseMs,
     onCompleted: () => deliveries.wake(),
     diagnose: (notification, plainOnly) =>
       diagnose(notification.id, notification.payload, {
