@@ -32,6 +32,14 @@ export interface Config {
   workLeaseMs: number;
   maxPlaybookRuns: number;
   workerConcurrency: number;
+  /** Sparing a sick API server: shared reads, in-flight caps, the circuit breaker. */
+  backends: {
+    readCacheMs: number;
+    maxInFlightKubernetes: number;
+    maxInFlightPrometheus: number;
+    breakerFailures: number;
+    breakerCooldownMs: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -175,6 +183,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     workLeaseMs: workLeaseMs(),
     maxPlaybookRuns: integer("MAX_PLAYBOOK_RUNS_PER_NOTIFICATION", 10, 0, 1000),
     workerConcurrency: integer("WORKER_CONCURRENCY", 4, 1, 64),
+    backends: {
+      readCacheMs: integer("READ_CACHE_SECONDS", 10, 0, 300) * 1000,
+      maxInFlightKubernetes: integer("MAX_INFLIGHT_KUBERNETES_REQUESTS", 8, 1, 256),
+      maxInFlightPrometheus: integer("MAX_INFLIGHT_PROMETHEUS_QUERIES", 8, 1, 256),
+      breakerFailures: integer("CIRCUIT_BREAKER_FAILURES", 5, 1, 1000),
+      breakerCooldownMs: integer("CIRCUIT_BREAKER_COOLDOWN_SECONDS", 30, 1, 3600) * 1000,
+    },
   };
 }
 

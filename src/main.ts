@@ -20,11 +20,13 @@ import { pagerDutySinks } from "./sinks/pagerduty-sinks.ts";
 import type { Sink } from "./sinks/sink.ts";
 import { SlackWebApiSink } from "./sinks/slack-web-api.ts";
 import { SlackWebhookSink } from "./sinks/slack-webhook.ts";
-import { KubernetesSource } from "./sources/kubernetes.ts";
+import { BackendGuard } from "./sources/backend-guard.ts";
+import { KubernetesSource, type KubernetesRead } from "./sources/kubernetes.ts";
 import { type AuditQuery, AuditLogSource } from "./sources/audit-log.ts";
 import { createKubernetesClient, loadKubeConfig } from "./sources/kubernetes-client.ts";
-import { LogsSource } from "./sources/logs.ts";
-import { PrometheusSource } from "./sources/prometheus.ts";
+import { type LogRead, LogsSource } from "./sources/logs.ts";
+import { PrometheusSource, type PromQuery } from "./sources/prometheus.ts";
+import { requestKey, SharedReads } from "./sources/shared-reads.ts";
 import { openPostgresStore } from "./store/postgres.ts";
 import { openSqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
@@ -70,10 +72,40 @@ export function createSources(config: Config): StepSources {
     userAgent: USER_AGENT,
   });
   const audit = config.auditLog ? new AuditLogSource(config.auditLog) : undefined;
+  const { backends } = config;
+  const apiServer = new BackendGuard({
+    name: "API server",
+    maxInFlight: backends.maxInFlightKubernetes,
+    failureThreshold: backends.breakerFailures,
+    cooldownMs: backends.breakerCooldownMs,
+  });
+  const prometheusGuard = new BackendGuard({
+    name: "Prometheus",
+    maxInFlight: backends.maxInFlightPrometheus,
+    failureThreshold: backends.breakerFailures,
+    cooldownMs: backends.breakerCooldownMs,
+  });
+  // Shared reads sit above the guards, so only reads that really go out count against the caps and the breaker.
+  const shared = { ttlMs: backends.readCacheMs, maxEntries: 2000 };
+  const objectReads = new SharedReads(
+    apiServer.wrap<KubernetesRead>((r, s) => objects.read(r, s)),
+    (r) => requestKey("k8s", r),
+    shared,
+  );
+  const logReads = new SharedReads(
+    apiServer.wrap<LogRead>((r, s) => logs.read(r, s)),
+    (r) => requestKey("log", r),
+    shared,
+  );
+  const queries = new SharedReads(
+    prometheusGuard.wrap<PromQuery>((r, s) => prometheus.query(r, s)),
+    (r) => requestKey("prom", r),
+    shared,
+  );
   return {
-    kubernetes: (request, signal) => objects.read(request, signal),
-    logs: (request, signal) => logs.read(request, signal),
-    prometheus: (request, signal) => prometheus.query(request, signal),
+    kubernetes: objectReads.read,
+    logs: logReads.read,
+    prometheus: queries.read,
     ...(audit ? { audit: (request: AuditQuery, signal: AbortSignal) => audit.query(request, signal) } : {}),
   };
 }

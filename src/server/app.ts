@@ -37,6 +37,69 @@ export function describeSchemaError(error: ErrorObject): { field: string; messag
   return { field: base, message: `${base} ${error.message ?? "is invalid"}${allowed}${constant}` };
 }
 
+/** A body that is JSON but that no Alertmanager sends and that the service could not handle safely. */
+class RejectedBody extends Error {
+  readonly statusCode = 400;
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+/**
+ * An Alertmanager payload nests 4 levels deep. Far deeper bodies parse (JSON.parse does not recurse) but cannot be
+ * stored: JSON.stringify overflows the stack at about 4,500 levels, which made the store answer 503 (retry) forever.
+ */
+export const MAX_BODY_DEPTH = 64;
+
+function pointer(parents: string[]): string {
+  const segments = parents.map((key) => (key.length > 64 ? `${key.slice(0, 64)}…` : key).replace(/~/g, "~0").replace(/\//g, "~1"));
+  return segments.length === 0 ? "/" : `/${segments.join("/")}`;
+}
+
+/** JSON.parse, then refuses bodies nested deeper than MAX_BODY_DEPTH and prototype-pollution keys, naming where. */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === "") throw Object.assign(new Error("the body is empty"), { statusCode: 400 });
+  let body: unknown;
+  try {
+    body = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (error) {
+    throw Object.assign(new Error((error as Error).message), { statusCode: 400 });
+  }
+  // Iterative, with the path kept as parent links, so neither depth nor long keys cost recursion or quadratic strings.
+  interface Node {
+    value: unknown;
+    key: string;
+    parent: Node | undefined;
+    depth: number;
+  }
+  const path = (node: Node): string[] => {
+    const keys: string[] = [];
+    for (let n: Node | undefined = node; n?.parent !== undefined; n = n.parent) keys.unshift(n.key);
+    return keys;
+  };
+  const stack: Node[] = [{ value: body, key: "", parent: undefined, depth: 1 }];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (node.value === null || typeof node.value !== "object") continue;
+    if (node.depth > MAX_BODY_DEPTH)
+      throw new RejectedBody(
+        pointer(path(node)),
+        `${pointer(path(node))} nests deeper than ${MAX_BODY_DEPTH} levels; an Alertmanager payload never does`,
+      );
+    for (const [key, value] of Object.entries(node.value)) {
+      const child: Node = { value, key, parent: node, depth: node.depth + 1 };
+      const pollutes =
+        key === "__proto__" || (key === "constructor" && value !== null && typeof value === "object" && Object.hasOwn(value, "prototype"));
+      if (pollutes)
+        throw new RejectedBody(pointer(path(child)), `${pointer(path(child))}: the key ${key} is refused (prototype pollution)`);
+      stack.push(child);
+    }
+  }
+  return body;
+}
+
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const app = Fastify({
     bodyLimit: deps.bodyLimitBytes,
@@ -46,7 +109,21 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const authorized = createAuthCheck(deps.auth);
   const challenge = challengeFor(deps.auth);
 
+  // JSON only: Fastify's text/plain parser would hand the schema a string, answered "/ must be object" instead of 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(typeof body === "string" ? body : body.toString("utf8")));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
   app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    if (error instanceof RejectedBody) {
+      deps.metrics.rejected.inc({ reason: "schema" });
+      return reply.code(400).send({ error: "invalid payload", field: error.field, message: error.message });
+    }
     const status = error.statusCode ?? 500;
     if (status === 413) {
       deps.metrics.rejected.inc({ reason: "too_large" });

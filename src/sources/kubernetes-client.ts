@@ -82,11 +82,15 @@ export function explainKubernetesError(error: unknown): SourceError {
     const body = parseBody(error.body);
     const reason = body?.reason ? ` ${body.reason}` : "";
     const message = body?.message ? `: ${body.message}` : "";
-    return new SourceError(`API server answered ${error.code}${reason}${message}`);
+    const retryAfter = Number(error.headers?.["retry-after"]);
+    return new SourceError(`API server answered ${error.code}${reason}${message}`, {
+      backendTrouble: error.code === 429 || error.code >= 500,
+      retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined,
+    });
   }
   const message = error instanceof Error ? error.message : String(error);
   const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
-  return new SourceError(`API server could not be reached: ${message}${cause}`);
+  return new SourceError(`API server could not be reached: ${message}${cause}`, { backendTrouble: true });
 }
 
 export function statusCodeOf(error: unknown): number | undefined {

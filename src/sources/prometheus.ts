@@ -79,11 +79,13 @@ export class PrometheusSource {
       if (signal.aborted) throw error;
       throw new SourceError(
         `Prometheus at ${new URL(this.baseUrl).host} could not be reached: ${isAxiosError(error) ? (error.code ?? error.message) : String(error)}`,
+        { backendTrouble: true },
       );
     }
     if (status >= 400 || envelope?.status !== "success" || !envelope.data) {
       const detail = envelope?.error ? `${envelope.errorType ?? "error"}: ${envelope.error}` : `HTTP ${status}`;
-      throw new SourceError(`Prometheus rejected the query (${detail})`);
+      // 4xx is this query's fault (bad_data); 5xx, 503 "too many queries" and 429 are Prometheus in trouble.
+      throw new SourceError(`Prometheus rejected the query (${detail})`, { backendTrouble: status === 429 || status >= 500 });
     }
     const requestText = isRange
       ? `${request.query}  [range ${Math.round((request.rangeMs ?? 0) / 60_000)}m, step ${stepSeconds}s]`

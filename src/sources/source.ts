@@ -9,5 +9,18 @@ export interface SourceOutput {
   summary: string;
 }
 
-/** A failed read, with a message fit for the diagnosis ("API server answered 403 Forbidden: …"). */
-export class SourceError extends Error {}
+/**
+ * A failed read, with a message fit for the diagnosis ("API server answered 403 Forbidden: …"). `backendTrouble`
+ * says the backend itself is failing (no answer, 5xx, 429) rather than refusing this one request (403, 404, a bad
+ * query): only that counts towards the circuit breaker. `retryAfterMs` is the backend's own Retry-After.
+ */
+export class SourceError extends Error {
+  readonly backendTrouble: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: { backendTrouble?: boolean; retryAfterMs?: number } = {}) {
+    super(message);
+    this.backendTrouble = options.backendTrouble ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
