@@ -1,0 +1,58 @@
+// A child process of `npm run bench`: serves POST /alerts on 127.0.0.1 and reports its URL over IPC.
+//   real: the service's receiver (buildApp) on a durable SQLite store (WAL, synchronous=FULL) with bearer auth and the
+//         service's default logging (info, to stdout, which the benchmark discards); no workers, so nothing else runs.
+//   bare: a fastify handler that only answers 200: the floor the same machine and load generator allow.
+import { join } from "node:path";
+import Fastify from "fastify";
+import { createLogger } from "../src/main.ts";
+import { createMetrics } from "../src/metrics.ts";
+import { buildApp } from "../src/server/app.ts";
+import { openSqliteStore } from "../src/store/sqlite.ts";
+import { BENCH_TOKEN } from "./lib/alerts.ts";
+
+const [mode, dataDir] = process.argv.slice(2);
+
+async function main(): Promise<void> {
+  let close: () => Promise<void>;
+  let address: string;
+  if (mode === "real") {
+    if (!dataDir) throw new Error("usage: ingest-server.ts real DATA_DIR");
+    const store = openSqliteStore(join(dataDir, "enricher.db"));
+    await store.migrate();
+    const app = buildApp({
+      store,
+      metrics: createMetrics(() => store.queueDepth()),
+      auth: { kind: "bearer", token: BENCH_TOKEN },
+      bodyLimitBytes: 4 * 1024 * 1024,
+      dedupWindowMs: 600_000,
+      logger: createLogger("info").child({ component: "http" }),
+    });
+    address = await app.listen({ port: 0, host: "127.0.0.1" });
+    close = async () => {
+      await app.close();
+      await store.close();
+    };
+  } else if (mode === "bare") {
+    const app = Fastify({ logger: false });
+    app.post("/alerts", async (_request, reply) => reply.code(200).send({ status: "ok" }));
+    app.get("/metrics", async () => "");
+    address = await app.listen({ port: 0, host: "127.0.0.1" });
+    close = () => app.close();
+  } else {
+    throw new Error("usage: ingest-server.ts real|bare [DATA_DIR]");
+  }
+  let closing = false;
+  const shutdown = () => {
+    if (closing) return;
+    closing = true;
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("disconnect", shutdown);
+  process.send?.({ url: address });
+}
+
+await main();

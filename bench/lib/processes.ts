@@ -1,0 +1,146 @@
+// Child processes for the benchmark: the service (`node src/main.ts`, as a user runs it) and the ingest servers.
+// Every child is tracked and killed by its own pid when the benchmark ends or is interrupted; each has a time limit.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+export const REPO_ROOT = join(import.meta.dirname, "..", "..");
+
+const running = new Set<ChildProcess>();
+
+export function killAllChildren(): void {
+  for (const child of running) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+  running.clear();
+}
+
+export interface Child {
+  process: ChildProcess;
+  pid: number;
+  /** The last 8 KiB of stderr, for error messages. */
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface SpawnOptions {
+  cwd: string;
+  env: Record<string, string>;
+  /** Killed (SIGKILL) after this long whatever happens. */
+  timeoutMs: number;
+  /** An IPC channel, for children that report their URL with process.send(). */
+  ipc?: boolean;
+}
+
+/** Runs a TypeScript file with the same Node as the benchmark (Node 24 runs .ts directly). stdout is discarded. */
+export function spawnNode(args: string[], options: SpawnOptions): Child {
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    // Only what the child needs: nothing of the caller's environment leaks into the service's configuration.
+    env: { PATH: process.env.PATH ?? "", ...options.env },
+    stdio: options.ipc ? ["ignore", "ignore", "pipe", "ipc"] : ["ignore", "ignore", "pipe"],
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${args.join(" ")}`);
+  running.add(child);
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-8192);
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
+  timer.unref();
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      running.delete(child);
+      resolve(code);
+    });
+  });
+  return {
+    process: child,
+    pid: child.pid,
+    stderr: () => stderr,
+    exited,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+/** A port free on 127.0.0.1 right now (the service is then started on it: it has no other way to tell its port). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `url` until it answers 200; throws after `timeoutMs` or when the child exits first. */
+export async function waitUntilReady(url: string, child: Child, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void child.exited.then(() => {
+    exited = true;
+  });
+  while (Date.now() < deadline && !exited) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await response.body?.cancel();
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`${url} did not become ready within ${timeoutMs / 1000} s${exited ? " (the process exited)" : ""}: ${child.stderr()}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** VmRSS and VmHWM (peak resident set) of a process from /proc, in bytes; undefined once it is gone or off Linux. */
+export function memoryOf(pid: number): { rss: number; hwm: number } | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const kib = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { rss: kib("VmRSS"), hwm: kib("VmHWM") };
+}
+
+/** Samples a child's resident set every `everyMs`; `stop()` gives the largest sample and the kernel's own peak (VmHWM). */
+export function sampleMemory(pid: number, everyMs = 50): { stop(): { maxSampledRss: number; hwm: number; samples: number } } {
+  let maxSampledRss = 0;
+  let hwm = 0;
+  let samples = 0;
+  const take = () => {
+    const memory = memoryOf(pid);
+    if (!memory) return;
+    samples++;
+    if (memory.rss > maxSampledRss) maxSampledRss = memory.rss;
+    if (memory.hwm > hwm) hwm = memory.hwm;
+  };
+  take();
+  const timer = setInterval(take, everyMs);
+  return {
+    stop() {
+      take();
+      clearInterval(timer);
+      return { maxSampledRss, hwm, samples };
+    },
+  };
+}
