@@ -30,6 +30,8 @@ export interface Config {
   playbookDeadlineMs: number;
   /** How long a replica owns a notification it took; after that (it died) another takes it again. */
   workLeaseMs: number;
+  /** The same for one delivery attempt; it must outlast a sink's slowest attempt, or a slow send could go out twice. */
+  deliveryLeaseMs: number;
   maxPlaybookRuns: number;
   workerConcurrency: number;
   /** Sparing a sick API server: shared reads, in-flight caps, the circuit breaker. */
@@ -181,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     stepTimeoutMs: integer("STEP_TIMEOUT_SECONDS", 5, 1, 300) * 1000,
     playbookDeadlineMs: integer("PLAYBOOK_DEADLINE_SECONDS", 25, 1, 600) * 1000,
     workLeaseMs: workLeaseMs(),
+    deliveryLeaseMs: integer("DELIVERY_LEASE_SECONDS", 60, 15, 3600) * 1000,
     maxPlaybookRuns: integer("MAX_PLAYBOOK_RUNS_PER_NOTIFICATION", 10, 0, 1000),
     workerConcurrency: integer("WORKER_CONCURRENCY", 4, 1, 64),
     backends: {

@@ -187,6 +187,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     metrics,
     logger,
     workerId,
+    leaseMs: config.deliveryLeaseMs,
     pollIntervalMs: overrides.pollIntervalMs,
     backoff: overrides.deliveryBackoff,
   });

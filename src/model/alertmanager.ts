@@ -35,6 +35,7 @@ const MAX_STRING = 64 * 1024;
 
 const stringMap: JSONSchemaType<Record<string, string>> = {
   type: "object",
+  propertyNames: { type: "string", maxLength: 1024 },
   additionalProperties: { type: "string", maxLength: MAX_STRING },
   required: [],
   maxProperties: 256,

@@ -243,3 +243,19 @@ describe("basic auth", () => {
     await store.close();
   });
 });
+
+describe("label names", () => {
+  it("refuses a label name over 1,024 characters, naming the map it is in", async () => {
+    const store = openSqliteStore(":memory:");
+    await store.migrate();
+    const app = buildApp({ store, metrics: createMetrics(), auth: { kind: "none" }, bodyLimitBytes: 4 << 20, dedupWindowMs: 0 });
+    const payload = realPayload();
+    const first = payload.alerts[0];
+    if (first) first.labels = { ...first.labels, ["x".repeat(2000)]: "v" };
+    const response = await app.inject({ method: "POST", url: "/alerts", headers: { "content-type": "application/json" }, payload });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().field).toBe("/alerts/0/labels");
+    await app.close();
+    await store.close();
+  });
+});
