@@ -1,10 +1,11 @@
 // The networked Store: PostgreSQL through a pg Pool, so several replicas share one inbox and outbox with SqliteStore's semantics.
 import { createHash, randomUUID } from "node:crypto";
 import { inspect } from "node:util";
-import { Pool, type PoolClient, type QueryResultRow } from "pg";
+import { Pool, type PoolClient } from "pg";
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { postgresMigrations } from "./migrations/postgres.ts";
+import { integerColumn, notificationFromRow, parseJson, textColumn } from "./rows.ts";
 import type { DeliveryResult, InsertResult, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
 
 export interface PostgresStoreOptions {
@@ -121,13 +122,7 @@ export class PostgresStore implements Store {
       );
       const row = result.rows[0];
       if (row === undefined) return null;
-      return {
-        id: textColumn(row, "id"),
-        dedupKey: textColumn(row, "dedup_key"),
-        payload: parseJson<AlertmanagerPayload>(textColumn(row, "payload")),
-        receivedAt: new Date(integerColumn(row, "received_at")).toISOString(),
-        attempts: integerColumn(row, "attempts"),
-      };
+      return notificationFromRow(row);
     });
   }
 
@@ -384,24 +379,4 @@ function errorMessage(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   // Node's connection errors name the address in the message; PostgreSQL's carry their SQLSTATE only as a code.
   return error.message === "" && typeof code === "string" ? code : error.message;
-}
-
-function textColumn(row: QueryResultRow, column: string): string {
-  const value: unknown = row[column];
-  if (typeof value !== "string") throw new Error(`column ${column} is ${value === null ? "NULL" : typeof value}, expected text`);
-  return value;
-}
-
-/** BIGINT and count(*) arrive as strings (pg does not narrow int8 to a number); INTEGER arrives as a number. */
-function integerColumn(row: QueryResultRow, column: string): number {
-  const value: unknown = row[column];
-  const number = typeof value === "string" ? Number(value) : value;
-  if (typeof number !== "number" || !Number.isSafeInteger(number)) {
-    throw new Error(`column ${column} is ${value === null ? "NULL" : JSON.stringify(value)}, expected an integer`);
-  }
-  return number;
-}
-
-function parseJson<T>(text: string): T {
-  return JSON.parse(text) as T;
 }

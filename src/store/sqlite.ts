@@ -6,6 +6,7 @@ import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSy
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
+import { integerColumn, notificationFromRow, parseJson, textColumn } from "./rows.ts";
 import type { DeliveryResult, InsertResult, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
 
 export interface SqliteStoreOptions {
@@ -95,13 +96,7 @@ export class SqliteStore implements Store {
           RETURNING id, dedup_key, payload, received_at, attempts`,
       ).get({ worker, leaseUntil: nowMs + leaseMs, now: nowMs });
       if (row === undefined) return null;
-      return {
-        id: textColumn(row, "id"),
-        dedupKey: textColumn(row, "dedup_key"),
-        payload: parseJson<AlertmanagerPayload>(textColumn(row, "payload")),
-        receivedAt: new Date(integerColumn(row, "received_at")).toISOString(),
-        attempts: integerColumn(row, "attempts"),
-      };
+      return notificationFromRow(row);
     });
   }
 
@@ -292,22 +287,6 @@ export class SqliteStore implements Store {
 /** False for ":memory:", "" (a private temporary database) and "file:" URIs, which have no directory to create. */
 function isFilePath(path: string): boolean {
   return path !== ":memory:" && path !== "" && !path.startsWith("file:");
-}
-
-function textColumn(row: Row, column: string): string {
-  const value = row[column];
-  if (typeof value !== "string") throw new Error(`column ${column} is ${value === null ? "NULL" : typeof value}, expected text`);
-  return value;
-}
-
-function integerColumn(row: Row, column: string): number {
-  const value = row[column];
-  if (typeof value !== "number") throw new Error(`column ${column} is ${value === null ? "NULL" : typeof value}, expected a number`);
-  return value;
-}
-
-function parseJson<T>(text: string): T {
-  return JSON.parse(text) as T;
 }
 
 function errorMessage(error: unknown): string {

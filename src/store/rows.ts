@@ -1,0 +1,36 @@
+// Reading rows back, the same for every store: typed columns that say what was wrong, and a notification row.
+import type { AlertmanagerPayload } from "../model/alertmanager.ts";
+import type { StoredNotification } from "./store.ts";
+
+export type Row = Record<string, unknown>;
+
+export function textColumn(row: Row, column: string): string {
+  const value = row[column];
+  if (typeof value !== "string") throw new Error(`column ${column} is ${value === null ? "NULL" : typeof value}, expected text`);
+  return value;
+}
+
+/** SQLite gives numbers; PostgreSQL's BIGINT and count(*) arrive as strings (pg does not narrow int8). */
+export function integerColumn(row: Row, column: string): number {
+  const value = row[column];
+  const number = typeof value === "string" || typeof value === "bigint" ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isSafeInteger(number)) {
+    throw new Error(`column ${column} is ${value === null ? "NULL" : JSON.stringify(String(value))}, expected an integer`);
+  }
+  return number;
+}
+
+export function parseJson<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+/** A row with id, dedup_key, payload, received_at and attempts. */
+export function notificationFromRow(row: Row): StoredNotification {
+  return {
+    id: textColumn(row, "id"),
+    dedupKey: textColumn(row, "dedup_key"),
+    payload: parseJson<AlertmanagerPayload>(textColumn(row, "payload")),
+    receivedAt: new Date(integerColumn(row, "received_at")).toISOString(),
+    attempts: integerColumn(row, "attempts"),
+  };
+}
