@@ -11,7 +11,7 @@ import type { Diagnosis } from "../src/model/diagnosis.ts";
 import { loadTestFiles, payloadFor, prepareCase } from "../src/playbook-tests/run-playbook-tests.ts";
 import { renderChartPng } from "../src/render/chart.ts";
 import { renderSlackMessage, type SlackBlock, type SlackMessage, type SlackTextObject } from "../src/render/slack-blocks.ts";
-import { renderPlainTextNote } from "../src/render/text.ts";
+import { renderText } from "../src/render/text.ts";
 import type { PromQuery } from "../src/sources/prometheus.ts";
 import type { SourceOutput } from "../src/sources/source.ts";
 
@@ -259,6 +259,6 @@ const slackFile = new URL("slack-message.png", OUT);
 await screenshot(slackHtml(message, diagnosis.createdAt), slackFile);
 
 const noteFile = new URL("pagerduty-note.txt", OUT);
-writeFileSync(noteFile, `${renderPlainTextNote(diagnosis)}\n`);
+writeFileSync(noteFile, `${renderText(diagnosis)}\n`);
 
 for (const file of [slackFile, chartFile, noteFile]) process.stdout.write(`wrote ${file.pathname}\n`);

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import axios from "axios";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { topCause } from "../render/alert-facts.ts";
-import { renderPlainTextNote } from "../render/text.ts";
+import { renderText } from "../render/text.ts";
 import { describeTransportError, originOf, retryAfterMs, serviceText } from "./http-delivery.ts";
 import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
 
@@ -92,7 +92,7 @@ export function capNote(text: string, reportUrl?: string): string {
 }
 
 function noteContent(d: Diagnosis, replacesEarlierNote: boolean): string {
-  const body = renderPlainTextNote(d);
+  const body = renderText(d);
   const text = replacesEarlierNote ? `Updated diagnosis:\n\n${body}` : body;
   return capNote(text, d.alerts.find((a) => a.links.report !== undefined)?.links.report);
 }
