@@ -94,7 +94,7 @@ describe("PagerDutyNotesSink", () => {
     expect(note?.from).toBe(PAGERDUTY_STANDIN_FROM_EMAIL);
     expect(note?.content).toContain(FIXTURE_CAUSE);
     expect(note?.content).toContain(`do now: ${FIXTURE_REMEDIATION}`);
-    expect(note?.content).toContain("Report: https://enricher.example.com/reports/n-0001");
+    expect(note?.content).toContain("Diagnosis report: https://enricher.example.com/reports/n-0001");
     const lookup = running.requests[0];
     expect(lookup?.query.get("incident_key")).toBe(ALERTMANAGER_KEY);
     expect(lookup?.query.get("date_range")).toBe("all");
