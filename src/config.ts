@@ -34,6 +34,8 @@ export interface Config {
   deliveryLeaseMs: number;
   maxPlaybookRuns: number;
   workerConcurrency: number;
+  /** After SIGTERM, how long to finish the work in hand before exiting 1 and leaving it to the leases. */
+  shutdownTimeoutMs: number;
   /** Sparing a sick API server: shared reads, in-flight caps, the circuit breaker. */
   backends: {
     readCacheMs: number;
@@ -186,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     deliveryLeaseMs: integer("DELIVERY_LEASE_SECONDS", 60, 15, 3600) * 1000,
     maxPlaybookRuns: integer("MAX_PLAYBOOK_RUNS_PER_NOTIFICATION", 10, 0, 1000),
     workerConcurrency: integer("WORKER_CONCURRENCY", 4, 1, 64),
+    shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_SECONDS", 30, 1, 3600) * 1000,
     backends: {
       readCacheMs: integer("READ_CACHE_SECONDS", 10, 0, 300) * 1000,
       maxInFlightKubernetes: integer("MAX_INFLIGHT_KUBERNETES_REQUESTS", 8, 1, 256),

@@ -160,7 +160,12 @@ export interface RunningService {
   store: Store;
   metrics: Metrics;
   playbooks: CompiledPlaybook[];
-  /** Drains work in hand, then closes the listener and the store. */
+  /**
+   * Graceful stop: closes the listener (requests still arriving on open connections get 503, so Alertmanager retries
+   * elsewhere), finishes the notifications being diagnosed, sends the deliveries that are due (including those just
+   * enqueued), then closes the store. Queued notifications that were not started stay in the store for another
+   * replica or the next start. Unbounded: main() puts SHUTDOWN_TIMEOUT_SECONDS on it.
+   */
   stop(): Promise<void>;
 }
 
@@ -244,10 +249,17 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     metrics,
     playbooks,
     async stop() {
-      await app.close();
+      // The listener closes at once; requests in flight finish, and any arriving on a connection still open are
+      // answered 503 (Fastify's return503OnClosing). Meanwhile the workers finish their work in hand.
+      const closed = app.close();
+      closed.catch(() => undefined); // awaited below: an early failure must not count as an unhandled rejection meanwhile
+      logger.info("closing the listener: no new webhooks; finishing the notifications in hand");
       await notifications.stop();
-      await deliveries.stop();
+      logger.info("notifications in hand finished; sending the deliveries that are due");
+      await deliveries.stop({ drain: true });
+      await closed;
       await store.close();
+      logger.info("work in hand finished; listener and store closed");
     },
   };
 }
@@ -255,8 +267,12 @@ export async function startService(config: Config, overrides: ServiceOverrides =
 async function main(): Promise<void> {
   loadDotEnv(".env");
   let service: RunningService;
+  let config: Config;
+  let logger: Logger;
   try {
-    service = await startService(loadConfig());
+    config = loadConfig();
+    logger = createLogger(config.logLevel);
+    service = await startService(config, { logger });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof PlaybookLoadError) {
       process.stderr.write(`alert-enricher: ${error.message}\n`);
@@ -264,14 +280,39 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  const timeoutSeconds = config.shutdownTimeoutMs / 1000;
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal (Ctrl-C twice): do not wait. The store's leases hand the work in hand over, as after a timeout.
+      logger.warn({ signal }, "second signal: exiting now; work in hand is left to another replica once its lease expires");
+      process.stderr.write(`alert-enricher: ${signal} received again, exiting without finishing work in hand\n`);
+      process.exit(1);
+    }
     stopping = true;
-    process.stderr.write(`alert-enricher: ${signal} received, finishing work in hand\n`);
+    logger.info({ signal, timeoutSeconds }, "shutting down: finishing work in hand");
+    process.stderr.write(`alert-enricher: ${signal} received, finishing work in hand (at most ${timeoutSeconds} s)\n`);
+    // Exit within the bound, before Kubernetes' SIGKILL (terminationGracePeriodSeconds must be longer). Nothing is
+    // lost: unfinished notifications and deliveries stay leased in the store, and another replica (or this one after
+    // a restart) takes them again when the lease (WORK_LEASE_SECONDS / DELIVERY_LEASE_SECONDS) expires.
+    const deadline = setTimeout(() => {
+      logger.error(
+        { timeoutSeconds },
+        "shutdown timed out with work in hand: exiting 1; the unfinished work is left to another replica once its lease expires",
+      );
+      process.stderr.write(
+        `alert-enricher: shutdown timed out after ${timeoutSeconds} s; unfinished work is left to another replica (or the next start) once its lease expires\n`,
+      );
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
     service.stop().then(
-      () => process.exit(0),
+      () => {
+        clearTimeout(deadline);
+        process.stderr.write("alert-enricher: work in hand finished, exiting\n");
+        process.exit(0);
+      },
       (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
         process.stderr.write(`alert-enricher: shutdown failed: ${String(error)}\n`);
         process.exit(1);
       },

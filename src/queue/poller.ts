@@ -4,8 +4,12 @@
 export interface Poller {
   start(): void;
   wake(): void;
-  /** Stops taking new work and resolves when the work in hand is finished. */
-  stop(): Promise<void>;
+  /**
+   * Stops taking new work and resolves when the work in hand is finished. With `drain`, each loop first keeps taking
+   * work until it finds none (work that is not yet due is left), for the deliveries of notifications finished while
+   * shutting down.
+   */
+  stop(options?: { drain?: boolean }): Promise<void>;
 }
 
 /** `takeOne` does one unit of work and says whether it found any. */
@@ -14,6 +18,7 @@ export function createPoller(
   options: { concurrency: number; intervalMs: number; onError: (error: unknown) => void },
 ): Poller {
   let running = false;
+  let draining = false;
   let loops: Promise<void>[] = [];
   const sleepers = new Set<() => void>();
 
@@ -29,14 +34,16 @@ export function createPoller(
     });
 
   const loop = async () => {
-    while (running) {
+    while (running || draining) {
       let found = false;
       try {
         found = await takeOne();
       } catch (error) {
         options.onError(error);
       }
-      if (!found && running) await sleep(options.intervalMs);
+      if (found) continue;
+      if (running) await sleep(options.intervalMs);
+      else return;
     }
   };
 
@@ -49,10 +56,12 @@ export function createPoller(
     wake() {
       for (const wakeUp of [...sleepers]) wakeUp();
     },
-    async stop() {
+    async stop(stopOptions = {}) {
+      draining = running && stopOptions.drain === true;
       running = false;
       for (const wakeUp of [...sleepers]) wakeUp();
       await Promise.all(loops);
+      draining = false;
     },
   };
 }
