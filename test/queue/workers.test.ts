@@ -4,7 +4,7 @@ import { createMetrics } from "../../src/metrics.ts";
 import type { Diagnosis } from "../../src/model/diagnosis.ts";
 import { createDeliveryWorker, retryDelayMs } from "../../src/queue/delivery-worker.ts";
 import { createNotificationWorker } from "../../src/queue/notification-worker.ts";
-import type { Poller } from "../../src/queue/poller.ts";
+import { createPoller, type Poller } from "../../src/queue/poller.ts";
 import type { Sink, SinkOutcome } from "../../src/sinks/sink.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
@@ -115,5 +115,30 @@ describe("the delivery worker", () => {
     expect(retryDelayMs(1, backoff, 30_000, () => 0.5)).toBe(30_000);
     expect(retryDelayMs(3, backoff, undefined, () => 0)).toBe(3200);
     expect(retryDelayMs(3, backoff, undefined, () => 1)).toBe(4800);
+  });
+});
+
+describe("the poller", () => {
+  it("on a draining stop, takes the work still due before it stops; on a plain stop, only finishes the work in hand", async () => {
+    let queued = 5;
+    let taken = 0;
+    const takeOne = async () => {
+      if (queued === 0) return false;
+      queued--;
+      taken++;
+      await new Promise((r) => setTimeout(r, 5));
+      return true;
+    };
+    const draining = createPoller(takeOne, { concurrency: 1, intervalMs: 10_000, onError: () => {} });
+    draining.start();
+    await draining.stop({ drain: true });
+    expect(taken).toBe(5);
+
+    queued = 5;
+    taken = 0;
+    const plain = createPoller(takeOne, { concurrency: 1, intervalMs: 10_000, onError: () => {} });
+    plain.start();
+    await plain.stop();
+    expect(taken).toBe(1);
   });
 });
