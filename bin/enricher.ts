@@ -12,11 +12,13 @@ import { createSinks, createSources } from "../src/main.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
 import { formatResults, PlaybookTestFileError, runPlaybookTests } from "../src/playbook-tests/run-playbook-tests.ts";
 import { renderText } from "../src/render/text.ts";
+import { LIST_TOKEN_ID, reportLinkFor } from "../src/server/report-links.ts";
 import { describeSchemaError } from "../src/server/app.ts";
 
 const USAGE = `usage:
   enricher diagnose FILE.json [--dry-run]   run the playbooks for an Alertmanager payload and print the diagnosis
   enricher rules validate [DIR]             check every playbook in DIR (default: RULES_DIR or ./rules)
+  enricher reports link [ID]                print a signed link to the report of notification ID, or to the list of reports
   enricher rules test [DIR]                 run the playbook tests in DIR/tests against the playbooks in DIR; exit 1 on a mismatch
   enricher rules schema [fragment]          print the JSON Schema of a playbook (rules/schema.json) or a fragment (rules/shared/schema.json)`;
 
@@ -104,11 +106,25 @@ async function testRules(args: string[]): Promise<number> {
   return results.every((r) => r.passed) ? 0 : 1;
 }
 
+function reportsLink(args: string[]): number {
+  if (args.length > 1) throw new UsageError("reports link takes at most one notification id");
+  const config = loadConfig(process.env, { requireWebhookAuth: false });
+  if (!config.publicUrl || !config.reports.signingSecret) throw new ConfigError("reports need PUBLIC_URL and REPORT_SIGNING_SECRET");
+  const link = reportLinkFor({ publicUrl: config.publicUrl, secret: config.reports.signingSecret, ttlHours: config.reports.linkTtlHours });
+  const id = args[0] ?? LIST_TOKEN_ID;
+  const url = link(id);
+  if (!url) throw new ConfigError("reports need PUBLIC_URL and REPORT_SIGNING_SECRET");
+  // The list is served at /reports, not /reports/*: its token is the one signed for "*".
+  process.stdout.write(`${id === LIST_TOKEN_ID ? url.replace(`/reports/${encodeURIComponent(LIST_TOKEN_ID)}?`, "/reports?") : url}\n`);
+  return 0;
+}
+
 async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "diagnose") return diagnoseFile(rest);
   if (command === "rules" && rest[0] === "validate") return validateRules(rest.slice(1));
   if (command === "rules" && rest[0] === "test") return testRules(rest.slice(1));
+  if (command === "reports" && rest[0] === "link") return reportsLink(rest.slice(1));
   if (command === "rules" && rest[0] === "schema" && rest.length <= 2) {
     if (rest[1] !== undefined && rest[1] !== "fragment")
       throw new UsageError(`rules schema takes no argument or "fragment", not ${rest[1]}`);

@@ -23,6 +23,8 @@ export interface Config {
   };
   rulesDir: string;
   publicUrl?: string;
+  /** Full reports at PUBLIC_URL/reports: signing secret (unset = reports off), link lifetime, how long diagnoses are kept. */
+  reports: { signingSecret?: string; linkTtlHours: number; retentionDays: number };
   logLevel: string;
   bodyLimitBytes: number;
   dedupWindowMs: number;
@@ -159,6 +161,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
   if (modeRaw && !["events", "notes", "both"].includes(modeRaw))
     throw new ConfigError(`PAGERDUTY_MODE must be events, notes or both (got ${modeRaw})`);
 
+  const reportSecret = text("REPORT_SIGNING_SECRET");
+  if (reportSecret !== undefined && reportSecret.length < 32)
+    throw new ConfigError("REPORT_SIGNING_SECRET is too short: use at least 32 random characters (e.g. openssl rand -hex 32)");
+
   return {
     port: integer("PORT", 9095, 0, 65535),
     host: text("HOST") ?? "0.0.0.0",
@@ -179,6 +185,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     },
     rulesDir: text("RULES_DIR") ?? "./rules",
     publicUrl: url("PUBLIC_URL"),
+    reports: {
+      signingSecret: reportSecret,
+      linkTtlHours: integer("REPORT_LINK_TTL_HOURS", 168, 1, 24 * 365),
+      retentionDays: integer("REPORT_RETENTION_DAYS", 30, 1, 3650),
+    },
     logLevel,
     bodyLimitBytes: integer("BODY_LIMIT_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     dedupWindowMs: integer("DEDUP_WINDOW_SECONDS", 600, 0, 86_400) * 1000,

@@ -15,6 +15,7 @@ import { createNotificationWorker } from "./queue/notification-worker.ts";
 import type { Diagnosis } from "./model/diagnosis.ts";
 import { renderChartPng } from "./render/chart.ts";
 import { buildApp } from "./server/app.ts";
+import { reportLinkFor } from "./server/report-links.ts";
 import { ConsoleSink } from "./sinks/console.ts";
 import { pagerDutySinks } from "./sinks/pagerduty-sinks.ts";
 import type { Sink } from "./sinks/sink.ts";
@@ -178,6 +179,18 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   await store.migrate();
   const metrics = createMetrics(() => store.queueDepth());
   const workerId = `${hostname()}-${process.pid}`;
+  const { reports } = config;
+  // Retention: done notifications older than REPORT_RETENTION_DAYS go, at start and then every hour.
+  const prune = () =>
+    store.pruneBefore(new Date(Date.now() - reports.retentionDays * 86_400_000)).then(
+      (deleted) => {
+        if (deleted > 0) logger.info({ deleted, retentionDays: reports.retentionDays }, "pruned old notifications");
+      },
+      (error: unknown) => logger.warn({ err: error }, "could not prune old notifications"),
+    );
+  await prune();
+  const pruning = setInterval(() => void prune(), 3_600_000);
+  pruning.unref();
   const limits = {
     stepTimeoutMs: config.stepTimeoutMs,
     deadlineMs: config.playbookDeadlineMs,
@@ -212,6 +225,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
         limits,
         alertmanagerUrl: config.alertmanagerUrl,
         publicUrl: config.publicUrl,
+        reportLink: reportLinkFor({ publicUrl: config.publicUrl, secret: reports.signingSecret, ttlHours: reports.linkTtlHours }),
         maxPlaybookRuns: config.maxPlaybookRuns,
         plainOnly,
         onRun: ({ playbook, diagnosis, unevaluated }) => {
@@ -237,6 +251,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     onStored: () => notifications.wake(),
     readiness: async () => (playbooks.length === 0 ? `no playbooks loaded from ${config.rulesDir}` : undefined),
     logger: logger.child({ component: "http" }),
+    ...(reports.signingSecret ? { reports: { store, secret: reports.signingSecret } } : {}),
   });
   const address = await app.listen({ port: config.port, host: config.host });
   notifications.start();
@@ -251,6 +266,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     async stop() {
       // The listener closes at once; requests in flight finish, and any arriving on a connection still open are
       // answered 503 (Fastify's return503OnClosing). Meanwhile the workers finish their work in hand.
+      clearInterval(pruning);
       const closed = app.close();
       closed.catch(() => undefined); // awaited below: an early failure must not count as an unhandled rejection meanwhile
       logger.info("closing the listener: no new webhooks; finishing the notifications in hand");

@@ -133,3 +133,26 @@ describe("enricher diagnose", () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+describe("enricher reports link", () => {
+  const env = { PUBLIC_URL: "https://enricher.example.com", REPORT_SIGNING_SECRET: "a-secret-of-at-least-32-characters-long" };
+
+  it("prints a signed link to one report, and one to the list, that the service accepts", async () => {
+    const { verifyReportToken, LIST_TOKEN_ID } = await import("../src/server/report-links.ts");
+    const one = await cli(["reports", "link", "n-42"], env);
+    expect(one.code).toBe(0);
+    const oneUrl = new URL(one.stdout.trim());
+    expect(oneUrl.pathname).toBe("/reports/n-42");
+    expect(verifyReportToken(oneUrl.searchParams.get("token") ?? "", "n-42", env.REPORT_SIGNING_SECRET)).toBe("valid");
+    const list = await cli(["reports", "link"], env);
+    const listUrl = new URL(list.stdout.trim());
+    expect(listUrl.pathname).toBe("/reports");
+    expect(verifyReportToken(listUrl.searchParams.get("token") ?? "", LIST_TOKEN_ID, env.REPORT_SIGNING_SECRET)).toBe("valid");
+  });
+
+  it("exits 2 naming the variables when reports are not configured", async () => {
+    const run = await cli(["reports", "link"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("PUBLIC_URL and REPORT_SIGNING_SECRET");
+  });
+});

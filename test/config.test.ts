@@ -127,8 +127,26 @@ describe("loadConfig", () => {
     ["PROMETHEUS_URL", { ...OPEN, PROMETHEUS_URL: "ftp://prometheus.example.com" }],
     ["ALERTMANAGER_URL", { ...OPEN, ALERTMANAGER_URL: "alertmanager:9093" }],
     ["STEP_TIMEOUT_SECONDS", { ...OPEN, STEP_TIMEOUT_SECONDS: "0" }],
+    ["REPORT_LINK_TTL_HOURS", { ...OPEN, REPORT_LINK_TTL_HOURS: "0" }],
+    ["REPORT_RETENTION_DAYS", { ...OPEN, REPORT_RETENTION_DAYS: "forever" }],
   ])("names %s when its value is malformed (%j)", (variable, env) => {
     expect(configErrorFor(env).message).toContain(variable);
+  });
+
+  it("keeps reports off by default, with week-long links and a month of retention", () => {
+    expect(loadConfig(OPEN).reports).toEqual({ signingSecret: undefined, linkTtlHours: 168, retentionDays: 30 });
+  });
+
+  it("reads the report settings it is given", () => {
+    const secret = "s".repeat(32);
+    const config = loadConfig({ ...OPEN, REPORT_SIGNING_SECRET: secret, REPORT_LINK_TTL_HOURS: "24", REPORT_RETENTION_DAYS: "7" });
+    expect(config.reports).toEqual({ signingSecret: secret, linkTtlHours: 24, retentionDays: 7 });
+  });
+
+  it("refuses a report signing secret shorter than 32 characters and does not echo it", () => {
+    const error = configErrorFor({ ...OPEN, REPORT_SIGNING_SECRET: "short-report-secret" });
+    expect(error.message).toContain("REPORT_SIGNING_SECRET");
+    expect(error.message).not.toContain("short-report-secret");
   });
 
   it("does not echo the token of a malformed Slack webhook URL", () => {

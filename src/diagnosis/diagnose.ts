@@ -14,6 +14,8 @@ export interface DiagnoseOptions {
   limits: RunLimits;
   alertmanagerUrl?: string;
   publicUrl?: string;
+  /** The signed link to the full report; when given it replaces the unsigned PUBLIC_URL one (undefined: no report link). */
+  reportLink?: (notificationId: string) => string | undefined;
   /** Playbook runs per notification; further alerts are passed on plainly so a huge group cannot flood the cluster. */
   maxPlaybookRuns: number;
   /** Called after each playbook run, for metrics and logs. */
@@ -35,7 +37,11 @@ export function findPlaybook(playbooks: CompiledPlaybook[], alertname: string | 
 
 export async function diagnose(notificationId: string, payload: AlertmanagerPayload, options: DiagnoseOptions): Promise<Diagnosis> {
   let runsLeft = options.maxPlaybookRuns;
-  const reportUrl = options.publicUrl ? `${options.publicUrl.replace(/\/+$/, "")}/reports/${notificationId}` : undefined;
+  const reportUrl = options.reportLink
+    ? options.reportLink(notificationId)
+    : options.publicUrl
+      ? `${options.publicUrl.replace(/\/+$/, "")}/reports/${notificationId}`
+      : undefined;
   const alerts = await Promise.all(
     payload.alerts.map(async (alert): Promise<AlertDiagnosis> => {
       const links = alertLinks(alert, { alertmanagerUrl: options.alertmanagerUrl, externalURL: payload.externalURL, reportUrl });

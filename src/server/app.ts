@@ -8,6 +8,7 @@ import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../model/al
 import type { Store } from "../store/store.ts";
 import { challengeFor, createAuthCheck } from "./auth.ts";
 import { notificationKey } from "./notification-key.ts";
+import { type ReportRoutesOptions, reportRoutes } from "./report-routes.ts";
 
 export interface AppDependencies {
   store: Store;
@@ -20,6 +21,8 @@ export interface AppDependencies {
   /** Beyond the store: e.g. whether the rules loaded. */
   readiness?: () => Promise<string | undefined>;
   logger?: FastifyServerOptions["loggerInstance"];
+  /** The report pages under /reports; without it (no REPORT_SIGNING_SECRET) /reports/* answers 404. */
+  reports?: ReportRoutesOptions;
 }
 
 const ajv = new Ajv({ allErrors: false, strict: false });
@@ -160,6 +163,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     reply.header("Content-Type", deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
+
+  if (deps.reports) app.register(reportRoutes, deps.reports);
 
   app.register(async (receiver) => {
     // Credentials are checked before the body is read, so an unauthenticated caller cannot make us parse anything.

@@ -5,8 +5,8 @@ import { Pool, type PoolClient } from "pg";
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { postgresMigrations } from "./migrations/postgres.ts";
-import { integerColumn, notificationFromRow, parseJson, textColumn } from "./rows.ts";
-import type { DeliveryResult, InsertResult, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
+import { integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
+import type { DeliveryResult, InsertResult, ListedDiagnosis, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
 
 export interface PostgresStoreOptions {
   /** Connections per replica. */
@@ -255,6 +255,31 @@ export class PostgresStore implements Store {
       const row = (await this.#pool.query("SELECT diagnosis FROM notifications WHERE id = $1", [notificationId])).rows[0];
       if (row === undefined || row.diagnosis === null) return null;
       return parseJson<Diagnosis>(textColumn(row, "diagnosis"));
+    });
+  }
+
+  async listDiagnoses(query: { since: Date; limit: number }): Promise<ListedDiagnosis[]> {
+    return this.#guard("cannot list diagnoses", async () => {
+      const result = await this.#pool.query(
+        `SELECT id, received_at, diagnosis FROM notifications
+          WHERE status = 'done' AND diagnosis IS NOT NULL AND received_at >= $1
+          ORDER BY received_at DESC, seq DESC LIMIT $2`,
+        [query.since.getTime(), Math.max(0, Math.floor(query.limit))],
+      );
+      return result.rows.map(listedFromRow);
+    });
+  }
+
+  async pruneBefore(date: Date): Promise<number> {
+    return this.#guard("cannot prune old notifications", async () => {
+      // Deliveries go with their notification (ON DELETE CASCADE).
+      const result = await this.#pool.query(
+        `DELETE FROM notifications n
+          WHERE n.status = 'done' AND n.received_at < $1
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.status IN ('pending', 'running'))`,
+        [date.getTime()],
+      );
+      return result.rowCount ?? 0;
     });
   }
 

@@ -1,6 +1,7 @@
 // Reading rows back, the same for every store: typed columns that say what was wrong, and a notification row.
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
-import type { StoredNotification } from "./store.ts";
+import type { Diagnosis } from "../model/diagnosis.ts";
+import type { ListedDiagnosis, StoredNotification } from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -32,5 +33,14 @@ export function notificationFromRow(row: Row): StoredNotification {
     payload: parseJson<AlertmanagerPayload>(textColumn(row, "payload")),
     receivedAt: new Date(integerColumn(row, "received_at")).toISOString(),
     attempts: integerColumn(row, "attempts"),
+  };
+}
+
+/** A row with id, received_at and diagnosis. */
+export function listedFromRow(row: Row): ListedDiagnosis {
+  return {
+    id: textColumn(row, "id"),
+    receivedAt: new Date(integerColumn(row, "received_at")).toISOString(),
+    diagnosis: parseJson<Diagnosis>(textColumn(row, "diagnosis")),
   };
 }

@@ -6,8 +6,8 @@ import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSy
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
-import { integerColumn, notificationFromRow, parseJson, textColumn } from "./rows.ts";
-import type { DeliveryResult, InsertResult, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
+import { integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
+import type { DeliveryResult, InsertResult, ListedDiagnosis, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
 
 export interface SqliteStoreOptions {
   /** Opens the file read-only. Only tests use it, to check that checkWritable() notices. */
@@ -216,6 +216,37 @@ export class SqliteStore implements Store {
     return parseJson<Diagnosis>(textColumn(row, "diagnosis"));
   }
 
+  async listDiagnoses(query: { since: Date; limit: number }): Promise<ListedDiagnosis[]> {
+    const rows = this.#statement(
+      `SELECT id, received_at, diagnosis FROM notifications
+        WHERE status = 'done' AND diagnosis IS NOT NULL AND received_at >= :since
+        ORDER BY received_at DESC, rowid DESC LIMIT :limit`,
+    ).all({ since: query.since.getTime(), limit: Math.max(0, Math.floor(query.limit)) });
+    return rows.map(listedFromRow);
+  }
+
+  async pruneBefore(date: Date): Promise<number> {
+    return this.#writeTransaction(() => {
+      const row = this.#statement(
+        `SELECT count(*) AS n FROM notifications n
+          WHERE n.status = 'done' AND n.received_at < :before
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.status IN ('pending', 'running'))`,
+      ).get({ before: date.getTime() });
+      this.#statement(
+        `DELETE FROM deliveries WHERE notification_id IN (
+           SELECT n.id FROM notifications n
+            WHERE n.status = 'done' AND n.received_at < :before
+              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.status IN ('pending', 'running')))`,
+      ).run({ before: date.getTime() });
+      this.#statement(
+        `DELETE FROM notifications
+          WHERE status = 'done' AND received_at < :before
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id)`,
+      ).run({ before: date.getTime() });
+      return row === undefined ? 0 : integerColumn(row, "n");
+    });
+  }
+
   async getSinkState(groupKey: string, sink: string): Promise<unknown> {
     const row = this.#statement("SELECT state FROM sink_state WHERE group_key = :groupKey AND sink = :sink").get({ groupKey, sink });
     return row === undefined ? null : parseJson<unknown>(textColumn(row, "state"));
@@ -268,7 +299,11 @@ export class SqliteStore implements Store {
     }
   }
 
-  #statement(sql: string): { get(parameters?: Parameters): Row | undefined; run(parameters: Parameters): void } {
+  #statement(sql: string): {
+    get(parameters?: Parameters): Row | undefined;
+    all(parameters?: Parameters): Row[];
+    run(parameters: Parameters): void;
+  } {
     let statement = this.#statements.get(sql);
     if (statement === undefined) {
       statement = this.#db.prepare(sql);
@@ -277,6 +312,7 @@ export class SqliteStore implements Store {
     const prepared = statement;
     return {
       get: (parameters = {}) => prepared.get(parameters),
+      all: (parameters = {}) => prepared.all(parameters),
       run: (parameters) => {
         prepared.run(parameters);
       },

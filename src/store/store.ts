@@ -30,6 +30,13 @@ export interface InsertResult {
 export type DeliveryResult =
   { status: "delivered" } | { status: "retry"; error: string; notBefore: Date } | { status: "failed"; error: string };
 
+/** A finished notification and its diagnosis, for the report list. */
+export interface ListedDiagnosis {
+  id: string;
+  receivedAt: string;
+  diagnosis: Diagnosis;
+}
+
 export interface QueueDepth {
   notifications: number;
   deliveries: number;
@@ -63,6 +70,13 @@ export interface Store {
   /** Records a send attempt. Delivered is final; a retry or failure reported for a delivery that is no longer running is ignored. */
   finishDelivery(id: string, result: DeliveryResult): Promise<void>;
   getDiagnosis(notificationId: string): Promise<Diagnosis | null>;
+  /** Done notifications received at or after `since`, newest first, at most `limit`. */
+  listDiagnoses(query: { since: Date; limit: number }): Promise<ListedDiagnosis[]>;
+  /**
+   * Deletes done notifications received before `date`, with their deliveries; one with a delivery still pending or
+   * running is kept until that delivery finishes. Returns how many notifications were deleted.
+   */
+  pruneBefore(date: Date): Promise<number>;
   /** What `sink` remembered about an alert group (a message ts, a note digest), or null. */
   getSinkState(groupKey: string, sink: string): Promise<unknown>;
   /** Replaces what `sink` remembers about an alert group; durable before it returns. */

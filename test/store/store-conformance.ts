@@ -369,6 +369,47 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect(await store.queueDepth()).toEqual({ notifications: 1, deliveries: 2 });
     });
 
+    it("lists done notifications with their diagnosis, newest first, since a time and up to a limit", async () => {
+      const base = Date.parse("2026-01-01T00:00:00Z");
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { id, payload } = await insert(`group-${i}`, new Date(base + i * MINUTE));
+        expect((await store.claimNotification("worker-a", LEASE_MS, new Date(base + i * MINUTE)))?.id).toBe(id);
+        await store.completeNotification(id, diagnosisOf(id, payload), []);
+        ids.push(id);
+      }
+      await insert("group-pending", new Date(base + 10 * MINUTE));
+
+      const all = await store.listDiagnoses({ since: new Date(base), limit: 10 });
+      expect(all.map((l) => l.id)).toEqual([ids[2], ids[1], ids[0]]);
+      expect(all[0]?.receivedAt).toBe(new Date(base + 2 * MINUTE).toISOString());
+      expect(all[0]?.diagnosis.notificationId).toBe(ids[2]);
+      expect((await store.listDiagnoses({ since: new Date(base + MINUTE), limit: 10 })).map((l) => l.id)).toEqual([ids[2], ids[1]]);
+      expect((await store.listDiagnoses({ since: new Date(base), limit: 1 })).map((l) => l.id)).toEqual([ids[2]]);
+    });
+
+    it("pruning deletes done notifications received before the date, with their deliveries, and keeps the rest", async () => {
+      const old = new Date(Date.now() - 40 * 24 * 60 * MINUTE);
+      const oldDone = await insert("group-old", old);
+      await store.claimNotification("worker-a", LEASE_MS, old);
+      await store.completeNotification(oldDone.id, diagnosisOf(oldDone.id, oldDone.payload), ["slack"]);
+      const delivery = await store.claimDelivery("sender", LEASE_MS);
+      await store.finishDelivery(delivery?.id ?? "", { status: "delivered" });
+      const oldWaiting = await insert("group-waiting", new Date(old.getTime() + MINUTE));
+      await store.claimNotification("worker-a", LEASE_MS, new Date(old.getTime() + MINUTE));
+      await store.completeNotification(oldWaiting.id, diagnosisOf(oldWaiting.id, oldWaiting.payload), ["slack"]);
+      const recent = await completed("group-new", []);
+      const oldPending = await insert("group-pending", new Date(old.getTime() + 2 * MINUTE));
+
+      await expect(store.pruneBefore(new Date(Date.now() - 30 * 24 * 60 * MINUTE))).resolves.toBe(1);
+
+      await expect(store.getDiagnosis(oldDone.id)).resolves.toBeNull();
+      await expect(store.getDiagnosis(oldWaiting.id)).resolves.not.toBeNull();
+      await expect(store.getDiagnosis(recent)).resolves.not.toBeNull();
+      await expect(store.queueDepth()).resolves.toEqual({ notifications: 1, deliveries: 1 });
+      expect((await store.claimNotification("worker-b", LEASE_MS))?.id).toBe(oldPending.id);
+    });
+
     it("a healthy store is writable", async () => {
       await expect(store.checkWritable()).resolves.toBeUndefined();
       await expect(store.checkWritable()).resolves.toBeUndefined();
