@@ -2,7 +2,7 @@
 // steps run side by side; each has a timeout and the whole run a deadline. A failed or timed-out step is recorded
 // as a finding and never stops the others.
 import type { Alert } from "../model/alertmanager.ts";
-import type { LogExcerpt, StepKind, StepRecord, StepStatus } from "../model/diagnosis.ts";
+import type { LogExcerpt, ResultTable, StepKind, StepRecord, StepStatus } from "../model/diagnosis.ts";
 import { type KubernetesRead, KubernetesSource } from "../sources/kubernetes.ts";
 import { type LogRead, LogsSource } from "../sources/logs.ts";
 import { type AuditQuery, AuditLogSource } from "../sources/audit-log.ts";
@@ -86,6 +86,7 @@ export async function runPlaybook(playbook: CompiledPlaybook, alert: Alert, sour
           summary: outcome.summary,
           ...(outcome.error ? { error: outcome.error } : {}),
           ...(step.spec.runbook ? { runbookRef: step.spec.runbook } : {}),
+          ...tableOf(step.kind, outcome.data),
         };
         records.set(step.id, record);
         stepData[step.id] = {
@@ -334,6 +335,39 @@ function logExcerpts(data: Record<string, unknown>, read: LogRead): Omit<LogExce
     pattern: m.pattern,
     line: m.line,
   }));
+}
+
+const TABLE_ROWS = 20;
+
+/** The objects or series a step read, as rows a person can scan in the report. */
+function tableOf(kind: StepKind, data: Record<string, unknown>): { table?: ResultTable } {
+  const cell = (value: unknown) => (value === undefined || value === null ? "" : typeof value === "string" ? value : JSON.stringify(value));
+  if (kind === "kubernetes" && Array.isArray(data.items) && data.items.length > 0) {
+    const items = data.items as Array<{
+      metadata?: { namespace?: string; name?: string; creationTimestamp?: string };
+      status?: Record<string, unknown>;
+    }>;
+    const rows = items.slice(0, TABLE_ROWS).map((item) => {
+      const conditions = Array.isArray(item.status?.conditions)
+        ? (item.status.conditions as Array<{ type?: string; status?: string }>)
+        : [];
+      const state = cell(item.status?.phase) || conditions.map((c) => `${c.type}=${c.status}`).join(" ");
+      return [cell(item.metadata?.namespace), cell(item.metadata?.name), state, cell(item.metadata?.creationTimestamp)];
+    });
+    return { table: { columns: ["namespace", "name", "status", "created"], rows, more: Math.max(0, items.length - TABLE_ROWS) } };
+  }
+  if (kind === "prometheus" && Array.isArray(data.series) && data.series.length > 0) {
+    const series = data.series as Array<{ labels?: Record<string, string>; value?: number; last?: number; min?: number; max?: number }>;
+    const rows = series.slice(0, TABLE_ROWS).map((s) => {
+      const labels = Object.entries(s.labels ?? {})
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(", ");
+      const value = s.value !== undefined ? String(s.value) : `last ${s.last}, min ${s.min}, max ${s.max}`;
+      return [`{${labels}}`, value];
+    });
+    return { table: { columns: ["series", "value"], rows, more: Math.max(0, series.length - TABLE_ROWS) } };
+  }
+  return {};
 }
 
 /**

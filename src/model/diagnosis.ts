@@ -20,6 +20,15 @@ export interface StepRecord {
   error?: string;
   /** The runbook step this implements (e.g. "Playbook 3"). */
   runbookRef?: string;
+  /** What it read, as a small table for the report: the objects listed, the series returned (at most 20 rows). */
+  table?: ResultTable;
+}
+
+export interface ResultTable {
+  columns: string[];
+  rows: string[][];
+  /** Rows left out beyond the first 20. */
+  more: number;
 }
 
 /** A fact behind a cause: which step, which object, which line or value, when. */

@@ -1,6 +1,6 @@
 // The full report of one diagnosis as a standalone, accessible HTML page: readable without JavaScript, on a phone.
 import { createHash } from "node:crypto";
-import type { AlertDiagnosis, Diagnosis, LogExcerpt } from "../model/diagnosis.ts";
+import type { AlertDiagnosis, Diagnosis, LogExcerpt, ResultTable } from "../model/diagnosis.ts";
 import { alertName, formatConfidence, httpUrl, LINK_KINDS, LINK_TEXT } from "./alert-facts.ts";
 import { renderChartSvg } from "./chart.ts";
 
@@ -82,6 +82,15 @@ export function highlight(excerpt: LogExcerpt): string {
   return out + escapeHtml(excerpt.line.slice(last));
 }
 
+/** The objects or series a step read, in a nested table (no more than the 20 rows the step kept). */
+function resultTable(table: ResultTable | undefined): string {
+  if (table === undefined || table.rows.length === 0) return "";
+  const head = table.columns.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join("");
+  const body = table.rows.map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`).join("");
+  const more = table.more > 0 ? `<p>… and ${table.more} more</p>` : "";
+  return `<details><summary>what it read</summary><table class="result"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>${more}</details>`;
+}
+
 function link(href: string | undefined, text: string): string {
   const url = httpUrl(href);
   return url ? `<a href="${escapeHtml(url)}">${escapeHtml(text)}</a>` : "";
@@ -145,7 +154,7 @@ function alertSection(a: AlertDiagnosis, index: number): string {
             (s) =>
               `<tr><th scope="row">${escapeHtml(s.title)}</th><td class="status-${escapeHtml(s.status)}">${escapeHtml(s.status)}</td>` +
               `<td>${Math.round(s.durationMs)} ms</td><td><code>${escapeHtml(s.request)}</code></td>` +
-              `<td>${escapeHtml(s.summary)}${s.error ? `<br><strong>Error:</strong> ${escapeHtml(s.error)}` : ""}</td></tr>`,
+              `<td>${escapeHtml(s.summary)}${s.error ? `<br><strong>Error:</strong> ${escapeHtml(s.error)}` : ""}${resultTable(s.table)}</td></tr>`,
           )
           .join("") +
         `</tbody></table>`,

@@ -218,3 +218,33 @@ ${noCorrelation}`),
     expect(run.steps[0]?.summary).toContain("is not a valid label value");
   });
 });
+
+describe("what a step read, for the report", () => {
+  it("keeps the first 20 objects of a list as a table with namespace, name, status and age", async () => {
+    const items = Array.from({ length: 23 }, (_, i) => ({
+      metadata: { namespace: "ns", name: `p${i}`, creationTimestamp: "2026-11-20T09:00:00Z" },
+      status: { phase: "Running" },
+    }));
+    const sources: StepSources = {
+      kubernetes: async () => output({ items, count: items.length }),
+      logs: () => never(),
+      prometheus: () => never(),
+    };
+    const run = await runPlaybook(
+      playbook(`
+alert: A
+title: t
+runbook: r
+steps:
+  - { id: pods, title: pods, kubernetes: { apiVersion: v1, kind: Pod } }
+${noCorrelation}`),
+      alert,
+      sources,
+      LIMITS,
+    );
+    expect(run.steps[0]?.table?.columns).toEqual(["namespace", "name", "status", "created"]);
+    expect(run.steps[0]?.table?.rows[0]).toEqual(["ns", "p0", "Running", "2026-11-20T09:00:00Z"]);
+    expect(run.steps[0]?.table?.rows).toHaveLength(20);
+    expect(run.steps[0]?.table?.more).toBe(3);
+  });
+});

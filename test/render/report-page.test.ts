@@ -112,3 +112,22 @@ describe("highlight", () => {
     expect(highlight({ step: "s", pod: "p", pattern: "a[", line: "xa[y" })).toBe("x<mark>a[</mark>y");
   });
 });
+
+describe("what each step read", () => {
+  it("shows the objects a step listed in a table, escaped, with a count of those left out", () => {
+    const base = makeAlertDiagnosis();
+    const step = {
+      ...(base.steps[0] as NonNullable<(typeof base.steps)[0]>),
+      table: {
+        columns: ["namespace", "name", "status", "created"],
+        rows: [["kube-system", "<b>kube-apiserver-cp-1</b>", "Running", "2026-11-20T09:00:00Z"]],
+        more: 3,
+      },
+    };
+    const html = renderReportPage(makeDiagnosis({ alerts: [{ ...base, steps: [step] }] }));
+    expect(html).toContain('<th scope="col">namespace</th>');
+    expect(html).toContain("&lt;b&gt;kube-apiserver-cp-1&lt;/b&gt;");
+    expect(html).not.toContain("<b>kube-apiserver-cp-1</b>");
+    expect(html).toContain("… and 3 more");
+  });
+});
