@@ -5,7 +5,7 @@ import { Pool, type PoolClient } from "pg";
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { postgresMigrations } from "./migrations/postgres.ts";
-import { integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
+import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
 import type { DeliveryResult, InsertResult, ListedDiagnosis, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
 
 export interface PostgresStoreOptions {
@@ -200,14 +200,7 @@ export class PostgresStore implements Store {
       );
       const row = result.rows[0];
       if (row === undefined) return null;
-      return {
-        id: textColumn(row, "id"),
-        notificationId: textColumn(row, "notification_id"),
-        groupKey: textColumn(row, "group_key"),
-        sink: textColumn(row, "sink"),
-        diagnosis: parseJson<Diagnosis>(textColumn(row, "diagnosis")),
-        attempts: integerColumn(row, "attempts"),
-      };
+      return deliveryFromRow(row);
     });
   }
 

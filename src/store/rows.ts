@@ -1,7 +1,7 @@
-// Reading rows back, the same for every store: typed columns that say what was wrong, and a notification row.
+// Reading rows back, the same for every store: typed columns that say what was wrong, and notification and delivery rows.
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
-import type { ListedDiagnosis, StoredNotification } from "./store.ts";
+import type { ListedDiagnosis, StoredDelivery, StoredNotification } from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -42,5 +42,17 @@ export function listedFromRow(row: Row): ListedDiagnosis {
     id: textColumn(row, "id"),
     receivedAt: new Date(integerColumn(row, "received_at")).toISOString(),
     diagnosis: parseJson<Diagnosis>(textColumn(row, "diagnosis")),
+  };
+}
+
+/** A delivery row joined with its notification's diagnosis. */
+export function deliveryFromRow(row: Row): StoredDelivery {
+  return {
+    id: textColumn(row, "id"),
+    notificationId: textColumn(row, "notification_id"),
+    groupKey: textColumn(row, "group_key"),
+    sink: textColumn(row, "sink"),
+    diagnosis: parseJson<Diagnosis>(textColumn(row, "diagnosis")),
+    attempts: integerColumn(row, "attempts"),
   };
 }

@@ -6,7 +6,7 @@ import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSy
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
-import { integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
+import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
 import type { DeliveryResult, InsertResult, ListedDiagnosis, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
 
 export interface SqliteStoreOptions {
@@ -165,14 +165,7 @@ export class SqliteStore implements Store {
           WHERE d.id = :id`,
       ).get({ id: textColumn(claimed, "id") });
       if (row === undefined) throw new Error(`delivery ${textColumn(claimed, "id")} vanished while being claimed`);
-      return {
-        id: textColumn(row, "id"),
-        notificationId: textColumn(row, "notification_id"),
-        groupKey: textColumn(row, "group_key"),
-        sink: textColumn(row, "sink"),
-        diagnosis: parseJson<Diagnosis>(textColumn(row, "diagnosis")),
-        attempts: integerColumn(row, "attempts"),
-      };
+      return deliveryFromRow(row);
     });
   }
 
