@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import type { Rule, RulesFile } from "./support/rules-file.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DIR = join(ROOT, "docker", "prometheus");
@@ -18,20 +19,6 @@ const RUNBOOK_RULE_TESTS = "runbook-certificate-rule.test.yml";
 const RUNBOOK_URL_PREFIX = "https://github.com/alert-enricher/alert-enricher/blob/main/rules/runbooks/";
 const CERT_TEST_NAME = "client certificates near expiry";
 
-interface Rule {
-  alert: string;
-  expr: string;
-  for?: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
-interface RuleGroup {
-  name: string;
-  rules: Rule[];
-}
-interface RulesFile {
-  groups: RuleGroup[];
-}
 interface PrometheusRule {
   apiVersion: string;
   kind: string;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { createMetrics } from "../../src/metrics.ts";
+import type { RulesFile } from "../support/rules-file.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const DIR = join(ROOT, "docker", "monitoring");
@@ -35,20 +36,6 @@ const TARGET_LABELS = new Set(["job", "instance", "namespace", "service", "endpo
 const SCRAPE_SERIES = new Set(["up"]);
 const PROMQL_KEYWORDS = new Set(["and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right"]);
 
-interface Rule {
-  alert: string;
-  expr: string;
-  for?: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
-interface RuleGroup {
-  name: string;
-  rules: Rule[];
-}
-interface RulesFile {
-  groups: RuleGroup[];
-}
 interface AlertRuleTest {
   eval_time: string;
   alertname: string;
