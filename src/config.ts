@@ -50,6 +50,9 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/** For every credential Alertmanager presents: guessable secrets are refused at start. */
+const MIN_SECRET_LENGTH = 16;
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 /** Reads KEY=value lines from a .env file into `env`, without overriding what the environment already has. */
@@ -106,12 +109,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
   let auth: Config["auth"];
   if (bearer && basic) throw new ConfigError("set only one of WEBHOOK_BEARER_TOKEN and WEBHOOK_BASIC_AUTH");
   if (bearer) {
-    if (bearer.length < 16)
-      throw new ConfigError("WEBHOOK_BEARER_TOKEN is too short: use at least 16 random characters (e.g. openssl rand -hex 32)");
+    if (bearer.length < MIN_SECRET_LENGTH)
+      throw new ConfigError(
+        `WEBHOOK_BEARER_TOKEN is too short: use at least ${MIN_SECRET_LENGTH} random characters (e.g. openssl rand -hex 32)`,
+      );
     auth = { kind: "bearer", token: bearer };
   } else if (basic) {
     const colon = basic.indexOf(":");
     if (colon <= 0 || colon === basic.length - 1) throw new ConfigError("WEBHOOK_BASIC_AUTH must be user:password");
+    // The same bar as the bearer token: the password is the only secret in it (a user name is no secret).
+    if (basic.length - colon - 1 < MIN_SECRET_LENGTH)
+      throw new ConfigError(
+        `WEBHOOK_BASIC_AUTH's password is too short: use at least ${MIN_SECRET_LENGTH} random characters (e.g. openssl rand -hex 32)`,
+      );
     auth = { kind: "basic", user: basic.slice(0, colon), password: basic.slice(colon + 1) };
   } else if (flag("ALLOW_UNAUTHENTICATED") || options.requireWebhookAuth === false) {
     auth = { kind: "none" };

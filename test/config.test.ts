@@ -100,9 +100,17 @@ describe("loadConfig", () => {
   });
 
   it("refuses both a bearer token and basic auth", () => {
-    const error = configErrorFor({ WEBHOOK_BEARER_TOKEN: TOKEN, WEBHOOK_BASIC_AUTH: "user:password" });
+    const error = configErrorFor({ WEBHOOK_BEARER_TOKEN: TOKEN, WEBHOOK_BASIC_AUTH: "user:a-long-enough-password" });
     expect(error.message).toContain("WEBHOOK_BEARER_TOKEN");
     expect(error.message).toContain("WEBHOOK_BASIC_AUTH");
+  });
+
+  it("refuses a short basic-auth password as it refuses a short bearer token, and does not echo it", () => {
+    const error = configErrorFor({ WEBHOOK_BASIC_AUTH: "alertmanager:hunter2" });
+    expect(error.message).toContain("WEBHOOK_BASIC_AUTH");
+    expect(error.message).toContain("16");
+    expect(error.message).not.toContain("hunter2");
+    expect(configErrorFor({ WEBHOOK_BASIC_AUTH: "a:b" }).message).toContain("too short");
   });
 
   it("refuses a short bearer token and does not echo it", () => {
