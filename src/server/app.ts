@@ -1,7 +1,7 @@
 // The HTTP receiver: verifies and stores a notification, then answers. Everything after runs from the store.
 import { Ajv, type ErrorObject } from "ajv";
 import addFormats from "ajv-formats";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
 import type { Config } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../model/alertmanager.ts";
@@ -103,11 +103,30 @@ export function parseJsonBody(text: string): unknown {
   return body;
 }
 
+/**
+ * Requests whose success is not worth an info line: probes arrive every few seconds from every kubelet and
+ * Prometheus, and a stored webhook already has its own "notification stored" line.
+ */
+const QUIET_WHEN_OK = new Set(["/healthz", "/readyz", "/metrics", "/alerts"]);
+
+/** The path without its query string, so no token in a link reaches the logs. */
+function pathOnly(url: string): string {
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const app = Fastify({
     bodyLimit: deps.bodyLimitBytes,
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     return503OnClosing: true,
+    // Fastify's own request lines carry the full URL, and a report link's query string is a bearer credential.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const line = { method: request.method, path: pathOnly(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    if (QUIET_WHEN_OK.has(line.path) && reply.statusCode < 400) request.log.debug(line, "request");
+    else request.log.info(line, "request");
   });
   const authorized = createAuthCheck(deps.auth);
   const challenge = challengeFor(deps.auth);

@@ -1,5 +1,6 @@
 // Tests for the report pages over HTTP: who can open them (signed, unexpired links), what they answer, and the list.
 import type { FastifyInstance } from "fastify";
+import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createMetrics } from "../../src/metrics.ts";
 import type { Diagnosis } from "../../src/model/diagnosis.ts";
@@ -169,5 +170,50 @@ describe("GET /reports", () => {
     ).body;
     expect(body.match(/<script>/g)).toHaveLength(1);
     expect(body).toContain("&quot;&gt;&lt;script&gt;");
+  });
+});
+
+describe("request logs", () => {
+  it("never carry a report link's token, and keep healthy probes out of the info log", async () => {
+    const store = openSqliteStore(":memory:");
+    await store.migrate();
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(line) });
+    const app = buildApp({
+      store,
+      metrics: createMetrics(() => store.queueDepth()),
+      auth: { kind: "bearer", token: "a-webhook-token-of-16+" },
+      bodyLimitBytes: 1024 * 1024,
+      dedupWindowMs: 0,
+      logger,
+      reports: { store, secret: SECRET },
+    });
+    const { id } = await store.insertNotification({ dedupKey: "k", payload: alertPayload("g"), receivedAt: new Date(), dedupWindowMs: 0 });
+    await store.claimNotification("w", 60_000);
+    await store.completeNotification(id, makeDiagnosis({ notificationId: id }), []);
+    const token = signReportToken(id, new Date(Date.now() + HOUR), SECRET);
+    const listToken = signReportToken(LIST_TOKEN_ID, new Date(Date.now() + HOUR), SECRET);
+
+    expect((await app.inject({ url: `/reports/${id}?token=${token}` })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/reports?token=${listToken}&alert=x` })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/reports/${id}?token=${token}x` })).statusCode).toBe(401);
+    for (const probe of ["/healthz", "/readyz", "/metrics"]) expect((await app.inject({ url: probe })).statusCode).toBe(200);
+    await app.close();
+    await store.close();
+
+    const log = lines.join("");
+    expect(log).toContain(`/reports/${id}`);
+    expect(log).not.toContain(token);
+    expect(log).not.toContain(listToken);
+    expect(log).not.toContain("token=");
+    expect(log).not.toMatch(/healthz|readyz|\/metrics/);
+    const requests = lines
+      .map((l) => JSON.parse(l) as { msg: string; path?: string; statusCode?: number })
+      .filter((l) => l.msg === "request");
+    expect(requests.map((r) => [r.path, r.statusCode])).toEqual([
+      [`/reports/${id}`, 200],
+      ["/reports", 200],
+      [`/reports/${id}`, 401],
+    ]);
   });
 });
