@@ -333,6 +333,7 @@ function logExcerpts(data: Record<string, unknown>, read: LogRead): Omit<LogExce
     pod: `${read.namespace}/${read.pod}`,
     ...(read.container ? { container: read.container } : {}),
     pattern: m.pattern,
+    ...(read.patterns[m.pattern] !== undefined ? { regex: read.patterns[m.pattern] } : {}),
     line: m.line,
   }));
 }

@@ -57,7 +57,10 @@ export interface LogExcerpt {
   step: string;
   pod: string;
   container?: string;
+  /** The pattern's name in the playbook. */
   pattern: string;
+  /** The pattern itself (a case-insensitive regex), so the report can mark what matched. */
+  regex?: string;
   line: string;
 }
 

@@ -63,13 +63,16 @@ function labelsTable(labels: Record<string, string>, caption: string): string {
   return `<table><caption>${escapeHtml(caption)}</caption><thead><tr><th scope="col">Label</th><th scope="col">Value</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-/** The line with the parts matching the excerpt's pattern in <mark>; the pattern is tried as a regex, then as text. */
+/**
+ * The line with the parts that matched in <mark>. The step matched case-insensitively with the playbook's regex;
+ * excerpts stored before the regex was kept with them have only the pattern's name, so nothing is marked.
+ */
 export function highlight(excerpt: LogExcerpt): string {
   let re: RegExp | undefined;
   try {
-    re = excerpt.pattern ? new RegExp(excerpt.pattern, "g") : undefined;
+    re = excerpt.regex ? new RegExp(excerpt.regex, "gi") : undefined;
   } catch {
-    re = new RegExp(excerpt.pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "g");
+    re = undefined;
   }
   if (!re) return escapeHtml(excerpt.line);
   let out = "";

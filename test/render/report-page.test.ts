@@ -102,14 +102,20 @@ describe("renderReportPage", () => {
 });
 
 describe("highlight", () => {
-  it("marks the part of a log line that matched, escaping the rest", () => {
-    expect(highlight({ step: "s", pod: "p", pattern: "Unauthori[sz]ed", line: "<b> Unauthorized x" })).toBe(
-      "&lt;b&gt; <mark>Unauthorized</mark> x",
-    );
+  it("marks what the playbook's regex matched, case-insensitively as the step matched, escaping the rest", () => {
+    const excerpt = {
+      step: "s",
+      pod: "p",
+      pattern: "unauthorized",
+      regex: "unauthori[sz]ed|\\b401\\b",
+      line: "<b> HTTP 401 Unauthorised x",
+    };
+    expect(highlight(excerpt)).toBe("&lt;b&gt; HTTP <mark>401</mark> <mark>Unauthorised</mark> x");
   });
 
-  it("treats a pattern that is not a valid regex as plain text", () => {
-    expect(highlight({ step: "s", pod: "p", pattern: "a[", line: "xa[y" })).toBe("x<mark>a[</mark>y");
+  it("marks nothing, rather than the wrong thing, when only the pattern's name is known", () => {
+    expect(highlight({ step: "s", pod: "p", pattern: "refused", line: "<dial> refused" })).toBe("&lt;dial&gt; refused");
+    expect(highlight({ step: "s", pod: "p", pattern: "x", regex: "a[", line: "xa[y" })).toBe("xa[y");
   });
 });
 
