@@ -30,15 +30,13 @@ export interface AlertmanagerPayload {
 /** Alertmanager sends the Go zero time as the end of an alert that is still firing. */
 export const GO_ZERO_TIME = "0001-01-01T00:00:00Z";
 
-const MAX_ALERTS = 1000;
-const MAX_STRING = 64 * 1024;
-
+// No count or length limits: Alertmanager never retries a 4xx, so a limit here would lose the notification. The body
+// limit (BODY_LIMIT_BYTES, 413, counted) bounds what is stored; the renderers cut what is shown and say so, and
+// MAX_PLAYBOOK_RUNS_PER_NOTIFICATION bounds what is diagnosed.
 const stringMap: JSONSchemaType<Record<string, string>> = {
   type: "object",
-  propertyNames: { type: "string", maxLength: 1024 },
-  additionalProperties: { type: "string", maxLength: MAX_STRING },
+  additionalProperties: { type: "string" },
   required: [],
-  maxProperties: 256,
 };
 
 const alertSchema: JSONSchemaType<Alert> = {
@@ -47,14 +45,14 @@ const alertSchema: JSONSchemaType<Alert> = {
     status: { type: "string", enum: ["firing", "resolved"] },
     labels: {
       ...stringMap,
-      properties: { alertname: { type: "string", minLength: 1, maxLength: 1024 } },
+      properties: { alertname: { type: "string", minLength: 1 } },
       required: ["alertname"],
     } as JSONSchemaType<Record<string, string>>,
     annotations: stringMap,
     startsAt: { type: "string", format: "date-time" },
     endsAt: { type: "string", format: "date-time" },
-    generatorURL: { type: "string", maxLength: 8192 },
-    fingerprint: { type: "string", minLength: 1, maxLength: 64 },
+    generatorURL: { type: "string" },
+    fingerprint: { type: "string", minLength: 1 },
   },
   required: ["status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"],
   additionalProperties: true,
@@ -65,15 +63,15 @@ export const alertmanagerPayloadSchema: JSONSchemaType<AlertmanagerPayload> = {
   type: "object",
   properties: {
     version: { type: "string", const: "4" },
-    groupKey: { type: "string", minLength: 1, maxLength: 8192 },
+    groupKey: { type: "string", minLength: 1 },
     truncatedAlerts: { type: "integer", minimum: 0 },
     status: { type: "string", enum: ["firing", "resolved"] },
-    receiver: { type: "string", maxLength: 1024 },
+    receiver: { type: "string" },
     groupLabels: stringMap,
     commonLabels: stringMap,
     commonAnnotations: stringMap,
-    externalURL: { type: "string", maxLength: 8192 },
-    alerts: { type: "array", items: alertSchema, minItems: 1, maxItems: MAX_ALERTS },
+    externalURL: { type: "string" },
+    alerts: { type: "array", items: alertSchema, minItems: 1 },
   },
   required: ["version", "groupKey", "status", "receiver", "groupLabels", "commonLabels", "commonAnnotations", "externalURL", "alerts"],
   additionalProperties: true,

@@ -168,6 +168,28 @@ describe("the whole path", () => {
     expect(metrics).toMatch(/enricher_deliveries_total\{sink="slack",outcome="retry"\} 2/);
   });
 
+  it("pages PagerDuty for 10 alert groups at once while Slack accepts connections and never answers", async () => {
+    await setUp();
+    // Every group's first Slack post hangs until the sink's own 10 s timeout.
+    slack.failNext(10, { hang: true });
+    const running = await start();
+    const labels = scenarioNamed("credentials-rejected").alertLabels;
+    const sentAt = Date.now();
+    const arrivals: number[] = [];
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => send(running.url, kubeClientErrorsPayload(labels, { groupKey: `{}:{group="${i}"}` }))),
+    );
+    await until(() => {
+      while (arrivals.length < pagerduty.events.length) arrivals.push(Date.now() - sentAt);
+      return arrivals.length === 10;
+    }, 2000).catch(() => undefined);
+    expect(arrivals).toHaveLength(10);
+    expect(Math.max(...arrivals)).toBeLessThan(2000);
+    expect(slack.messages).toHaveLength(0);
+    // Slack goes away: the hung posts fail and are left to their retries, so the draining stop does not wait on them.
+    await slack.close();
+  });
+
   it("delivers a partial diagnosis within the deadline when the API server never answers", async () => {
     await setUp({ hang: (request) => request.path !== "/api/v1" && request.path !== "/apis" && !request.path.startsWith("/apis/") });
     const running = await start({ STEP_TIMEOUT_SECONDS: "1", PLAYBOOK_DEADLINE_SECONDS: "3" });
@@ -179,6 +201,38 @@ describe("the whole path", () => {
     expect(text).toContain("PARTIAL");
     // Prometheus still answered: the 401 share alone is enough to name the cause.
     expect(text).toContain("authentication fails on 42%");
+  });
+
+  it("delivers what Alertmanager can send but the stand-ins' limits cannot show: 1,001 alerts, a 65,537-character value, 257 labels", async () => {
+    await setUp();
+    const running = await start({ MAX_PLAYBOOK_RUNS_PER_NOTIFICATION: "3" });
+    const labels = scenarioNamed("credentials-rejected").alertLabels;
+    const payload = kubeClientErrorsPayload(labels);
+    const first = payload.alerts[0] as AlertmanagerPayload["alerts"][number];
+    payload.alerts = Array.from({ length: 1001 }, (_, n) => ({
+      ...first,
+      fingerprint: `f${n}`,
+      labels: { ...first.labels, pod: `p${n}` },
+      annotations: { ...first.annotations },
+    }));
+    const wide = payload.alerts[1] as AlertmanagerPayload["alerts"][number];
+    for (let k = 0; k < 257; k++) wide.labels[`extra_${k}`] = "v";
+    wide.annotations.description = "d".repeat(65_537);
+    payload.commonAnnotations = { description: "c".repeat(65_537) };
+
+    const response = await send(running.url, payload);
+    expect(response.status).toBe(200);
+    await until(() => slack.messages.length === 1 && pagerduty.events.length === 1);
+    // The stand-ins enforce Slack's and PagerDuty's limits, so arriving at all means the renderers cut to fit.
+    const slackText = JSON.stringify(slack.messages[0]);
+    expect(slackText).toContain("authentication fails on 42%");
+    expect(slackText).toMatch(/more alerts? not shown \(truncated\)/);
+    expect(slack.rejections).toEqual([]);
+    const details = JSON.stringify(pagerduty.events[0]?.payload.custom_details);
+    expect(details).toContain("1001");
+    const metrics = await running.metrics.registry.metrics();
+    expect(metrics).toMatch(/enricher_playbook_runs_total\{playbook="KubeClientErrors",outcome="complete"\} 3/);
+    expect(metrics).not.toContain("enricher_notifications_rejected_total{");
   });
 
   it("forwards an alert no playbook covers with plain formatting, never dropping it", async () => {

@@ -320,19 +320,12 @@ function generate(rng: Rng, index: number): FuzzCase {
       { path: ["truncatedAlerts"], value: -1, message: /must be >= 0/ },
       { path: ["alerts"], value: [], message: /must NOT have fewer than 1 items/ },
       { path: ["alerts", i, "status"], value: "pending", message: /allowed values: firing, resolved/ },
-      { path: ["alerts", i, "fingerprint"], value: rng.pick(["", "f".repeat(65)]), message: /must NOT have (fewer|more) than/ },
+      { path: ["alerts", i, "fingerprint"], value: "", message: /must NOT have fewer than 1 characters/ },
       { path: ["alerts", i, "labels", "alertname"], value: "", message: /must NOT have fewer than 1 characters/ },
       {
         path: ["alerts", i, rng.pick(["startsAt", "endsAt"])],
         value: rng.pick(["yesterday", "2025-13-45T00:00:00Z", "2025-01-01", "1735689600"]),
         message: /must match format "date-time"/,
-      },
-      { path: ["alerts", i, "generatorURL"], value: "h".repeat(8193), message: /must NOT have more than 8192 characters/ },
-      { path: ["receiver"], value: "r".repeat(1025), message: /must NOT have more than 1024 characters/ },
-      {
-        path: ["alerts", i, "labels"],
-        value: Object.fromEntries(Array.from({ length: 257 }, (_, k) => [k === 0 ? "alertname" : `l${k}`, "v"])),
-        message: /must NOT have more than 256 properties/,
       },
     ];
     const violation = rng.pick(violations);
@@ -341,24 +334,28 @@ function generate(rng: Rng, index: number): FuzzCase {
   }
 
   if (kind < 37) {
-    // 1 MB of JSON text in one string, some multi-byte or escaped, where the schema caps the length: refused naming the field, well under the body limit.
+    // Alertmanager never retries a 4xx, so anything it can send under the body limit is stored: 1 MB in one string,
+    // some multi-byte or escaped, a long fingerprint, URL or receiver, 300 labels, a 2,000-character label name.
     const char = rng.pick(["x", "é", "🔥", "\u0000"]);
     const huge = char.repeat(Math.ceil(MB / (Buffer.byteLength(JSON.stringify(char)) - 2)));
-    const targets: Array<{ path: Array<string | number>; max: number }> = [
-      { path: ["alerts", i, "labels", "instance"], max: 65536 },
-      { path: ["alerts", i, "annotations", "description"], max: 65536 },
-      { path: ["commonLabels", "job"], max: 65536 },
-      { path: ["groupKey"], max: 8192 },
-      { path: ["externalURL"], max: 8192 },
+    const targets: Array<{ path: Array<string | number>; value: Json }> = [
+      { path: ["alerts", i, "labels", "instance"], value: huge },
+      { path: ["alerts", i, "annotations", "description"], value: huge },
+      { path: ["commonLabels", "job"], value: huge },
+      { path: ["groupKey"], value: huge },
+      { path: ["externalURL"], value: huge },
+      { path: ["alerts", i, "fingerprint"], value: "f".repeat(65) },
+      { path: ["alerts", i, "generatorURL"], value: "h".repeat(8193) },
+      { path: ["receiver"], value: "r".repeat(1025) },
+      { path: ["alerts", i, "labels", "l".repeat(2000)], value: "v" },
+      {
+        path: ["alerts", i, "labels"],
+        value: Object.fromEntries(Array.from({ length: 300 }, (_, k) => [k === 0 ? "alertname" : `l${k}`, "v"])),
+      },
     ];
     const target = rng.pick(targets);
-    setAt(payload, target.path, huge);
-    return invalid(
-      `1 MB string at ${pointer(target.path)}`,
-      JSON.stringify(payload),
-      pointer(target.path),
-      new RegExp(`must NOT have more than ${target.max} characters`),
-    );
+    setAt(payload, target.path, target.value);
+    return valid(`large but under the body limit at ${pointer(target.path)}`, JSON.stringify(payload));
   }
 
   if (kind < 38) {
@@ -392,9 +389,9 @@ function generate(rng: Rng, index: number): FuzzCase {
   }
 
   if (kind < 49) {
-    const many = rng.chance(0.8) ? 10_000 : 1001;
+    const many = rng.chance(0.8) ? 5_000 : 1001;
     payload.alerts = Array.from({ length: many }, (_, n) => alertFor(rng, index, n));
-    return invalid(`${many} alerts`, JSON.stringify(payload), "/alerts", /must NOT have more than 1000 items/);
+    return valid(`${many} alerts`, JSON.stringify(payload));
   }
 
   if (kind < 50) {
