@@ -34,6 +34,8 @@ export interface Config {
   workLeaseMs: number;
   /** The same for one delivery attempt; it must outlast a sink's slowest attempt, or a slow send could go out twice. */
   deliveryLeaseMs: number;
+  /** The longest Retry-After a sink's answer may park a delivery for; a longer one is cut to this, counted and logged. */
+  deliveryRetryAfterMaxMs: number;
   maxPlaybookRuns: number;
   workerConcurrency: number;
   /** After SIGTERM, how long to finish the work in hand before exiting 1 and leaving it to the leases. */
@@ -207,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     playbookDeadlineMs: integer("PLAYBOOK_DEADLINE_SECONDS", 25, 1, 600) * 1000,
     workLeaseMs: workLeaseMs(),
     deliveryLeaseMs: integer("DELIVERY_LEASE_SECONDS", 60, 15, 3600) * 1000,
+    deliveryRetryAfterMaxMs: integer("DELIVERY_RETRY_AFTER_MAX_SECONDS", 900, 60, 86_400) * 1000,
     maxPlaybookRuns: integer("MAX_PLAYBOOK_RUNS_PER_NOTIFICATION", 10, 0, 1000),
     workerConcurrency: integer("WORKER_CONCURRENCY", 4, 1, 64),
     shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_SECONDS", 30, 1, 3600) * 1000,

@@ -57,6 +57,32 @@ export function openStore(databaseUrl: string): Store {
   throw new ConfigError("DATABASE_URL must be sqlite:PATH or postgres://…");
 }
 
+/**
+ * Opens the store and brings its schema up to date. A store that cannot be opened at start (a directory that cannot
+ * be created, a read-only volume, PostgreSQL refusing connections) is a configuration problem: one line naming
+ * DATABASE_URL and the cause, exit 2, never a stack trace. The stores' messages carry a path or user@host/database,
+ * never a password.
+ */
+export async function openMigratedStore(databaseUrl: string, given?: Store): Promise<Store> {
+  const unusable = (error: unknown) =>
+    error instanceof ConfigError
+      ? error
+      : new ConfigError(`DATABASE_URL: ${(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ")}`);
+  let store: Store;
+  try {
+    store = given ?? openStore(databaseUrl);
+  } catch (error) {
+    throw unusable(error);
+  }
+  try {
+    await store.migrate();
+  } catch (error) {
+    if (given === undefined) await store.close().catch(() => undefined);
+    throw unusable(error);
+  }
+  return store;
+}
+
 export function createSources(config: Config): StepSources {
   let kubeConfig: ReturnType<typeof loadKubeConfig>;
   try {
@@ -175,8 +201,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const playbooks = loadPlaybooks(config.rulesDir);
   const sources = overrides.sources ?? createSources(config);
   const sinks = overrides.sinks ?? createSinks(config);
-  const store = overrides.store ?? openStore(config.databaseUrl);
-  await store.migrate();
+  const store = await openMigratedStore(config.databaseUrl, overrides.store);
   const metrics = createMetrics(() => store.queueDepth());
   const workerId = `${hostname()}-${process.pid}`;
   const { reports } = config;
@@ -208,6 +233,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     leaseMs: config.deliveryLeaseMs,
     pollIntervalMs: overrides.pollIntervalMs,
     backoff: overrides.deliveryBackoff,
+    maxRetryAfterMs: config.deliveryRetryAfterMaxMs,
   });
   const notifications = createNotificationWorker({
     store,

@@ -12,6 +12,7 @@ export interface Metrics {
   stepFailures: Counter<"playbook" | "step" | "kind" | "status">;
   deliveries: Counter<"sink" | "outcome">;
   deliveryErrors: Counter<"sink" | "error">;
+  retryAfterCapped: Counter<"sink">;
   queueDepth: Gauge<"queue">;
 }
 
@@ -66,6 +67,12 @@ export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>): Metri
       name: "enricher_delivery_errors_total",
       help: "Failed delivery attempts, by sink and the service's error name (channel_not_found, invalid_auth, http_503, timeout…).",
       labelNames: ["sink", "error"],
+      registers: [registry],
+    }),
+    retryAfterCapped: new Counter({
+      name: "enricher_retry_after_capped_total",
+      help: "Retries whose Retry-After was longer than DELIVERY_RETRY_AFTER_MAX_SECONDS and was cut to it, by sink.",
+      labelNames: ["sink"],
       registers: [registry],
     }),
     queueDepth: new Gauge({

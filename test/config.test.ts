@@ -141,6 +141,13 @@ describe("loadConfig", () => {
     expect(configErrorFor(env).message).toContain(variable);
   });
 
+  it("honours a sink's Retry-After for at most 15 minutes by default, DELIVERY_RETRY_AFTER_MAX_SECONDS from a minute to a day", () => {
+    expect(loadConfig(OPEN).deliveryRetryAfterMaxMs).toBe(900_000);
+    expect(loadConfig({ ...OPEN, DELIVERY_RETRY_AFTER_MAX_SECONDS: "3600" }).deliveryRetryAfterMaxMs).toBe(3_600_000);
+    expect(configErrorFor({ ...OPEN, DELIVERY_RETRY_AFTER_MAX_SECONDS: "30" }).message).toContain("DELIVERY_RETRY_AFTER_MAX_SECONDS");
+    expect(configErrorFor({ ...OPEN, DELIVERY_RETRY_AFTER_MAX_SECONDS: "86401" }).message).toContain("DELIVERY_RETRY_AFTER_MAX_SECONDS");
+  });
+
   it("keeps reports off by default, with week-long links and a month of retention", () => {
     expect(loadConfig(OPEN).reports).toEqual({ signingSecret: undefined, linkTtlHours: 168, retentionDays: 30 });
   });

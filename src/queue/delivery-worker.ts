@@ -1,9 +1,10 @@
 // Delivers stored diagnoses to their sinks. The retry policy lives here, once: sinks say whether a failure is worth
-// retrying, and this decides when (Retry-After, else exponential backoff with jitter) and when to give up.
+// retrying, and this decides when (Retry-After up to a cap, else exponential backoff with jitter) and when to give up.
+// Each sink has delivery loops of its own, so a sink that hangs or keeps failing holds up only its own deliveries.
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import type { Sink } from "../sinks/sink.ts";
-import type { Store } from "../store/store.ts";
+import type { DeliverySinkFilter, Store } from "../store/store.ts";
 import { createPoller, type Poller } from "./poller.ts";
 
 export interface DeliveryWorkerOptions {
@@ -13,11 +14,19 @@ export interface DeliveryWorkerOptions {
   logger: Logger;
   workerId: string;
   leaseMs?: number;
+  /** Delivery loops per sink. */
   concurrency?: number;
   pollIntervalMs?: number;
   maxAttempts?: number;
   backoff?: { baseMs: number; maxMs: number };
+  /** The longest Retry-After honoured (DELIVERY_RETRY_AFTER_MAX_SECONDS): one answer must not park a group's messages for a day. */
+  maxRetryAfterMs?: number;
 }
+
+export const DEFAULT_MAX_RETRY_AFTER_MS = 15 * 60_000;
+
+/** How often deliveries left for a sink that is no longer configured are looked for (they are failed, once). */
+const UNCONFIGURED_SINKS_INTERVAL_MS = 60_000;
 
 export function retryDelayMs(
   attempt: number,
@@ -34,8 +43,9 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
   const sinks = new Map(options.sinks.map((s) => [s.name, s]));
   const maxAttempts = options.maxAttempts ?? 40;
   const backoff = options.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 };
-  const takeOne = async () => {
-    const delivery = await options.store.claimDelivery(options.workerId, options.leaseMs ?? 60_000);
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+  const takeOne = async (filter: DeliverySinkFilter) => {
+    const delivery = await options.store.claimDelivery(options.workerId, options.leaseMs ?? 60_000, new Date(), filter);
     if (!delivery) return false;
     const log = options.logger.child({ notification: delivery.notificationId, delivery: delivery.id, sink: delivery.sink });
     const sink = sinks.get(delivery.sink);
@@ -64,7 +74,16 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
       await options.store.finishDelivery(delivery.id, { status: "delivered" });
       log.info({ attempts: delivery.attempts, detail: outcome.detail }, "delivered");
     } else if (outcome.status === "retry") {
-      const delay = retryDelayMs(delivery.attempts, backoff, outcome.retryAfterMs);
+      let retryAfterMs = outcome.retryAfterMs;
+      if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) {
+        options.metrics.retryAfterCapped.inc({ sink: delivery.sink });
+        log.warn(
+          { retryAfterMs, cappedToMs: maxRetryAfterMs },
+          "the sink asked to wait longer than DELIVERY_RETRY_AFTER_MAX_SECONDS; trying again after that",
+        );
+        retryAfterMs = maxRetryAfterMs;
+      }
+      const delay = retryDelayMs(delivery.attempts, backoff, retryAfterMs);
       await options.store.finishDelivery(delivery.id, { status: "retry", error: outcome.error, notBefore: new Date(Date.now() + delay) });
       log.warn({ attempts: delivery.attempts, retryInMs: delay, error: outcome.error }, "delivery failed; will retry");
     } else {
@@ -73,9 +92,29 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
     }
     return true;
   };
-  return createPoller(takeOne, {
-    concurrency: options.concurrency ?? 2,
-    intervalMs: options.pollIntervalMs ?? 250,
-    onError: (error) => options.logger.error({ err: error }, "delivery worker failed; the delivery will be retried when its lease expires"),
+  const onError = (error: unknown) =>
+    options.logger.error({ err: error }, "delivery worker failed; the delivery will be retried when its lease expires");
+  const intervalMs = options.pollIntervalMs ?? 250;
+  const perSink = [...sinks.keys()].map((sink) =>
+    createPoller(() => takeOne({ sink }), { concurrency: options.concurrency ?? 2, intervalMs, onError }),
+  );
+  // Deliveries queued for a sink this configuration no longer has would otherwise wait forever: fail them.
+  const unconfigured = createPoller(() => takeOne({ exceptSinks: [...sinks.keys()] }), {
+    concurrency: 1,
+    intervalMs: Math.max(intervalMs, UNCONFIGURED_SINKS_INTERVAL_MS),
+    onError,
   });
+  const all = [...perSink, unconfigured];
+  return {
+    start() {
+      for (const poller of all) poller.start();
+    },
+    // A stored diagnosis brings deliveries for the configured sinks only.
+    wake() {
+      for (const poller of perSink) poller.wake();
+    },
+    async stop(stopOptions) {
+      await Promise.all(all.map((poller) => poller.stop(stopOptions)));
+    },
+  };
 }

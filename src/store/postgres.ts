@@ -1,12 +1,22 @@
 // The networked Store: PostgreSQL through a pg Pool, so several replicas share one inbox and outbox with SqliteStore's semantics.
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import { Pool, type PoolClient } from "pg";
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
+import { LastWrite } from "./last-write.ts";
 import { postgresMigrations } from "./migrations/postgres.ts";
 import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
-import type { DeliveryResult, InsertResult, ListedDiagnosis, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
+import type {
+  DeliveryResult,
+  DeliverySinkFilter,
+  InsertResult,
+  ListedDiagnosis,
+  QueueDepth,
+  Store,
+  StoredDelivery,
+  StoredNotification,
+} from "./store.ts";
 
 export interface PostgresStoreOptions {
   /** Connections per replica. */
@@ -33,10 +43,12 @@ export class PostgresStore implements Store {
   readonly location: string;
   readonly #pool: Pool;
   readonly #secrets: string[];
+  readonly #lastWrite: LastWrite;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
     this.location = describeUrl(url);
     this.#secrets = secretsOf(url);
+    this.#lastWrite = new LastWrite((error) => scrub(errorMessage(error), this.#secrets));
     this.#pool = new Pool({
       connectionString: url,
       max: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
@@ -46,6 +58,12 @@ export class PostgresStore implements Store {
     // An idle connection that the server drops (restart, failover) is reported here; without a listener the process
     // would crash. The pool discards that connection, and the next call that cannot connect throws to its caller.
     this.#pool.on("error", () => undefined);
+    // pg-pool listens for a client's errors only while the client sits idle in the pool. A checked-out client (a
+    // transaction in progress, or a query in flight) whose server goes away emits 'error' with no listener, and an
+    // unhandled 'error' event ends the process: PostgreSQL restarting would take every replica down with it. So
+    // each client listens for its whole life; the failure reaches the caller as its query's rejection (503 for a
+    // webhook), and the client is released with the error so that the pool destroys it.
+    this.#pool.on("connect", (client) => client.on("error", () => undefined));
   }
 
   async migrate(): Promise<void> {
@@ -79,7 +97,8 @@ export class PostgresStore implements Store {
     dedupWindowMs: number;
   }): Promise<InsertResult> {
     const receivedAt = input.receivedAt.getTime();
-    return this.#guard("cannot store a notification", () =>
+    const payload = JSON.stringify(input.payload);
+    const store = () =>
       this.#transaction(async (client) => {
         // Both Alertmanagers of an HA pair send the same notification at the same moment, often to different replicas.
         // The lock on the dedup key makes the second wait for the first to commit; its own lookup, a separate
@@ -98,10 +117,12 @@ export class PostgresStore implements Store {
         await client.query(
           `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts)
            VALUES ($1, $2, $3, 'pending', $4, $5, 0)`,
-          [id, input.dedupKey, input.payload.groupKey, JSON.stringify(input.payload), receivedAt],
+          [id, input.dedupKey, input.payload.groupKey, payload, receivedAt],
         );
         return { id, duplicate: false };
-      }),
+      });
+    return this.#guard("cannot store a notification", () =>
+      this.#lastWrite.track("storing a notification", payload.length, store, (result) => !result.duplicate),
     );
   }
 
@@ -128,7 +149,8 @@ export class PostgresStore implements Store {
 
   async completeNotification(id: string, diagnosis: Diagnosis, sinks: string[]): Promise<void> {
     const nowMs = Date.now();
-    await this.#guard(`cannot complete notification ${id}`, () =>
+    const diagnosisJson = JSON.stringify(diagnosis);
+    const complete = () =>
       this.#transaction(async (client) => {
         // FOR UPDATE: a second worker completing the same notification waits here, then reads 'done'.
         const notification = (await client.query("SELECT status, group_key, received_at FROM notifications WHERE id = $1 FOR UPDATE", [id]))
@@ -142,7 +164,7 @@ export class PostgresStore implements Store {
           `UPDATE notifications
               SET status = 'done', diagnosis = $2, finished_at = $3, lease_owner = NULL, lease_until = NULL
             WHERE id = $1`,
-          [id, JSON.stringify(diagnosis), nowMs],
+          [id, diagnosisJson, nowMs],
         );
         const uniqueSinks = [...new Set(sinks)];
         if (uniqueSinks.length === 0) return;
@@ -162,12 +184,21 @@ export class PostgresStore implements Store {
             uniqueSinks,
           ],
         );
-      }),
+      });
+    await this.#guard(`cannot complete notification ${id}`, () =>
+      this.#lastWrite.track("completing a diagnosis", diagnosisJson.length, complete),
     );
   }
 
-  async claimDelivery(worker: string, leaseMs: number, now: Date = new Date()): Promise<StoredDelivery | null> {
+  async claimDelivery(
+    worker: string,
+    leaseMs: number,
+    now: Date = new Date(),
+    filter?: DeliverySinkFilter,
+  ): Promise<StoredDelivery | null> {
     const nowMs = now.getTime();
+    const sink = filter !== undefined && "sink" in filter ? filter.sink : null;
+    const exceptSinks = filter !== undefined && "exceptSinks" in filter ? filter.exceptSinks : null;
     return this.#guard("cannot claim a delivery", async () => {
       // A delivery waits while an earlier one of its (group, sink) is unfinished, or while another of them is in flight:
       // one alert group's messages reach a sink in order, and other groups and sinks are not held up. Across replicas
@@ -181,6 +212,8 @@ export class PostgresStore implements Store {
             WHERE id = (
               SELECT d.id FROM deliveries d
                WHERE ((d.status = 'pending' AND d.not_before <= $3) OR (d.status = 'running' AND d.lease_until < $3))
+                 AND ($4::text IS NULL OR d.sink = $4::text)
+                 AND ($5::text[] IS NULL OR d.sink <> ALL ($5::text[]))
                  AND NOT EXISTS (
                    SELECT 1 FROM deliveries e
                     WHERE e.group_key = d.group_key AND e.sink = d.sink AND e.id <> d.id
@@ -196,7 +229,7 @@ export class PostgresStore implements Store {
             RETURNING id, notification_id, group_key, sink, attempts)
          SELECT c.id, c.notification_id, c.group_key, c.sink, c.attempts, n.diagnosis
            FROM claimed c JOIN notifications n ON n.id = c.notification_id`,
-        [worker, nowMs + leaseMs, nowMs],
+        [worker, nowMs + leaseMs, nowMs, sink, exceptSinks],
       );
       const row = result.rows[0];
       if (row === undefined) return null;
@@ -307,10 +340,24 @@ export class PostgresStore implements Store {
   }
 
   async checkWritable(): Promise<void> {
-    // A real write: a read-only standby or a database set read-only still answers reads.
-    await this.#guard("cannot take a write", () =>
-      this.#pool.query("INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at", [Date.now()]),
-    );
+    const failure = this.#lastWrite.failure;
+    if (failure === undefined) {
+      // A real write: a read-only standby or a database set read-only still answers reads.
+      await this.#guard("cannot take a write", () =>
+        this.#pool.query("INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at", [Date.now()]),
+      );
+      return;
+    }
+    // The last real write failed: only a write as large as it, committed, shows that such writes fit again.
+    const bytes = this.#lastWrite.probeBytes(failure);
+    await this.#guard(`cannot take a write: ${this.#lastWrite.describe(failure)}`, async () => {
+      await this.#pool.query(
+        "INSERT INTO write_probe (id, filler) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET filler = excluded.filler",
+        [randomBytes(bytes)],
+      );
+      await this.#pool.query("DELETE FROM write_probe");
+    });
+    this.#lastWrite.recovered(failure);
   }
 
   async close(): Promise<void> {
@@ -319,7 +366,12 @@ export class PostgresStore implements Store {
 
   async #transaction<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
-    let broken = false;
+    // The connection's own failure (the server went away while we held it), kept to release the client with it.
+    let lost: Error | undefined;
+    const onError = (error: Error) => {
+      lost ??= error;
+    };
+    client.on("error", onError);
     try {
       // Explicit, whatever the server's default: the dedup check relies on each statement taking a fresh snapshot.
       await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
@@ -327,15 +379,18 @@ export class PostgresStore implements Store {
       await client.query("COMMIT");
       return result;
     } catch (error) {
-      try {
-        await client.query("ROLLBACK");
-      } catch {
-        // The connection is gone; releasing it as broken keeps it out of the pool.
-        broken = true;
+      if (lost === undefined) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackError) {
+          lost = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        }
       }
       throw error;
     } finally {
-      client.release(broken);
+      client.removeListener("error", onError);
+      // Released with an error, the client is destroyed rather than handed to the next caller half-dead.
+      client.release(lost);
     }
   }
 

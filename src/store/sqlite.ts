@@ -1,13 +1,23 @@
 // The embedded Store: one SQLite file (node:sqlite) holding the notification inbox and the delivery outbox.
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
+import { LastWrite } from "./last-write.ts";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
 import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
-import type { DeliveryResult, InsertResult, ListedDiagnosis, QueueDepth, Store, StoredDelivery, StoredNotification } from "./store.ts";
+import type {
+  DeliveryResult,
+  DeliverySinkFilter,
+  InsertResult,
+  ListedDiagnosis,
+  QueueDepth,
+  Store,
+  StoredDelivery,
+  StoredNotification,
+} from "./store.ts";
 
 export interface SqliteStoreOptions {
   /** Opens the file read-only. Only tests use it, to check that checkWritable() notices. */
@@ -27,18 +37,37 @@ export class SqliteStore implements Store {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #lastWrite = new LastWrite(errorMessage);
 
+  /** Throws "SQLite store PATH cannot be opened: why" when the file cannot be created, opened or written. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
     const readOnly = options.readOnly ?? false;
-    if (isFilePath(path) && !readOnly) mkdirSync(dirname(path), { recursive: true });
-    this.#db = new DatabaseSync(path, { readOnly, timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true });
-    this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // Switching to WAL is a write; a read-only connection keeps whatever mode the file already has.
-    if (!readOnly) execWhenUnlocked(this.#db, "PRAGMA journal_mode = WAL");
-    // FULL: the receiver answers 200 only after the row is on disk, so a commit must survive power loss, not just a crash.
-    this.#db.exec("PRAGMA synchronous = FULL");
-    this.#db.exec("PRAGMA foreign_keys = ON");
+    if (isFilePath(path) && !readOnly) {
+      try {
+        makeDirectories(dirname(path));
+      } catch (error) {
+        throw new Error(`SQLite store ${path} cannot be opened: ${errorMessage(error)}`, { cause: error });
+      }
+    }
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path, { readOnly, timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true });
+      db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // Switching to WAL is a write; a read-only connection keeps whatever mode the file already has.
+      if (!readOnly) execWhenUnlocked(db, "PRAGMA journal_mode = WAL");
+      // FULL: the receiver answers 200 only after the row is on disk, so a commit must survive power loss, not just a crash.
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA foreign_keys = ON");
+    } catch (error) {
+      if (db?.isOpen === true) db.close();
+      // SQLite says only "unable to open database file"; the file system says why.
+      const why = isFilePath(path) ? whyNotWritable(path, readOnly) : undefined;
+      throw new Error(`SQLite store ${path} cannot be opened: ${errorMessage(error)}${why === undefined ? "" : ` (${why})`}`, {
+        cause: error,
+      });
+    }
+    this.#db = db;
   }
 
   async migrate(): Promise<void> {
@@ -66,21 +95,24 @@ export class SqliteStore implements Store {
     dedupWindowMs: number;
   }): Promise<InsertResult> {
     const receivedAt = input.receivedAt.getTime();
-    return this.#writeTransaction(() => {
-      const existing = this.#statement(
-        `SELECT id FROM notifications
-          WHERE dedup_key = :dedupKey AND received_at > :receivedAt - :window AND received_at < :receivedAt + :window
-          ORDER BY received_at DESC, rowid DESC LIMIT 1`,
-      ).get({ dedupKey: input.dedupKey, receivedAt, window: input.dedupWindowMs });
-      if (existing !== undefined) return { id: textColumn(existing, "id"), duplicate: true };
+    const payload = JSON.stringify(input.payload);
+    const store = () =>
+      this.#writeTransaction(() => {
+        const existing = this.#statement(
+          `SELECT id FROM notifications
+            WHERE dedup_key = :dedupKey AND received_at > :receivedAt - :window AND received_at < :receivedAt + :window
+            ORDER BY received_at DESC, rowid DESC LIMIT 1`,
+        ).get({ dedupKey: input.dedupKey, receivedAt, window: input.dedupWindowMs });
+        if (existing !== undefined) return { id: textColumn(existing, "id"), duplicate: true };
 
-      const id = randomUUID();
-      this.#statement(
-        `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts)
-         VALUES (:id, :dedupKey, :groupKey, 'pending', :payload, :receivedAt, 0)`,
-      ).run({ id, dedupKey: input.dedupKey, groupKey: input.payload.groupKey, payload: JSON.stringify(input.payload), receivedAt });
-      return { id, duplicate: false };
-    });
+        const id = randomUUID();
+        this.#statement(
+          `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts)
+           VALUES (:id, :dedupKey, :groupKey, 'pending', :payload, :receivedAt, 0)`,
+        ).run({ id, dedupKey: input.dedupKey, groupKey: input.payload.groupKey, payload, receivedAt });
+        return { id, duplicate: false };
+      });
+    return this.#lastWrite.track("storing a notification", payload.length, store, (result) => !result.duplicate);
   }
 
   async claimNotification(worker: string, leaseMs: number, now: Date = new Date()): Promise<StoredNotification | null> {
@@ -102,39 +134,49 @@ export class SqliteStore implements Store {
 
   async completeNotification(id: string, diagnosis: Diagnosis, sinks: string[]): Promise<void> {
     const nowMs = Date.now();
-    this.#writeTransaction(() => {
-      const notification = this.#statement("SELECT status, group_key, received_at FROM notifications WHERE id = :id").get({ id });
-      if (notification === undefined) throw new Error(`cannot complete notification ${id}: it is not in the store`);
-      // A worker whose lease expired may finish after another worker already did; the first completion wins,
-      // otherwise every sink would get the diagnosis twice.
-      if (textColumn(notification, "status") === "done") return;
+    const diagnosisJson = JSON.stringify(diagnosis);
+    await this.#lastWrite.track("completing a diagnosis", diagnosisJson.length, () =>
+      this.#writeTransaction(() => {
+        const notification = this.#statement("SELECT status, group_key, received_at FROM notifications WHERE id = :id").get({ id });
+        if (notification === undefined) throw new Error(`cannot complete notification ${id}: it is not in the store`);
+        // A worker whose lease expired may finish after another worker already did; the first completion wins,
+        // otherwise every sink would get the diagnosis twice.
+        if (textColumn(notification, "status") === "done") return;
 
-      this.#statement(
-        `UPDATE notifications
-            SET status = 'done', diagnosis = :diagnosis, finished_at = :now, lease_owner = NULL, lease_until = NULL
-          WHERE id = :id`,
-      ).run({ id, diagnosis: JSON.stringify(diagnosis), now: nowMs });
-      // created_at is the notification's receipt time, not now: a group's deliveries go out in the order Alertmanager
-      // sent them, even when a later notification (a quick resolve) finishes diagnosis before an earlier one.
-      const insertDelivery = this.#statement(
-        `INSERT INTO deliveries (id, notification_id, group_key, sink, status, attempts, not_before, created_at)
-         VALUES (:id, :notificationId, :groupKey, :sink, 'pending', 0, :now, :receivedAt)`,
-      );
-      for (const sink of new Set(sinks)) {
-        insertDelivery.run({
-          id: randomUUID(),
-          notificationId: id,
-          groupKey: textColumn(notification, "group_key"),
-          sink,
-          now: nowMs,
-          receivedAt: integerColumn(notification, "received_at"),
-        });
-      }
-    });
+        this.#statement(
+          `UPDATE notifications
+              SET status = 'done', diagnosis = :diagnosis, finished_at = :now, lease_owner = NULL, lease_until = NULL
+            WHERE id = :id`,
+        ).run({ id, diagnosis: diagnosisJson, now: nowMs });
+        // created_at is the notification's receipt time, not now: a group's deliveries go out in the order Alertmanager
+        // sent them, even when a later notification (a quick resolve) finishes diagnosis before an earlier one.
+        const insertDelivery = this.#statement(
+          `INSERT INTO deliveries (id, notification_id, group_key, sink, status, attempts, not_before, created_at)
+           VALUES (:id, :notificationId, :groupKey, :sink, 'pending', 0, :now, :receivedAt)`,
+        );
+        for (const sink of new Set(sinks)) {
+          insertDelivery.run({
+            id: randomUUID(),
+            notificationId: id,
+            groupKey: textColumn(notification, "group_key"),
+            sink,
+            now: nowMs,
+            receivedAt: integerColumn(notification, "received_at"),
+          });
+        }
+      }),
+    );
   }
 
-  async claimDelivery(worker: string, leaseMs: number, now: Date = new Date()): Promise<StoredDelivery | null> {
+  async claimDelivery(
+    worker: string,
+    leaseMs: number,
+    now: Date = new Date(),
+    filter?: DeliverySinkFilter,
+  ): Promise<StoredDelivery | null> {
     const nowMs = now.getTime();
+    const sink = filter !== undefined && "sink" in filter ? filter.sink : null;
+    const exceptSinks = filter !== undefined && "exceptSinks" in filter ? JSON.stringify(filter.exceptSinks) : null;
     return this.#writeTransaction(() => {
       // A delivery waits while an earlier one of its (group, sink) is unfinished, or while another of them is in flight:
       // one alert group's messages reach a sink in order, and other groups and sinks are not held up.
@@ -144,6 +186,8 @@ export class SqliteStore implements Store {
           WHERE id = (
             SELECT d.id FROM deliveries d
              WHERE ((d.status = 'pending' AND d.not_before <= :now) OR (d.status = 'running' AND d.lease_until < :now))
+               AND (:sink IS NULL OR d.sink = :sink)
+               AND (:exceptSinks IS NULL OR d.sink NOT IN (SELECT value FROM json_each(:exceptSinks)))
                AND NOT EXISTS (
                  SELECT 1 FROM deliveries e
                   WHERE e.group_key = d.group_key AND e.sink = d.sink AND e.id <> d.id
@@ -156,7 +200,7 @@ export class SqliteStore implements Store {
                   WHERE n.group_key = d.group_key AND n.status IN ('pending', 'running') AND n.received_at < d.created_at)
              ORDER BY d.created_at, d.rowid LIMIT 1)
           RETURNING id`,
-      ).get({ worker, leaseUntil: nowMs + leaseMs, now: nowMs });
+      ).get({ worker, leaseUntil: nowMs + leaseMs, now: nowMs, sink, exceptSinks });
       if (claimed === undefined) return null;
 
       const row = this.#statement(
@@ -264,15 +308,38 @@ export class SqliteStore implements Store {
   }
 
   async checkWritable(): Promise<void> {
+    const failure = this.#lastWrite.failure;
     try {
-      this.#writeTransaction(() => {
-        this.#statement("INSERT INTO heartbeat (id, at) VALUES (1, :now) ON CONFLICT (id) DO UPDATE SET at = excluded.at").run({
-          now: Date.now(),
+      if (failure === undefined) {
+        this.#writeTransaction(() => {
+          this.#statement("INSERT INTO heartbeat (id, at) VALUES (1, :now) ON CONFLICT (id) DO UPDATE SET at = excluded.at").run({
+            now: Date.now(),
+          });
         });
+        return;
+      }
+      // The last real write failed: only a write as large as it, committed, shows that such writes fit again. The
+      // space it takes is freed for the next real write.
+      this.#writeTransaction(() => {
+        this.#statement(
+          "INSERT INTO write_probe (id, filler) VALUES (1, randomblob(:bytes)) ON CONFLICT (id) DO UPDATE SET filler = excluded.filler",
+        ).run({ bytes: this.#lastWrite.probeBytes(failure) });
       });
+      this.#writeTransaction(() => this.#statement("DELETE FROM write_probe").run({}));
+      this.#lastWrite.recovered(failure);
     } catch (error) {
-      throw new Error(`SQLite store ${this.path} cannot take a write: ${errorMessage(error)}`, { cause: error });
+      const before = failure === undefined ? "" : `${this.#lastWrite.describe(failure)}: `;
+      throw new Error(`SQLite store ${this.path} cannot take a write: ${before}${errorMessage(error)}`, { cause: error });
     }
+  }
+
+  /**
+   * Caps the database at its current size (PRAGMA max_page_count), so that the next write needing a new page fails
+   * with SQLITE_FULL as on a full disk; false lifts the cap. Only tests use it.
+   */
+  simulateFullDisk(full: boolean): void {
+    const pages = full ? Number(this.#db.prepare("PRAGMA page_count").get()?.page_count) : 4_294_967_294;
+    this.#db.exec(`PRAGMA max_page_count = ${pages}`);
   }
 
   async close(): Promise<void> {
@@ -311,6 +378,64 @@ export class SqliteStore implements Store {
       },
     };
   }
+}
+
+/**
+ * mkdir -p, one level at a time: fs.mkdirSync with `recursive` loops forever where mkdir answers ENOENT for a
+ * directory whose parent exists (under /proc, for one).
+ */
+function makeDirectories(directory: string): void {
+  const missing: string[] = [];
+  for (let current = directory; ; current = dirname(current)) {
+    let stats: ReturnType<typeof statSync> | undefined;
+    try {
+      stats = statSync(current);
+    } catch (error) {
+      // ENOTDIR: a file is in the way further up; the walk finds it and says so.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw new Error(`cannot look at ${current}: ${errorMessage(error)}`, { cause: error });
+    }
+    if (stats !== undefined) {
+      if (!stats.isDirectory()) throw new Error(`${current} is not a directory`);
+      break;
+    }
+    missing.unshift(current);
+    if (dirname(current) === current) break;
+  }
+  for (const next of missing) {
+    try {
+      mkdirSync(next);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST" && statSync(next).isDirectory()) continue; // made meanwhile
+      throw new Error(`cannot create the directory ${next}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+}
+
+/** Why the file or its directory cannot be used (SQLite writes beside the file in WAL mode), or undefined when nothing says. */
+function whyNotWritable(path: string, readOnly: boolean): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return `${path} is a directory`;
+  } catch {
+    // Not there yet: SQLite would create it, if the directory lets it.
+  }
+  const access = readOnly ? constants.R_OK : constants.R_OK | constants.W_OK;
+  const targets: Array<[string, number]> = [
+    [path, access],
+    ...(readOnly ? [] : [[dirname(path), constants.W_OK | constants.X_OK] as [string, number]]),
+  ];
+  for (const [target, mode] of targets) {
+    try {
+      accessSync(target, mode);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") continue;
+      if (code === "EROFS") return `${target} is on a read-only file system`;
+      if (code === "EACCES" || code === "EPERM") return `${target} is not ${readOnly ? "readable" : "writable"} by this user`;
+      return `${target}: ${errorMessage(error)}`;
+    }
+  }
+  return undefined;
 }
 
 /** False for ":memory:", "" (a private temporary database) and "file:" URIs, which have no directory to create. */

@@ -30,6 +30,12 @@ export interface InsertResult {
 export type DeliveryResult =
   { status: "delivered" } | { status: "retry"; error: string; notBefore: Date } | { status: "failed"; error: string };
 
+/**
+ * Which deliveries a claim may take: those of one sink (each sink has its own delivery loops, so a sink that hangs
+ * holds up only its own deliveries), or those of every sink not named (deliveries left for a sink no longer configured).
+ */
+export type DeliverySinkFilter = { sink: string } | { exceptSinks: string[] };
+
 /** A finished notification and its diagnosis, for the report list. */
 export interface ListedDiagnosis {
   id: string;
@@ -63,10 +69,11 @@ export interface Store {
    */
   completeNotification(id: string, diagnosis: Diagnosis, sinks: string[]): Promise<void>;
   /**
-   * Takes the oldest due delivery, or one whose lease expired. Deliveries of one alert group go to each sink in order,
-   * one at a time: a delivery waits while an earlier one of the same group and sink is pending or running.
+   * Takes the oldest due delivery, or one whose lease expired, of the sinks `filter` allows (every sink without one).
+   * Deliveries of one alert group go to each sink in order, one at a time: a delivery waits while an earlier one of the
+   * same group and sink is pending or running.
    */
-  claimDelivery(worker: string, leaseMs: number, now?: Date): Promise<StoredDelivery | null>;
+  claimDelivery(worker: string, leaseMs: number, now?: Date, filter?: DeliverySinkFilter): Promise<StoredDelivery | null>;
   /** Records a send attempt. Delivered is final; a retry or failure reported for a delivery that is no longer running is ignored. */
   finishDelivery(id: string, result: DeliveryResult): Promise<void>;
   getDiagnosis(notificationId: string): Promise<Diagnosis | null>;

@@ -179,15 +179,18 @@ describe("the whole path", () => {
     await Promise.all(
       Array.from({ length: 10 }, (_, i) => send(running.url, kubeClientErrorsPayload(labels, { groupKey: `{}:{group="${i}"}` }))),
     );
-    await until(() => {
-      while (arrivals.length < pagerduty.events.length) arrivals.push(Date.now() - sentAt);
-      return arrivals.length === 10;
-    }, 2000).catch(() => undefined);
-    expect(arrivals).toHaveLength(10);
-    expect(Math.max(...arrivals)).toBeLessThan(2000);
-    expect(slack.messages).toHaveLength(0);
-    // Slack goes away: the hung posts fail and are left to their retries, so the draining stop does not wait on them.
-    await slack.close();
+    try {
+      await until(() => {
+        while (arrivals.length < pagerduty.events.length) arrivals.push(Date.now() - sentAt);
+        return arrivals.length === 10;
+      }, 2000).catch(() => undefined);
+      expect(arrivals).toHaveLength(10);
+      expect(Math.max(...arrivals)).toBeLessThan(2000);
+      expect(slack.messages).toHaveLength(0);
+    } finally {
+      // Slack goes away: the hung posts fail and are left to their retries, so the draining stop does not wait on them.
+      await slack.close();
+    }
   });
 
   it("delivers a partial diagnosis within the deadline when the API server never answers", async () => {

@@ -6,8 +6,10 @@ import { createDeliveryWorker, retryDelayMs } from "../../src/queue/delivery-wor
 import { createNotificationWorker } from "../../src/queue/notification-worker.ts";
 import { createPoller, type Poller } from "../../src/queue/poller.ts";
 import type { Sink, SinkOutcome } from "../../src/sinks/sink.ts";
+import { SlackWebhookSink } from "../../src/sinks/slack-webhook.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
+import { startSlackStandIn } from "../support/slack-standin.ts";
 
 const silent = pino({ level: "silent" });
 let store: SqliteStore;
@@ -66,7 +68,144 @@ describe("the notification worker", () => {
   });
 });
 
+/** One notification per alert group, diagnosed, with a delivery to each of `sinks` (in that order). */
+async function diagnosedGroups(count: number, sinks: string[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const payload = kubeClientErrorsPayload({ pod: `p${i}` }, { groupKey: `{}:{group="${i}"}` });
+    const { id } = await store.insertNotification({
+      dedupKey: `k${i}-${ids.length}-${Date.now()}`,
+      payload,
+      receivedAt: new Date(),
+      dedupWindowMs: 0,
+    });
+    await store.claimNotification("w", 60_000);
+    await store.completeNotification(id, diagnosisFor(id), sinks);
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** A sink that records when each delivery reached it, relative to `since`. */
+function recordingSink(name: string, since: () => number): Sink & { arrivals: number[] } {
+  const arrivals: number[] = [];
+  return {
+    name,
+    arrivals,
+    async deliver() {
+      arrivals.push(Date.now() - since());
+      return { status: "delivered" };
+    },
+  };
+}
+
 describe("the delivery worker", () => {
+  it("a sink that never answers holds up only its own deliveries: another sink's deliveries for 10 groups all go out at once", async () => {
+    store = openSqliteStore(":memory:");
+    await store.migrate();
+    // Slack accepts the connection and never answers: each attempt ends only at the sink's own 10 s timeout.
+    const hanging: Array<() => void> = [];
+    const slack: Sink = {
+      name: "slack",
+      deliver: () =>
+        new Promise<SinkOutcome>((resolve) => {
+          const timeout: SinkOutcome = { status: "retry", code: "timeout", error: "no response within 10000 ms" };
+          const timer = setTimeout(() => resolve(timeout), 10_000);
+          hanging.push(() => {
+            clearTimeout(timer);
+            resolve(timeout);
+          });
+        }),
+    };
+    let start = 0;
+    const pagerduty = recordingSink("pagerduty", () => start);
+    // The sinks in the order main.ts configures them, so each group's Slack delivery is the older row.
+    await diagnosedGroups(10, ["slack", "pagerduty"]);
+    const worker = createDeliveryWorker({ store, sinks: [slack, pagerduty], metrics: createMetrics(), logger: silent, workerId: "w" });
+    pollers.push(worker);
+    try {
+      start = Date.now();
+      worker.start();
+      await until(() => pagerduty.arrivals.length === 10, 2000).catch(() => undefined);
+      expect(pagerduty.arrivals).toHaveLength(10);
+      expect(Math.max(...pagerduty.arrivals)).toBeLessThan(2000);
+      // The hung sink holds its own two loops, no more.
+      expect(hanging).toHaveLength(2);
+    } finally {
+      const stopped = worker.stop();
+      for (const release of hanging) release();
+      await stopped;
+    }
+  });
+
+  it("wakes the loops of every sink, and a draining stop sends every sink's due deliveries", async () => {
+    store = openSqliteStore(":memory:");
+    await store.migrate();
+    const start = Date.now();
+    const sinks = ["slack", "pagerduty", "pagerduty-notes"].map((name) => recordingSink(name, () => start));
+    // Polls too rarely to matter: only wake() and the drain can get the deliveries out in time.
+    const worker = createDeliveryWorker({ store, sinks, metrics: createMetrics(), logger: silent, workerId: "w", pollIntervalMs: 60_000 });
+    pollers.push(worker);
+    worker.start();
+    await new Promise((r) => setTimeout(r, 50));
+    await diagnosedGroups(2, ["slack", "pagerduty", "pagerduty-notes"]);
+    worker.wake();
+    await until(() => sinks.every((sink) => sink.arrivals.length === 2), 2000);
+
+    await diagnosedGroups(3, ["slack", "pagerduty", "pagerduty-notes"]);
+    await worker.stop({ drain: true });
+    expect(sinks.map((sink) => sink.arrivals.length)).toEqual([5, 5, 5]);
+    expect((await store.queueDepth()).deliveries).toBe(0);
+  });
+
+  it("fails deliveries left for a sink that is no longer configured, so they do not wait forever", async () => {
+    store = openSqliteStore(":memory:");
+    await store.migrate();
+    await diagnosedGroups(2, ["retired-sink", "console"]);
+    const console = recordingSink("console", () => 0);
+    const metrics = createMetrics();
+    const worker = createDeliveryWorker({ store, sinks: [console], metrics, logger: silent, workerId: "w", pollIntervalMs: 5 });
+    pollers.push(worker);
+    worker.start();
+    await until(async () => (await store.queueDepth()).deliveries === 0);
+    expect(console.arrivals).toHaveLength(2);
+    expect(await metrics.registry.metrics()).toMatch(/enricher_deliveries_total\{sink="retired-sink",outcome="failed"\} 2/);
+  });
+
+  it("cuts a Retry-After of a day to 15 minutes, counts it, and tries again then", async () => {
+    store = openSqliteStore(":memory:");
+    await store.migrate();
+    const slackStandIn = await startSlackStandIn();
+    try {
+      slackStandIn.failNext(1, { status: 429, retryAfterSeconds: 86_400 });
+      const [id] = await diagnosedGroups(1, ["slack"]);
+      const metrics = createMetrics();
+      const worker = createDeliveryWorker({
+        store,
+        sinks: [new SlackWebhookSink({ webhookUrl: slackStandIn.webhookUrl })],
+        metrics,
+        logger: silent,
+        workerId: "w",
+        pollIntervalMs: 5,
+        backoff: { baseMs: 1, maxMs: 2 },
+      });
+      pollers.push(worker);
+      const before = Date.now();
+      worker.start();
+      await until(async () => /enricher_deliveries_total\{sink="slack",outcome="retry"\} 1/.test(await metrics.registry.metrics()));
+      await worker.stop();
+      const after = Date.now();
+
+      const cap = 15 * 60_000;
+      await expect(store.claimDelivery("probe", 60_000, new Date(before + cap - 1000))).resolves.toBeNull();
+      const retried = await store.claimDelivery("probe", 60_000, new Date(after + cap + 1000));
+      expect(retried).toMatchObject({ notificationId: id, sink: "slack", attempts: 2 });
+      expect(await metrics.registry.metrics()).toMatch(/enricher_retry_after_capped_total\{sink="slack"\} 1/);
+    } finally {
+      await slackStandIn.close();
+    }
+  });
+
   it("retries a sink that asks for it, honouring Retry-After, and stops after the last attempt", async () => {
     store = openSqliteStore(":memory:");
     await store.migrate();

@@ -4,9 +4,9 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { postgresMigrations } from "../../src/store/migrations/postgres.ts";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres.ts";
-import type { StoredDelivery } from "../../src/store/store.ts";
+import type { Store, StoredDelivery } from "../../src/store/store.ts";
 import { startPostgres, type PostgresServer } from "../support/postgres-server.ts";
-import { alertPayload, describeStoreConformance, diagnosisOf } from "./store-conformance.ts";
+import { alertPayload, describeStoreConformance, diagnosisOf, type FullDisk } from "./store-conformance.ts";
 
 const LEASE_MS = 30_000;
 
@@ -38,7 +38,53 @@ async function freshDatabase(): Promise<string> {
   return next;
 }
 
-describeStoreConformance("PostgresStore", async () => openPostgresStore(await freshDatabase()));
+const databaseOf = new WeakMap<Store, string>();
+
+async function execute(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * PostgreSQL fails a write it has no space for with SQLSTATE 53100 (disk_full) when it extends a table's file. A trigger
+ * raises exactly that on the tables real writes extend, so the error takes the real path through the driver; the
+ * heartbeat's table has none, as a row rewritten within its page needs no new space.
+ */
+const fullDisk: FullDisk = {
+  async fill(store) {
+    await execute(
+      databaseOf.get(store) ?? "",
+      `CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         RAISE EXCEPTION 'could not extend file "base/16384/16398": No space left on device'
+           USING ERRCODE = 'disk_full', HINT = 'Check free disk space.';
+       END $$;
+       CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON notifications FOR EACH ROW EXECUTE FUNCTION disk_full();
+       CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON deliveries FOR EACH ROW EXECUTE FUNCTION disk_full();
+       CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON write_probe FOR EACH ROW EXECUTE FUNCTION disk_full();`,
+    );
+  },
+  async free(store) {
+    await execute(databaseOf.get(store) ?? "", "DROP FUNCTION disk_full() CASCADE");
+  },
+  message: /No space left on device/,
+};
+
+describeStoreConformance(
+  "PostgresStore",
+  async () => {
+    const url = await freshDatabase();
+    const store = openPostgresStore(url);
+    databaseOf.set(store, url);
+    return store;
+  },
+  fullDisk,
+);
 
 describe("PostgresStore shared by replicas", () => {
   const opened: PostgresStore[] = [];
@@ -107,6 +153,43 @@ describe("PostgresStore shared by replicas", () => {
     expect(deliveries).toHaveLength(100);
     expect(new Set(deliveries.map((d) => d.id)).size).toBe(100);
     expect(deliveries.every((delivery) => delivery.attempts === 1)).toBe(true);
+  });
+
+  it("two replicas with claim loops per sink take every delivery exactly once, each through a loop of its own sink", async () => {
+    const [first, second] = await twoReplicas();
+    const receivedAt = Date.now() - 60_000;
+    const sinks = ["slack", "pagerduty"];
+    for (let i = 0; i < 50; i++) {
+      const payload = alertPayload(`group-${i}`);
+      const { id } = await first.insertNotification({
+        dedupKey: `key-${i}`,
+        payload,
+        receivedAt: new Date(receivedAt + i),
+        dedupWindowMs: 1,
+      });
+      await first.claimNotification("worker", LEASE_MS);
+      await first.completeNotification(id, diagnosisOf(id, payload), sinks);
+    }
+
+    // Two loops per sink on each replica, as the delivery worker runs them.
+    const taken = await Promise.all(
+      [first, second].flatMap((store, replica) =>
+        sinks.flatMap((sink) =>
+          [0, 1].map(async (loop) => {
+            const mine: StoredDelivery[] = [];
+            for (;;) {
+              const delivery = await store.claimDelivery(`replica-${replica}-${sink}-${loop}`, LEASE_MS, new Date(), { sink });
+              if (delivery === null) return { sink, mine };
+              mine.push(delivery);
+            }
+          }),
+        ),
+      ),
+    );
+    const all = taken.flatMap((loop) => loop.mine);
+    expect(all).toHaveLength(100);
+    expect(new Set(all.map((delivery) => delivery.id)).size).toBe(100);
+    expect(taken.every((loop) => loop.mine.every((delivery) => delivery.sink === loop.sink))).toBe(true);
   });
 
   it("two replicas sending one alert group's deliveries send them in order, one at a time", async () => {

@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sqliteMigrations } from "../../src/store/migrations/sqlite.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.ts";
-import { alertPayload, describeStoreConformance, diagnosisOf } from "./store-conformance.ts";
+import { alertPayload, describeStoreConformance, diagnosisOf, type FullDisk } from "./store-conformance.ts";
 
 const runFile = promisify(execFile);
 const tempRoot = mkdtempSync(join(tmpdir(), "alert-enricher-sqlite-"));
@@ -24,8 +24,15 @@ afterAll(() => {
   rmSync(tempRoot, { recursive: true, force: true });
 });
 
-describeStoreConformance("SqliteStore on a file", async () => openSqliteStore(freshDatabasePath()));
-describeStoreConformance("SqliteStore in memory", async () => openSqliteStore(":memory:"));
+/** PRAGMA max_page_count: the next write needing a new page fails with SQLITE_FULL, as on a full disk. */
+const fullDisk: FullDisk = {
+  fill: async (store) => (store as SqliteStore).simulateFullDisk(true),
+  free: async (store) => (store as SqliteStore).simulateFullDisk(false),
+  message: /database or disk is full/,
+};
+
+describeStoreConformance("SqliteStore on a file", async () => openSqliteStore(freshDatabasePath()), fullDisk);
+describeStoreConformance("SqliteStore in memory", async () => openSqliteStore(":memory:"), fullDisk);
 
 describe("SqliteStore on a file", () => {
   const opened: SqliteStore[] = [];

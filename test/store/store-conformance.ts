@@ -1,8 +1,9 @@
 // The behaviour every Store must have, as a vitest suite any implementation runs against itself (SQLite now, PostgreSQL later).
+import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AlertmanagerPayload } from "../../src/model/alertmanager.ts";
 import type { Diagnosis } from "../../src/model/diagnosis.ts";
-import type { Store, StoredDelivery } from "../../src/store/store.ts";
+import type { DeliverySinkFilter, Store, StoredDelivery } from "../../src/store/store.ts";
 
 const MINUTE = 60_000;
 const LEASE_MS = 30_000;
@@ -47,11 +48,21 @@ export function diagnosisOf(notificationId: string, payload: AlertmanagerPayload
   };
 }
 
+/** How a test makes a store's disk full, the way each database fails then. */
+export interface FullDisk {
+  /** From now on, a write that needs new space fails; rewriting a small row in place (the heartbeat) still fits. */
+  fill(store: Store): Promise<void>;
+  /** Space is back. */
+  free(store: Store): Promise<void>;
+  /** The database's own message for a full disk. */
+  message: RegExp;
+}
+
 /**
  * Runs the Store behaviour tests against `open`, which must return a store over a fresh, empty database each time.
  * The suite migrates and closes the stores it opens.
  */
-export function describeStoreConformance(name: string, open: () => Promise<Store>): void {
+export function describeStoreConformance(name: string, open: () => Promise<Store>, fullDisk?: FullDisk): void {
   describe(`${name} (Store conformance)`, () => {
     let store: Store;
 
@@ -81,10 +92,10 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       return id;
     }
 
-    async function claimAllDeliveries(now = new Date()) {
+    async function claimAllDeliveries(now = new Date(), filter?: DeliverySinkFilter) {
       const claimed: StoredDelivery[] = [];
       for (;;) {
-        const delivery = await store.claimDelivery("sender", LEASE_MS, now);
+        const delivery = await store.claimDelivery("sender", LEASE_MS, now, filter);
         if (delivery === null) return claimed;
         claimed.push(delivery);
       }
@@ -292,6 +303,57 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect(afterRetry.map((delivery) => [delivery.notificationId, delivery.attempts])).toEqual([[older, 2]]);
     });
 
+    it("a claim for one sink takes only that sink's deliveries, oldest first, and leaves the other sinks' alone", async () => {
+      const first = await completed("group-a", ["slack", "pagerduty"]);
+      const second = await completed("group-b", ["slack", "pagerduty"]);
+
+      const pagerduty = await claimAllDeliveries(new Date(), { sink: "pagerduty" });
+      expect(pagerduty.map((delivery) => [delivery.notificationId, delivery.sink])).toEqual([
+        [first, "pagerduty"],
+        [second, "pagerduty"],
+      ]);
+      await expect(store.claimDelivery("sender", LEASE_MS, new Date(), { sink: "console" })).resolves.toBeNull();
+      const slack = await claimAllDeliveries(new Date(), { sink: "slack" });
+      expect(slack.map((delivery) => [delivery.notificationId, delivery.sink])).toEqual([
+        [first, "slack"],
+        [second, "slack"],
+      ]);
+    });
+
+    it("a claim for one sink keeps its group's order: a retry waiting holds back that sink's later delivery, not another sink's", async () => {
+      const older = await completed("group-a", ["slack", "pagerduty"]);
+      const olderSlack = await store.claimDelivery("sender", LEASE_MS, new Date(), { sink: "slack" });
+      expect(olderSlack).toMatchObject({ notificationId: older, sink: "slack" });
+      const retryAt = new Date(Date.now() + 10 * MINUTE);
+      await store.finishDelivery(olderSlack?.id ?? "", { status: "retry", error: "Slack did not answer in 10 s", notBefore: retryAt });
+      const olderPagerDuty = await store.claimDelivery("sender", LEASE_MS, new Date(), { sink: "pagerduty" });
+      expect(olderPagerDuty).toMatchObject({ notificationId: older, sink: "pagerduty" });
+      await store.finishDelivery(olderPagerDuty?.id ?? "", { status: "delivered" });
+
+      const newer = await completed("group-a", ["slack", "pagerduty"]);
+      await expect(store.claimDelivery("sender", LEASE_MS, new Date(), { sink: "slack" })).resolves.toBeNull();
+      const newerPagerDuty = await store.claimDelivery("sender", LEASE_MS, new Date(), { sink: "pagerduty" });
+      expect(newerPagerDuty).toMatchObject({ notificationId: newer, sink: "pagerduty" });
+      // While the retry is in flight, the group's next Slack delivery still waits for it.
+      const later = new Date(retryAt.getTime() + 1);
+      const retried = await store.claimDelivery("sender", LEASE_MS, later, { sink: "slack" });
+      expect(retried).toMatchObject({ notificationId: older, attempts: 2 });
+      await expect(store.claimDelivery("sender", LEASE_MS, later, { sink: "slack" })).resolves.toBeNull();
+      await store.finishDelivery(retried?.id ?? "", { status: "delivered" });
+      expect(await store.claimDelivery("sender", LEASE_MS, later, { sink: "slack" })).toMatchObject({ notificationId: newer });
+    });
+
+    it("a claim that excludes the configured sinks takes only deliveries left for other sinks", async () => {
+      const id = await completed("group-a", ["slack", "retired-sink"]);
+
+      const orphans = await claimAllDeliveries(new Date(), { exceptSinks: ["slack", "pagerduty"] });
+      expect(orphans.map((delivery) => [delivery.notificationId, delivery.sink])).toEqual([[id, "retired-sink"]]);
+      await expect(store.claimDelivery("sender", LEASE_MS, new Date(), { exceptSinks: [] })).resolves.toMatchObject({
+        notificationId: id,
+        sink: "slack",
+      });
+    });
+
     it("a delivery set to retry is not claimable before its not-before time and is claimable at it", async () => {
       await completed("group-a", ["slack"]);
       const delivery = await store.claimDelivery("sender", LEASE_MS);
@@ -414,5 +476,60 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       await expect(store.checkWritable()).resolves.toBeUndefined();
       await expect(store.checkWritable()).resolves.toBeUndefined();
     });
+
+    /** A notification too large for the space a table already has: random text, which no database compresses. */
+    function largePayload(groupKey: string): AlertmanagerPayload {
+      const payload = alertPayload(groupKey);
+      return { ...payload, commonAnnotations: { description: randomBytes(48 * 1024).toString("base64") } };
+    }
+
+    it.runIf(fullDisk)(
+      "after a notification cannot be stored for lack of space, the store is not writable until a write that large fits again",
+      async () => {
+        const disk = fullDisk as FullDisk;
+        const stored = await insert("group-before", new Date(), "before");
+        await disk.fill(store);
+        const full = { dedupKey: "large", payload: largePayload("group-large"), receivedAt: new Date(), dedupWindowMs: 5 * MINUTE };
+        await expect(store.insertNotification(full)).rejects.toThrow(disk.message);
+
+        // The heartbeat alone would still fit; the readiness check fails naming the write that did not.
+        const notWritable = store.checkWritable();
+        await expect(notWritable).rejects.toThrow(/storing a notification failed \d+ s ago/);
+        await expect(notWritable).rejects.toThrow(disk.message);
+        // A duplicate writes nothing, so it proves nothing: still not writable.
+        const again = {
+          dedupKey: "before",
+          payload: stored.payload,
+          receivedAt: new Date(),
+          dedupWindowMs: 5 * MINUTE,
+        };
+        await expect(store.insertNotification(again)).resolves.toEqual({ id: stored.id, duplicate: true });
+        await expect(store.checkWritable()).rejects.toThrow(disk.message);
+
+        await disk.free(store);
+        await expect(store.checkWritable()).resolves.toBeUndefined();
+        await expect(store.insertNotification(full)).resolves.toMatchObject({ duplicate: false });
+        await expect(store.checkWritable()).resolves.toBeUndefined();
+      },
+    );
+
+    it.runIf(fullDisk)(
+      "a diagnosis that cannot be completed for lack of space makes the store not writable until space is back",
+      async () => {
+        const disk = fullDisk as FullDisk;
+        const { id, payload } = await insert("group-diagnosed");
+        await store.claimNotification("worker-a", LEASE_MS);
+        await disk.fill(store);
+        const large = { ...diagnosisOf(id, payload), commonLabels: { note: randomBytes(48 * 1024).toString("base64") } };
+        await expect(store.completeNotification(id, large, ["slack"])).rejects.toThrow(disk.message);
+        await expect(store.checkWritable()).rejects.toThrow(/completing a diagnosis failed \d+ s ago/);
+
+        await disk.free(store);
+        await store.completeNotification(id, large, ["slack"]);
+        // The completion itself shows that writes fit again.
+        await expect(store.checkWritable()).resolves.toBeUndefined();
+        await expect(store.getDiagnosis(id)).resolves.toEqual(large);
+      },
+    );
   });
 }

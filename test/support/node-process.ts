@@ -31,6 +31,9 @@ export interface NodeOptions {
   env?: Record<string, string | undefined>;
   /** The child is killed (SIGKILL) after this long. */
   timeoutMs?: number;
+  /** Run as this user and group (the test runner must be root), e.g. to meet permissions root would ignore. */
+  uid?: number;
+  gid?: number;
 }
 
 const running = new Set<ChildProcess>();
@@ -40,6 +43,8 @@ export function startNode(args: string[], options: NodeOptions = {}): NodeChild 
     cwd: options.cwd ?? REPO_ROOT,
     env: { PATH: process.env.PATH, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
   running.add(child);
   let stdout = "";

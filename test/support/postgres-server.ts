@@ -14,6 +14,10 @@ export interface PostgresServer {
   url: string;
   /** Creates an empty database and returns its URL. */
   createDatabase(name: string): Promise<string>;
+  /** Stops the server as a crash would (`pg_ctl -m immediate`: every backend killed, connections cut), keeping its files. */
+  crash(): Promise<void>;
+  /** Starts the crashed server again on the same port and data, and waits until it accepts connections (crash recovery). */
+  restart(): Promise<void>;
   /** Stops the server (fast shutdown) and deletes its files. */
   stop(): Promise<void>;
 }
@@ -21,7 +25,15 @@ export interface PostgresServer {
 const POSTGRES_ROOT = "/usr/lib/postgresql";
 const START_ATTEMPTS = 3;
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface PostgresOptions {
+  /**
+   * Commits reach the WAL before they are acknowledged (synchronous_commit on), so nothing acknowledged is lost when
+   * crash() kills the server. Off by default: tests that never crash the server run faster without it.
+   */
+  crashSafe?: boolean;
+}
+
+export async function startPostgres(serverOptions: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = findBinDir();
   const dir = mkdtempSync(join(tmpdir(), "alert-enricher-pg-"));
   const data = join(dir, "data");
@@ -39,6 +51,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       : run(join(bin, program), args, { cwd: dir });
 
   let stopped = false;
+  let crashed = false;
   const stopSync = () => {
     if (stopped) return;
     stopped = true;
@@ -49,7 +62,8 @@ export async function startPostgres(): Promise<PostgresServer> {
 
   try {
     await pgCommand("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
-    const port = await startOnFreePort(pgCommand, data, log, dir);
+    const synchronousCommit = serverOptions.crashSafe === true ? "on" : "off";
+    const port = await startOnFreePort(pgCommand, data, log, dir, synchronousCommit);
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     await waitUntilAccepting(url);
     // A test runner killed mid-file must not leave a server running.
@@ -67,11 +81,20 @@ export async function startPostgres(): Promise<PostgresServer> {
         }
         return `postgres://postgres@127.0.0.1:${port}/${name}`;
       },
+      async crash(): Promise<void> {
+        crashed = true;
+        await pgCommand("pg_ctl", ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"]);
+      },
+      async restart(): Promise<void> {
+        await pgCommand("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "30", "-o", serverFlags(port, dir, synchronousCommit), "start"]);
+        crashed = false;
+        await waitUntilAccepting(url);
+      },
       async stop(): Promise<void> {
         if (stopped) return;
         process.removeListener("exit", stopSync);
         try {
-          await pgCommand("pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
+          if (!crashed) await pgCommand("pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
         } finally {
           stopped = true;
           rmSync(dir, { recursive: true, force: true });
@@ -111,12 +134,17 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
 type PgCommand = (program: string, args: string[]) => Promise<unknown>;
 
 /** The port is free when asked for but another process may take it before the server binds it: then try another. */
-async function startOnFreePort(pgCommand: PgCommand, data: string, log: string, socketDir: string): Promise<number> {
+async function startOnFreePort(
+  pgCommand: PgCommand,
+  data: string,
+  log: string,
+  socketDir: string,
+  synchronousCommit: string,
+): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${socketDir} -c fsync=off -c full_page_writes=off -c synchronous_commit=off`;
     try {
-      await pgCommand("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "30", "-o", options, "start"]);
+      await pgCommand("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "30", "-o", serverFlags(port, socketDir, synchronousCommit), "start"]);
       return port;
     } catch (error) {
       if (attempt >= START_ATTEMPTS) {
@@ -125,6 +153,14 @@ async function startOnFreePort(pgCommand: PgCommand, data: string, log: string, 
       }
     }
   }
+}
+
+/**
+ * fsync and full-page writes off: the operating system's cache survives the server's crash (only a machine crash
+ * would lose it), so even crash() loses nothing acknowledged as long as commits are synchronous.
+ */
+function serverFlags(port: number, socketDir: string, synchronousCommit: string): string {
+  return `-c listen_addresses=127.0.0.1 -p ${port} -k ${socketDir} -c fsync=off -c full_page_writes=off -c synchronous_commit=${synchronousCommit}`;
 }
 
 function freePort(): Promise<number> {

@@ -76,4 +76,18 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "write probe for readiness",
+    sql: `
+      -- After a real write failed (a full disk), readiness writes a row as large as that write here and deletes it:
+      -- the heartbeat's one small row is rewritten in place and fits even when nothing else does.
+      CREATE TABLE write_probe (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        filler BYTEA  NOT NULL
+      );
+      -- Random bytes do not compress: stored as they are, so a probe takes the space it claims.
+      ALTER TABLE write_probe ALTER COLUMN filler SET STORAGE EXTERNAL;
+    `,
+  },
 ];

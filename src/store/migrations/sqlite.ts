@@ -69,4 +69,16 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "write probe for readiness",
+    sql: `
+      -- After a real write failed (a full disk), readiness writes a row as large as that write here and deletes it:
+      -- the heartbeat's one small row is rewritten in place and fits even when nothing else does.
+      CREATE TABLE write_probe (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        filler BLOB   NOT NULL
+      );
+    `,
+  },
 ];
