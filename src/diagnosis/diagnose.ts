@@ -4,6 +4,7 @@ import type { CompiledPlaybook } from "../engine/load-playbooks.ts";
 import { type RunLimits, runPlaybook, type StepSources } from "../engine/run-playbook.ts";
 import type { Alert, AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
+import { redactOutput } from "../sources/redact.ts";
 import { fetchAlertChart } from "./alert-chart.ts";
 import { alertLinks } from "./links.ts";
 import { rankCauses } from "./rank-causes.ts";
@@ -73,7 +74,10 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
       const chart =
         options.charts === false
           ? Promise.resolve(undefined)
-          : fetchAlertChart(alert, { query: (request, signal) => options.sources.prometheus(request, signal, { stepId: "alert_chart" }) });
+          : fetchAlertChart(alert, {
+              // Label values come from the cluster too: redacted as the playbook's own reads are (run-playbook.ts).
+              query: async (request, signal) => redactOutput(await options.sources.prometheus(request, signal, { stepId: "alert_chart" })),
+            });
       const run = await runPlaybook(playbook, alert, options.sources, options.limits);
       const ranking = rankCauses(playbook, run.scope);
       const result: AlertDiagnosis = {

@@ -7,6 +7,7 @@ import { type KubernetesRead, KubernetesSource } from "../sources/kubernetes.ts"
 import { type LogRead, LogsSource } from "../sources/logs.ts";
 import { type AuditQuery, AuditLogSource } from "../sources/audit-log.ts";
 import { PrometheusSource, type PromQuery } from "../sources/prometheus.ts";
+import { redact, redactOutput } from "../sources/redact.ts";
 import type { SourceOutput } from "../sources/source.ts";
 import type { Scope } from "./expressions.ts";
 import type { CompiledPlaybook, CompiledStep } from "./load-playbooks.ts";
@@ -194,7 +195,9 @@ async function runOnce(
   const stepTimeout = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([deadline, stepTimeout]);
   try {
-    const output = await abortable(call(request, sources, signal, { stepId: step.id }), signal);
+    // Everything a source read came from the cluster and may carry a credential (an Event's message, a log line, a
+    // label value): redacted here, once for every source, before conditions, templates, the store or a sink see it.
+    const output = redactOutput(await abortable(call(request, sources, signal, { stepId: step.id }), signal));
     const excerpts = request.kind === "logs" ? logExcerpts(output.data, request.read) : [];
     return { status: "ok", request: output.request, summary: output.summary, data: output.data, excerpts };
   } catch (error) {
@@ -205,7 +208,7 @@ async function runOnce(
         : `${WHO[step.kind]} had not answered ${description} when the playbook deadline was reached`;
       return { status: "timeout", request: requestLine, summary: message, error: message, data: {}, excerpts: [] };
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = redact(error instanceof Error ? error.message : String(error));
     return { status: "failed", request: requestLine, summary: message, error: message, data: {}, excerpts: [] };
   }
 }

@@ -21,6 +21,15 @@ export interface LogMatch {
 }
 
 const MAX_LINE = 500;
+/**
+ * A log line may be 1 MiB. Patterns from rules/ are matched against its first MATCH_CHARS characters only, and an
+ * excerpt is cut to EXCERPT_CHARS before it is redacted (issue #11: redacting and matching whole lines held the
+ * event loop for seconds). Both are well above MAX_LINE, so an excerpt still shows a line's first MAX_LINE
+ * characters, fewer only where a long credential before them collapsed into "[REDACTED]". Patterns in rules/ must
+ * themselves be linear (a literal, alternatives, `.*` after a literal): the cut bounds one line, not the whole log.
+ */
+export const MATCH_CHARS = 4096;
+export const EXCERPT_CHARS = 2048;
 
 export class LogsSource {
   private readonly client: KubernetesClient;
@@ -81,8 +90,9 @@ export function scanLog(text: string, patterns: Record<string, string>, maxExcer
   const excerpts: LogMatch[] = [];
   const kept: Record<string, LogMatch[]> = {};
   for (const line of lines) {
+    const head = line.length > MATCH_CHARS ? line.slice(0, MATCH_CHARS) : line;
     for (const { name, regex } of compiled) {
-      if (!regex.test(line)) continue;
+      if (!regex.test(head)) continue;
       matches[name] = (matches[name] ?? 0) + 1;
       const list = kept[name] ?? [];
       kept[name] = list;
@@ -91,11 +101,34 @@ export function scanLog(text: string, patterns: Record<string, string>, maxExcer
     }
   }
   for (const list of Object.values(kept)) {
-    for (const match of list) excerpts.push({ pattern: match.pattern, line: shorten(redact(match.line)) });
+    for (const match of list) excerpts.push({ pattern: match.pattern, line: excerptOf(match.line) });
   }
   return { lines: lines.length, matches, excerpts };
 }
 
-function shorten(line: string): string {
-  return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}… (truncated)` : line;
+/** A matching line as the diagnosis shows it: redacted, at most MAX_LINE characters. */
+export function excerptOf(line: string): string {
+  if (line.length <= EXCERPT_CHARS) return shorten(redact(line), false);
+  return shorten(redact(cutBeforeRedacting(line, EXCERPT_CHARS)), true);
+}
+
+/**
+ * The first `length` characters of a line, less the word the cut went through: a credential cut in two could be too
+ * short for its pattern (a JWT without its signature, "Bearer abc") and its first half would show. A credential
+ * recognised by what comes before it (password=, "password": "two wo…, Cookie:, Authorization: Digest …) is redacted
+ * up to the end of the text whatever is left of it, so only the word itself is dropped.
+ */
+function cutBeforeRedacting(line: string, length: number): string {
+  const kept = line.slice(0, length);
+  let end = kept.length;
+  while (end > 0 && !WORD_END.test(kept.charAt(end - 1))) end--;
+  return kept.slice(0, end);
+}
+
+/** Where a word that may hold a credential ends: whitespace, a quote, a bracket or a separator. */
+const WORD_END = /[\s"'`()[\]{}<>,;|]/;
+
+function shorten(line: string, cut: boolean): string {
+  if (line.length > MAX_LINE) return `${line.slice(0, MAX_LINE)}… (truncated)`;
+  return cut ? `${line}… (truncated)` : line;
 }
