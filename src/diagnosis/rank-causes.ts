@@ -2,6 +2,7 @@
 // its evidence and remediation filled in. When none holds, the playbook's "no correlation found" branch.
 import type { Scope } from "../engine/expressions.ts";
 import type { CompiledCause, CompiledEvidence, CompiledPlaybook } from "../engine/load-playbooks.ts";
+import { RejectedValue, type Template } from "../engine/template.ts";
 import type { Cause, Evidence } from "../model/diagnosis.ts";
 
 export interface Ranking {
@@ -34,7 +35,7 @@ function renderCause(cause: CompiledCause, scope: Scope): Cause {
     confidence: cause.confidence,
     evidence: cause.evidence.flatMap((e) => renderEvidence(e, scope)),
     remediation: cause.remediation.flatMap((r) =>
-      r.when && tryRender(() => r.when?.evaluate(scope)) !== true ? [] : (tryRender(() => r.command.render(scope)) ?? []),
+      r.when && tryRender(() => r.when?.evaluate(scope)) !== true ? [] : command(r.command, scope),
     ),
     ...(cause.runbookRef ? { runbookRef: cause.runbookRef } : {}),
   };
@@ -58,6 +59,18 @@ function renderEvidence(evidence: CompiledEvidence, scope: Scope): Evidence[] {
     const at = evidence.at ? tryRender(() => evidence.at?.render(s)) : undefined;
     return [{ step: evidence.step, text, ...(at ? { at } : {}) }];
   });
+}
+
+/**
+ * A remediation command with its values filled in; none when its data is not there. A value the command cannot take
+ * (one that would become an option, or is no valid name) shows a note saying so instead of the command.
+ */
+function command(template: Template, scope: Scope): string[] {
+  try {
+    return [template.render(scope)];
+  } catch (error) {
+    return error instanceof RejectedValue ? [error.note] : [];
+  }
 }
 
 function tryRender<T>(render: () => T): T | undefined {

@@ -148,7 +148,7 @@ function firstLine(error: unknown): string {
   return message.split("\n")[0] ?? message;
 }
 
-/** The step ids an expression reads, from `steps.<id>` references. */
+/** The step ids an expression reads, from `steps.<id>` and `steps.?<id>` references. */
 export function referencedSteps(source: string): string[] {
-  return [...source.matchAll(/\bsteps\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] as string);
+  return [...source.matchAll(/\bsteps\.\??([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] as string);
 }

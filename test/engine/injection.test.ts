@@ -49,8 +49,8 @@ noCorrelation:
   title: Checked
   summary: "Checked {{ alert.labels.namespace }}/{{ alert.labels.pod }} for {{ alert.labels.app }}"
   remediation:
-    - kubectl -n {{ alert.labels.namespace }} get pods -l app={{ alert.labels.app }}
-    - kubectl -n {{ alert.labels.namespace }} logs {{ alert.labels.pod }} --tail=100
+    - kubectl -n {{ alert.labels.namespace | namespace }} get pods -l app={{ alert.labels.app | labelValue }}
+    - kubectl -n {{ alert.labels.namespace | namespace }} logs {{ alert.labels.pod | name }} --tail=100
 `;
 
 function probePlaybook(): CompiledPlaybook {
@@ -178,6 +178,75 @@ describe("a PromQL injection in a label, through the KubeClientErrors playbook a
   });
 });
 
+describe("a label in a regex matcher (issue #11, item 9), through the shipped queries and Prometheus' own engine", () => {
+  const query = (playbook: string, step: string, scope: Record<string, unknown>) => {
+    const template = shipped.find((p) => p.name === playbook)?.steps.find((s) => s.id === step)?.fields.query;
+    if (!template) throw new Error(`no step ${step} in ${playbook}`);
+    return template.render(scope);
+  };
+  const up = (job: string) => ({ series: `up{job=${JSON.stringify(job)}, instance="i"}`, values: "1x5" });
+
+  it('matches job=".+" literally in KubeAPIErrorBudgetBurn\'s up query, not every target', () => {
+    const expr = query("KubeAPIErrorBudgetBurn", "apiserver_up", { alert: { labels: { alertname: "KubeAPIDown", job: ".+" } }, steps: {} });
+    expect(expr).toBe('up{job=~"\\\\.\\\\+"}');
+    const run = promtool([expr], {
+      interval: "1m",
+      input_series: [up(".+"), up("apiserver"), up("node-exporter")],
+      promql_expr_test: [{ expr, eval_time: "2m", exp_samples: [{ labels: 'up{job=".+", instance="i"}', value: 1 }] }],
+    });
+    expect(run.output).toContain("SUCCESS");
+    expect(run.status).toBe(0);
+  });
+
+  it("matches exactly the API server's usual job names when the alert has no job label", () => {
+    const expr = query("KubeAPIErrorBudgetBurn", "apiserver_up", { alert: { labels: { alertname: "KubeAPIDown" } }, steps: {} });
+    expect(expr).toBe('up{job=~"apiserver|kube-apiserver|kubernetes-apiservers"}');
+    const run = promtool([expr], {
+      interval: "1m",
+      input_series: [up("apiserver"), up("kube-apiserver"), up("kubernetes-apiservers"), up("apiserver-proxy")],
+      promql_expr_test: [
+        {
+          expr: `count(${expr})`,
+          eval_time: "2m",
+          exp_samples: [{ labels: "{}", value: 3 }],
+        },
+      ],
+    });
+    expect(run.output).toContain("SUCCESS");
+    expect(run.status).toBe(0);
+  });
+
+  it("selects the backend pods by their exact names in KubeAggregatedAPIErrors, a dot matching only a dot", () => {
+    const pods = ["metrics-server-6d94bc8694-7xq2k", "metrics.server-0"];
+    const scope = {
+      alert: { labels: {} },
+      steps: {
+        backing_service: { object: { metadata: { namespace: "kube-system" } } },
+        backend_pods: { items: pods.map((name) => ({ metadata: { name } })) },
+      },
+    };
+    const expr = query("KubeAggregatedAPIErrors", "memory_vs_limit", scope);
+    expect(expr).toContain('pod=~"metrics-server-6d94bc8694-7xq2k|metrics\\\\.server-0"');
+    const series = (metric: string, pod: string, value: number) => ({
+      series: `${metric}{namespace="kube-system", pod="${pod}", container="c", resource="memory"}`,
+      values: `${value}x40`,
+    });
+    const run = promtool([expr], {
+      interval: "1m",
+      input_series: [
+        series("container_memory_working_set_bytes", "metrics.server-0", 50),
+        series("kube_pod_container_resource_limits", "metrics.server-0", 100),
+        // "metricsXserver-0" would match an unquoted "metrics.server-0".
+        series("container_memory_working_set_bytes", "metricsXserver-0", 99),
+        series("kube_pod_container_resource_limits", "metricsXserver-0", 100),
+      ],
+      promql_expr_test: [{ expr, eval_time: "35m", exp_samples: [{ labels: '{pod="metrics.server-0", container="c"}', value: 0.5 }] }],
+    });
+    expect(run.output).toContain("SUCCESS");
+    expect(run.status).toBe(0);
+  });
+});
+
 describe("a label value that looks like a template", () => {
   it("is printed literally in the diagnosis and the queries, never evaluated", async () => {
     const labels = { ...scenarioNamed("credentials-rejected").alertLabels, job: "{{ alert.labels.secret }}", secret: "do-not-show" };
@@ -195,12 +264,10 @@ describe("a label value that looks like a template", () => {
 describe("labels in Kubernetes reads and remediation commands", () => {
   const base = { alertname: "InjectionProbe", instance: "10.244.1.17:8443", app: "web", pod: "web", namespace: "monitoring" };
 
-  it("shell-quotes a namespace with a command substitution in the commands, and reads nothing with it", async () => {
+  it("withholds the commands for a namespace with a command substitution, says why, and reads nothing with it", async () => {
     const diagnosed = await diagnoseAlert({ ...base, namespace: "$(rm -rf /)", pod: "web; reboot" }, [probePlaybook()]);
-    expect(diagnosed.causes[0]?.remediation).toEqual([
-      "kubectl -n '$(rm -rf /)' get pods -l app=web",
-      "kubectl -n '$(rm -rf /)' logs 'web; reboot' --tail=100",
-    ]);
+    const withheld = "# command withheld: '$(rm -rf /)' from label namespace is not a namespace name, a DNS-1123 label such as kube-system";
+    expect(diagnosed.causes[0]?.remediation).toEqual([withheld, withheld]);
     expect(stepOf(diagnosed, "pods")?.status).toBe("skipped");
     expect(stepOf(diagnosed, "pods")?.summary).toBe('not run: "$(rm -rf /)" is not a valid Kubernetes object name');
     expect(cluster.kube.requests.map((r) => r.path).join("\n")).not.toMatch(/rm|reboot/);
@@ -220,16 +287,16 @@ describe("labels in Kubernetes reads and remediation commands", () => {
   });
 
   it.each([
-    ["a comma that would add a requirement", "web,tier!=frontend", "app='web,tier!=frontend'"],
-    ["an equals sign", "web=x", "app=web=x"],
-    ["a set expression", "web) ,env in (prod", "app='web) ,env in (prod'"],
-  ])("refuses a label selector value with %s instead of sending a different selector", async (_what, app, shown) => {
+    ["a comma that would add a requirement", "web,tier!=frontend", "'web,tier!=frontend'"],
+    ["an equals sign", "web=x", "'web=x'"],
+    ["a set expression", "web) ,env in (prod", "'web) ,env in (prod'"],
+  ])("refuses a label selector value with %s instead of sending a different selector", async (_what, app, quoted) => {
     const diagnosed = await diagnoseAlert({ ...base, app }, [probePlaybook()]);
     expect(stepOf(diagnosed, "pods")?.status).toBe("skipped");
     expect(stepOf(diagnosed, "pods")?.summary).toBe(`not run: ${JSON.stringify(app)} is not a valid label value`);
     expect(cluster.kube.requests.filter((r) => r.query.labelSelector !== undefined)).toEqual([]);
-    // The command keeps the value, quoted where the shell would read it, as one argument.
-    expect(diagnosed.causes[0]?.remediation[0]).toBe(`kubectl -n monitoring get pods -l ${shown}`);
+    // Nor is the command shown with it: a note says why.
+    expect(diagnosed.causes[0]?.remediation[0]).toBe(`# command withheld: ${quoted} from label app is not a label value such as v1.2.3`);
   });
 
   it("escapes commas and equals signs in a field selector, so the value matches one name and adds no requirement", async () => {

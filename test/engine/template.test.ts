@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { hostOf, workloadOf } from "../../src/engine/expressions.ts";
-import { compileTemplate, escapeFor, type TemplateContext, TemplateError } from "../../src/engine/template.ts";
+import { compileTemplate, escapeFor, RejectedValue, type TemplateContext, TemplateError } from "../../src/engine/template.ts";
 import { promqlParseError } from "../support/fake-prometheus.ts";
 import { pod } from "../support/kube-objects.ts";
 
@@ -25,6 +26,52 @@ describe("templates in PromQL", () => {
   it("refuses a placeholder outside a string literal when the rule is loaded", () => {
     expect(() => compileTemplate("rate(x[{{ alert.labels.window }}])", "promql")).toThrow(TemplateError);
     expect(() => compileTemplate("rate(x[{{ alert.labels.window }}])", "promql")).toThrow(/must be inside a "…" string literal/);
+  });
+
+  it("regex-quotes a value in the operand of =~, so a label cannot widen the match (issue #11, item 9)", () => {
+    const query = render('up{job=~"{{ alert.labels.job }}"}', "promql", { job: ".+" });
+    expect(query).toBe('up{job=~"\\\\.\\\\+"}');
+    expect(promqlParseError(query)).toBeUndefined();
+  });
+
+  it.each([
+    [
+      "every RE2 metacharacter",
+      "a.b*c+d?e(f)g|h[i]j{k}l^m$n\\o",
+      'x{l=~"a\\\\.b\\\\*c\\\\+d\\\\?e\\\\(f\\\\)g\\\\|h\\\\[i\\\\]j\\\\{k\\\\}l\\\\^m\\\\$n\\\\\\\\o"}',
+    ],
+    ["a quote and a newline as well", 'a"|.*\n', 'x{l=~"a\\"\\\\|\\\\.\\\\*\\n"}'],
+  ])("quotes %s for RE2, then for the PromQL string", (_what, value, expected) => {
+    const query = render('x{l=~"{{ alert.labels.v }}"}', "promql", { v: value });
+    expect(query).toBe(expected);
+    expect(promqlParseError(query)).toBeUndefined();
+  });
+
+  it("makes each element of a list one literal alternative", () => {
+    const template = compileTemplate('x{pod=~"{{ steps.pods.names }}"}', "promql");
+    expect(template.render({ steps: { pods: { names: ["web-1", "web.2", "a|b"] } } })).toBe('x{pod=~"web-1|web\\\\.2|a\\\\|b"}');
+  });
+
+  it("quotes for regex after !~ too, with space around the operator, and leaves the literal regex of the rule alone", () => {
+    expect(render('x{code=~"5..", job !~ "{{ alert.labels.job }}"}', "promql", { job: "api.*" })).toBe(
+      'x{code=~"5..", job !~ "api\\\\.\\\\*"}',
+    );
+  });
+
+  it("leaves a value in an = matcher or a function's string argument a plain string", () => {
+    expect(render('x{a=~"b", job="{{ alert.labels.job }}"}', "promql", { job: ".+" })).toBe('x{a=~"b", job=".+"}');
+    expect(render('label_join(x, "dst", "{{ alert.labels.sep }}", "a", "b")', "promql", { sep: ".*" })).toBe(
+      'label_join(x, "dst", ".*", "a", "b")',
+    );
+  });
+
+  it("regex-quotes label_replace's regex and keeps its replacement from expanding $1", () => {
+    const query = render('label_replace(up{job="a"}, "dst", "{{ alert.labels.r }}", "instance", "{{ alert.labels.re }}")', "promql", {
+      r: "$1-x",
+      re: "(.*):.*",
+    });
+    expect(query).toBe('label_replace(up{job="a"}, "dst", "$$1-x", "instance", "\\\\(\\\\.\\\\*\\\\):\\\\.\\\\*")');
+    expect(promqlParseError(query)).toBeUndefined();
   });
 
   it("accepts a placeholder after an escaped quote inside the same string", () => {
@@ -85,7 +132,7 @@ describe("templates in shell commands", () => {
   it.each(["kube-state-metrics", "monitoring/kube-state-metrics", "deployment/web", "10.0.0.5:6443", "app=web,tier=api"])(
     "leaves the safe value %s bare",
     (value) => {
-      expect(render("kubectl describe {{ alert.labels.v }}", "shell", { v: value })).toBe(`kubectl describe ${value}`);
+      expect(render("kubectl describe {{ alert.labels.v | text }}", "shell", { v: value })).toBe(`kubectl describe ${value}`);
     },
   );
 
@@ -96,9 +143,185 @@ describe("templates in shell commands", () => {
     ["backticks", "`id`", "'`id`'"],
     ["a single quote", "it's", "'it'\\''s'"],
     ["a double quote", 'say "hi"', `'say "hi"'`],
-    ["nothing at all", "", "''"],
-  ])("quotes a value with %s", (_what, value, quoted) => {
-    expect(render("kubectl -n monitoring logs {{ alert.labels.v }}", "shell", { v: value })).toBe(`kubectl -n monitoring logs ${quoted}`);
+  ])("quotes free text with %s as one word", (_what, value, quoted) => {
+    expect(render("kubectl -n monitoring logs {{ alert.labels.v | text }}", "shell", { v: value })).toBe(
+      `kubectl -n monitoring logs ${quoted}`,
+    );
+  });
+
+  it("leaves the command out, without a note, when the value is empty (a missing label read with orValue)", () => {
+    const empty = () => render("kubectl -n {{ alert.labels.?ns.orValue('') | namespace }} get pods", "shell", {});
+    expect(empty).toThrow(TemplateError);
+    expect(empty).not.toThrow(RejectedValue);
+  });
+});
+
+/** Renders a command, or the note shown instead of it. */
+function command(source: string, labels: Record<string, unknown>): string {
+  try {
+    return compileTemplate(source, "shell").render({ alert: { labels } });
+  } catch (error) {
+    if (error instanceof RejectedValue) return error.note;
+    throw error;
+  }
+}
+
+describe("what a value in a command is (issue #11, item 5)", () => {
+  it("withholds a command whose value would become an option, and says why in a note", () => {
+    expect(command("kubectl get apiservice {{ alert.labels.name | apiservice }} -o yaml", { name: "--server=https://evil.example" })).toBe(
+      "# command withheld: '--server=https://evil.example' from label name begins with a dash, so the command would read it as an option",
+    );
+    expect(command("kubectl get apiservice {{ alert.labels.name | apiservice }} -o yaml", { name: "v1beta1.metrics.k8s.io" })).toBe(
+      "kubectl get apiservice v1beta1.metrics.k8s.io -o yaml",
+    );
+  });
+
+  it.each([
+    ["a hyphen-minus", "-o"],
+    ["two hyphens", "--kubeconfig=/tmp/x"],
+    ["a hyphen (U+2010)", "\u2010-server=x"],
+    ["an en dash", "\u2013server=x"],
+    ["an em dash", "\u2014o"],
+    ["a minus sign", "\u2212o"],
+    ["a fullwidth hyphen-minus", "\uFF0Do"],
+  ])("refuses a leading dash, even in free text: %s", (_what, value) => {
+    expect(command("echo {{ alert.labels.v | text }}", { v: value })).toMatch(/^# command withheld: .* begins with a dash/);
+  });
+
+  it.each([
+    ["a newline", "web\nreboot"],
+    ["a carriage return", "web\rreboot"],
+    ["a NUL", "web\u0000"],
+    ["a right-to-left override", "web\u202Egnp.exe"],
+    ["a zero-width space", "web\u200B"],
+    ["a line separator", "web\u2028reboot"],
+  ])("refuses %s, even in free text", (_what, value) => {
+    expect(command("echo {{ alert.labels.v | text }}", { v: value })).toMatch(
+      /^# command withheld: .* contains a control or invisible character$/,
+    );
+  });
+
+  it("keeps the note printable and inert: non-ASCII escaped, quotes closed, cut at 80 characters", () => {
+    const note = command("kubectl describe node {{ alert.labels.node | name }}", { node: `x'$(id)\u00e9${"y".repeat(100)}` });
+    expect(note).toMatch(
+      /^# command withheld: 'x'\\''\$\(id\)\\u\{e9\}y+\.\.\.' from label node is not an object name, a DNS-1123 subdomain/,
+    );
+    expect(note).not.toMatch(/[^\x20-\x7e]/);
+  });
+
+  it.each<[string, string[], string[]]>([
+    ["namespace", ["kube-system", "a", "a".repeat(63)], ["Kube-system", "a.b", "a_b", "a".repeat(64), "-a", "a-"]],
+    ["name", ["metrics-server-6d94bc8694-7xq2k", "node-1.example.com"], ["Web", "a..b", "a/b", "a b", ".a", "a".repeat(254)]],
+    ["service", ["metrics-server", "1abc"], ["metrics.server", "Metrics"]],
+    ["container", ["kube-state-metrics"], ["a.b", "A"]],
+    ["csr", ["node-csr-Qm3vT0b2k", "csr-4wq8n", "any name: at all"], ["a/b", "100%", ".", ".."]],
+    [
+      "apiservice",
+      ["v1beta1.metrics.k8s.io", "v1.apps", "v1."],
+      ["metrics", "v1beta1.", "1v.metrics.k8s.io", "v1beta1.metrics..io", "v1", "v1beta1.Metrics.k8s.io"],
+    ],
+    ["group", ["metrics.k8s.io"], ["metrics/k8s", "Metrics"]],
+    ["version", ["v1beta1", "v1"], ["1", "v1.2", "V1"]],
+    ["resource", ["jobs.batch", "pods", "leases.coordination.k8s.io"], ["Pods", "jobs/status"]],
+    ["verb", ["list", "update"], ["LIST", "get,list", "*"]],
+    [
+      "workload",
+      ["deployment/web", "statefulset/db", "daemonset/agent", "job/x", "pod/x"],
+      ["secret/x", "deployment/", "deployment/Web", "web"],
+    ],
+    [
+      "labelSelector",
+      ["app=web", "app.kubernetes.io/name=metrics-server,tier=api", "app==web", "app="],
+      ["app!=web", "app in (a)", "app", "app=web x", "a=b;c"],
+    ],
+    ["labelValue", ["v1.2.3", "A_b-c"], ["-a", "a b", "a".repeat(64)]],
+    ["quantity", ["512Mi", "250m", "2", "1.5Gi"], ["512 Mi", "1e3", "Mi", "+2"]],
+    ["number", ["2", "10.5"], ["1e3", "0x10", "2 "]],
+    ["host", ["worker-1", "node-1.example.com", "10.0.0.5", "fd00::1"], ["node_1", "fd00::1]:443", "a b"]],
+    [
+      "azureResourceId",
+      [
+        "/subscriptions/0000-1111/resourceGroups/MC_rg_aks_westeurope/providers/Microsoft.Compute/virtualMachineScaleSets/aks-np-1-vmss/virtualMachines/0",
+      ],
+      ["/etc/passwd", "subscriptions/x/resourceGroups/y/providers/z"],
+    ],
+    ["text", ["the requester", "it's $(fine) here"], ["x".repeat(1025)]],
+  ])("checks %s against Kubernetes' own rule", (kind, valid, invalid) => {
+    const source = `kubectl x {{ alert.labels.v | ${kind} }}`;
+    for (const v of valid) expect(command(source, { v }), v).not.toMatch(/^#/);
+    for (const v of invalid) expect(command(source, { v }), v).toMatch(/^# command withheld: /);
+  });
+
+  it("checks every element of a list and joins them with commas", () => {
+    expect(command("ssh {{ alert.labels.v | host }}", { v: ["cp-1", "cp-3"] })).toBe("ssh cp-1,cp-3");
+    expect(command("ssh {{ alert.labels.v | host }}", { v: ["cp-1", "-oProxyCommand=x"] })).toMatch(
+      /^# command withheld: '-oProxyCommand=x'/,
+    );
+  });
+
+  it("turns a selector map into key=value pairs, each checked", () => {
+    expect(command("kubectl get pods -l {{ alert.labels.v | labelSelector }}", { v: { app: "web", tier: "api" } })).toBe(
+      "kubectl get pods -l app=web,tier=api",
+    );
+    expect(command("kubectl get pods -l {{ alert.labels.v | labelSelector }}", { v: { app: "web,x" } })).toMatch(/^# command withheld/);
+  });
+
+  it("names where the value came from: the label, else the first step it reads", () => {
+    const template = compileTemplate("kubectl -n {{ steps.pods.items[0].metadata.namespace | namespace }} get pods", "shell");
+    expect(() => template.render({ steps: { pods: { items: [{ metadata: { namespace: "a b" } }] } } })).toThrow(
+      "'a b' from step pods is not a namespace name, a DNS-1123 label such as kube-system",
+    );
+  });
+});
+
+describe("where a value lands in a command, read from the template", () => {
+  it("escapes only the single quote inside '…', since nothing else is special there", () => {
+    expect(command("kubectl get --raw /metrics | grep 'flow_schema=\"{{ alert.labels.v | text }}\"'", { v: "it's $(id)" })).toBe(
+      "kubectl get --raw /metrics | grep 'flow_schema=\"it'\\''s $(id)\"'",
+    );
+  });
+
+  it("writes free text in a heredoc as a YAML double-quoted string, in ASCII, on one line", () => {
+    const source = "kubectl apply -f - <<'EOF'\nuser:\n  name: {{ alert.labels.v | text }}\n  note: \"{{ alert.labels.v | text }}\"\nEOF";
+    const value = 'jenkins "ci" é: 😀 #x';
+    const rendered = command(source, { v: value });
+    expect(rendered).toBe(
+      'kubectl apply -f - <<\'EOF\'\nuser:\n  name: "jenkins \\"ci\\" \\u00e9: \\U0001f600 #x"\n  note: "jenkins \\"ci\\" \\u00e9: \\U0001f600 #x"\nEOF',
+    );
+    expect(parseYaml(rendered.split("\n").slice(1, -1).join("\n"))).toEqual({ user: { name: value, note: value } });
+  });
+
+  it("puts a checked name in a heredoc as it is", () => {
+    expect(command("kubectl apply -f - <<'EOF'\nmetadata:\n  name: restrict-{{ alert.labels.v | name }}\nEOF", { v: "ci-runner" })).toBe(
+      "kubectl apply -f - <<'EOF'\nmetadata:\n  name: restrict-ci-runner\nEOF",
+    );
+  });
+
+  it.each([
+    [
+      "without saying what its value is",
+      "kubectl get pod {{ alert.labels.pod }}",
+      /must say what its value is, as \{\{ … \| name \}\}; kinds: namespace, name/,
+    ],
+    ["with a kind that does not exist", "kubectl get pod {{ alert.labels.pod | pod }}", /unknown kind "pod"/],
+    ['inside "…", where $ and ` expand', 'kubectl get pod "{{ alert.labels.pod | name }}"', /is inside "…" in a command/],
+    [
+      "in a heredoc whose delimiter is not quoted",
+      "cat <<EOF\nname: {{ alert.labels.pod | name }}\nEOF",
+      /heredoc whose delimiter is not quoted/,
+    ],
+    [
+      "at the start of a heredoc line, where it could end the heredoc",
+      "cat <<'EOF'\n{{ alert.labels.pod | name }}\nEOF",
+      /could complete a heredoc line/,
+    ],
+    ["in a heredoc's delimiter", "cat <<{{ alert.labels.pod | name }}\nx\n", /is in a heredoc delimiter/],
+  ])("refuses a placeholder %s when the rule is loaded", (_what, source, message) => {
+    expect(() => compileTemplate(source, "shell")).toThrow(message);
+  });
+
+  it("reads || in an expression as CEL, not as a kind", () => {
+    expect(command("echo {{ alert.labels.a == 'x' || alert.labels.b == 'y' | text }}", { a: "x", b: "z" })).toBe("echo true");
   });
 });
 
@@ -106,7 +329,7 @@ describe("template output", () => {
   it("prints a label value that looks like a placeholder literally, never evaluating it again", () => {
     const labels = { x: "{{ alert.labels.secret }}", secret: "do-not-show" };
     expect(render("value: {{ alert.labels.x }}", "text", labels)).toBe("value: {{ alert.labels.secret }}");
-    expect(render("kubectl get pod {{ alert.labels.x }}", "shell", labels)).toBe("kubectl get pod '{{ alert.labels.secret }}'");
+    expect(render("kubectl get pod {{ alert.labels.x | text }}", "shell", labels)).toBe("kubectl get pod '{{ alert.labels.secret }}'");
   });
 
   it("joins list values with commas and prints numbers and booleans as text", () => {
@@ -168,7 +391,7 @@ describe("workloadOf", () => {
 
   it("is available to templates in shell commands", () => {
     const ksm = owned("ReplicaSet", "kube-state-metrics-6d4b9c7f8", { "pod-template-hash": "6d4b9c7f8" });
-    const template = compileTemplate("kubectl -n monitoring rollout restart {{ workloadOf(steps.pod.object) }}", "shell");
+    const template = compileTemplate("kubectl -n monitoring rollout restart {{ workloadOf(steps.pod.object) | workload }}", "shell");
     expect(template.render({ steps: { pod: { object: ksm } } })).toBe(
       "kubectl -n monitoring rollout restart deployment/kube-state-metrics",
     );
