@@ -8,6 +8,7 @@ import { redactOutput } from "../sources/redact.ts";
 import { fetchAlertChart } from "./alert-chart.ts";
 import { alertLinks } from "./links.ts";
 import { rankCauses } from "./rank-causes.ts";
+import { unreadSummary } from "./unread.ts";
 
 export interface DiagnoseOptions {
   playbooks: CompiledPlaybook[];
@@ -79,11 +80,16 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
               query: async (request, signal) => redactOutput(await options.sources.prometheus(request, signal, { stepId: "alert_chart" })),
             });
       const run = await runPlaybook(playbook, alert, options.sources, options.limits);
-      const ranking = rankCauses(playbook, run.scope);
+      const ranking = rankCauses(playbook, run.scope, run.unknown);
+      const couldNotRead = unreadSummary(run.steps);
       const result: AlertDiagnosis = {
         alert,
         playbook: playbook.name,
         causes: ranking.causes,
+        verdict: ranking.verdict,
+        ...(ranking.notChecked.length > 0 ? { notChecked: ranking.notChecked } : {}),
+        ...(couldNotRead.length > 0 ? { couldNotRead } : {}),
+        ...(ranking.ruledOut.length > 0 ? { ruledOut: ranking.ruledOut } : {}),
         steps: run.steps,
         logExcerpts: run.logExcerpts,
         partial: run.partial,

@@ -113,7 +113,9 @@ const environment = new Environment({
   .registerFunction("num(dyn): double", (v: unknown) => asNumber(v))
   .registerFunction("sum(list): double", (items: unknown[]) => items.reduce<number>((total, v) => total + asNumber(v), 0))
   .registerFunction("minutesBetween(dyn, dyn): double", (a: unknown, b: unknown) => (isoTime(b) - isoTime(a)) / 60_000)
-  .registerFunction("join(list, string): string", (items: unknown[], separator: string) => items.map(String).join(separator));
+  .registerFunction("join(list, string): string", (items: unknown[], separator: string) => items.map(String).join(separator))
+  .registerFunction("min(list): double", (items: unknown[]) => Math.min(...items.map(asNumber)))
+  .registerFunction("max(list): double", (items: unknown[]) => Math.max(...items.map(asNumber)));
 
 export class ExpressionError extends Error {}
 
@@ -151,4 +153,9 @@ function firstLine(error: unknown): string {
 /** The step ids an expression reads, from `steps.<id>` and `steps.?<id>` references. */
 export function referencedSteps(source: string): string[] {
   return [...source.matchAll(/\bsteps\.\??([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] as string);
+}
+
+/** The fact names an expression reads, from `facts.<name>` references. */
+export function referencedFacts(source: string): string[] {
+  return [...source.matchAll(/\bfacts\.\??([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] as string);
 }

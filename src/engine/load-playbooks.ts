@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { isNode, LineCounter, parseDocument } from "yaml";
-import { type CompiledExpression, compileExpression, ExpressionError, referencedSteps } from "./expressions.ts";
+import { type CompiledExpression, compileExpression, ExpressionError, referencedFacts, referencedSteps } from "./expressions.ts";
 import {
   type CauseSpec,
   type EvidenceSpec,
@@ -17,12 +17,16 @@ import {
   parseDuration,
   playbookSchema,
   type StepSpec,
+  type SymptomSpec,
 } from "./playbook.ts";
+import { promqlProblems } from "./promql-syntax.ts";
 import { compileTemplate, type Template, type TemplateContext, TemplateError } from "./template.ts";
 
 export interface RuleProblem {
   file: string;
   line: number;
+  /** Where on the line, when known (a problem inside a PromQL query). */
+  column?: number;
   path: string;
   message: string;
 }
@@ -30,7 +34,9 @@ export interface RuleProblem {
 export class PlaybookLoadError extends Error {
   readonly problems: RuleProblem[];
   constructor(problems: RuleProblem[]) {
-    super(problems.map((p) => `${p.file}:${p.line}: ${p.path ? `${p.path}: ` : ""}${p.message}`).join("\n"));
+    super(
+      problems.map((p) => `${p.file}:${p.line}${p.column ? `:${p.column}` : ""}: ${p.path ? `${p.path}: ` : ""}${p.message}`).join("\n"),
+    );
     this.problems = problems;
   }
 }
@@ -42,6 +48,8 @@ export interface CompiledStep {
   /** The fragment it came from, when it was included. */
   fragment?: string;
   dependsOn: string[];
+  /** Facts its templates and conditions read. */
+  dependsOnFacts: string[];
   timeoutMs: number | undefined;
   when?: CompiledExpression;
   forEach?: CompiledExpression;
@@ -59,13 +67,31 @@ export interface CompiledEvidence {
   at?: Template;
 }
 
+/** A named value computed once, when the steps and facts it reads are done. */
+export interface CompiledFact {
+  name: string;
+  expression: CompiledExpression;
+  steps: string[];
+  facts: string[];
+}
+
+export interface CompiledSymptom {
+  when: CompiledExpression;
+  text: Template;
+  step?: string;
+  strength?: CompiledExpression;
+}
+
 export interface CompiledCause {
   id: string;
   /** The fragment it came from, when it was included. */
   fragment?: string;
   title: string;
   runbookRef?: string;
+  symptom?: CompiledSymptom;
   when?: CompiledExpression;
+  /** Causes this one is the deeper reason for. */
+  explains: string[];
   confidence: number;
   summary: Template;
   evidence: CompiledEvidence[];
@@ -75,6 +101,7 @@ export interface CompiledCause {
 export interface CompiledFragment {
   name: string;
   file: string;
+  facts: CompiledFact[];
   steps: CompiledStep[];
   causes: CompiledCause[];
 }
@@ -86,6 +113,7 @@ export interface CompiledPlaybook {
   title: string;
   runbook: string;
   deadlineMs: number | undefined;
+  facts: CompiledFact[];
   steps: CompiledStep[];
   causes: CompiledCause[];
   noCorrelation: CompiledCause;
@@ -180,7 +208,8 @@ function parseRuleFile<T>(file: string, source: string, validate: ValidateFuncti
     const errors = (validate.errors ?? []).filter((e) => !e.schemaPath.includes("/oneOf/") && e.keyword !== "if");
     return { problems: errors.map((e) => schemaProblem(file, e, lineAt)) };
   }
-  const problems: RuleProblem[] = [];
+  // Every PromQL query is parsed with Prometheus' grammar (issue #12), each problem at its line and column.
+  const problems: RuleProblem[] = promqlProblems(file, source, document, lineCounter);
   return {
     data,
     problems,
@@ -192,13 +221,16 @@ export function loadFragmentFile(file: string, source: string): { fragment: Comp
   const parsed = parseRuleFile<FragmentFile>(file, source, validateFragment);
   if (!parsed.data) return { problems: parsed.problems };
   const compiler = new Compiler(parsed.report);
+  const allSteps = new Set(parsed.data.steps.map((s) => s.id));
+  const facts = compiler.facts(["facts"], parsed.data.facts ?? {}, allSteps, new Map());
   const known = new Set<string>();
-  const steps = parsed.data.steps.map((step, index) => compiler.step(["steps", index], step, known));
-  const causes = compiler.causes(["causes"], parsed.data.causes ?? [], known, new Set());
+  const steps = parsed.data.steps.map((step, index) => compiler.step(["steps", index], step, known, facts));
+  const causes = compiler.causes(["causes"], parsed.data.causes ?? [], known, new Set(), facts);
   const name = parsed.data.fragment;
   const fragment = {
     name,
     file,
+    facts: [...facts.values()],
     steps: steps.map((s) => ({ ...s, fragment: name })),
     causes: causes.map((c) => ({ ...c, fragment: name })),
   };
@@ -214,12 +246,21 @@ export function loadPlaybookFile(
   if (!parsed.data) return { problems: parsed.problems };
   const spec = parsed.data;
   const compiler = new Compiler(parsed.report);
+  // Facts may read any step, the included ones too; the steps that read facts are checked against them below.
+  const allSteps = new Set<string>();
+  const factsInScope = new Map<string, CompiledFact>();
+  for (const item of spec.steps) {
+    if (!isInclude(item)) allSteps.add(item.id);
+    for (const step of isInclude(item) ? (fragments.get(item.include)?.steps ?? []) : []) allSteps.add(step.id);
+    for (const fact of isInclude(item) ? (fragments.get(item.include)?.facts ?? []) : []) factsInScope.set(fact.name, fact);
+  }
+  const facts = compiler.facts(["facts"], spec.facts ?? {}, allSteps, factsInScope);
   const known = new Set<string>();
   const steps: CompiledStep[] = [];
   const included: CompiledCause[] = [];
   spec.steps.forEach((item, index) => {
     if (!isInclude(item)) {
-      steps.push(compiler.step(["steps", index], item, known));
+      steps.push(compiler.step(["steps", index], item, known, facts));
       return;
     }
     const fragment = fragments.get(item.include);
@@ -232,6 +273,10 @@ export function loadPlaybookFile(
     }
     const gate = compiler.expression(["steps", index, "when"], item.when);
     const gateReads = item.when ? referencedSteps(item.when) : [];
+    const gateFacts = item.when ? referencedFacts(item.when) : [];
+    for (const name of gateFacts) {
+      if (!facts.has(name)) parsed.report(["steps", index, "when"], `reads facts.${name}, which is not a fact of this playbook`);
+    }
     for (const dependency of gateReads) {
       if (!known.has(dependency))
         parsed.report(["steps", index, "when"], `reads steps.${dependency}, which is not a step defined above this include`);
@@ -240,12 +285,30 @@ export function loadPlaybookFile(
       if (known.has(step.id))
         parsed.report(["steps", index, "include"], `fragment ${fragment.name} brings step ${step.id}, which this playbook already has`);
       known.add(step.id);
-      steps.push(gate ? { ...step, when: both(gate, step.when), dependsOn: [...new Set([...step.dependsOn, ...gateReads])] } : step);
+      steps.push(
+        gate
+          ? {
+              ...step,
+              when: both(gate, step.when),
+              dependsOn: [...new Set([...step.dependsOn, ...gateReads])],
+              dependsOnFacts: [...new Set([...step.dependsOnFacts, ...gateFacts])],
+            }
+          : step,
+      );
     }
     included.push(...fragment.causes);
   });
   const causeIds = new Set(included.map((c) => c.id));
-  const own = compiler.causes(["causes"], spec.causes, known, causeIds);
+  const own = compiler.causes(["causes"], spec.causes, known, causeIds, facts);
+  // A fragment serves several playbooks, so it may name causes some of them lack; a playbook's own causes may not.
+  own.forEach((cause, index) => {
+    for (const id of cause.explains) {
+      if (!causeIds.has(id) || id === cause.id)
+        parsed.report(["causes", index, "explains"], `explains ${id}, which is not another cause of this playbook`);
+    }
+  });
+  const inPlaybook = new Set([...causeIds, ...own.map((c) => c.id)]);
+  const causes = [...own, ...included].map((c) => ({ ...c, explains: c.explains.filter((id) => inPlaybook.has(id) && id !== c.id) }));
   const playbook: CompiledPlaybook = {
     name: basename(file).replace(/\.ya?ml$/, ""),
     file,
@@ -253,9 +316,10 @@ export function loadPlaybookFile(
     title: spec.title,
     runbook: spec.runbook,
     deadlineMs: spec.deadline ? parseDuration(spec.deadline) : undefined,
+    facts: [...facts.values()],
     steps,
-    causes: [...own, ...included],
-    noCorrelation: compiler.cause(["noCorrelation"], { ...spec.noCorrelation, id: "no_correlation", confidence: 0 }, known),
+    causes,
+    noCorrelation: compiler.cause(["noCorrelation"], { ...spec.noCorrelation, id: "no_correlation", confidence: 0 }, known, facts),
   };
   return parsed.problems.length > 0 ? { problems: parsed.problems } : { playbook };
 }
@@ -266,6 +330,17 @@ function both(gate: CompiledExpression, own: CompiledExpression | undefined): Co
     source: own ? `(${gate.source}) && (${own.source})` : gate.source,
     evaluate: (scope) => gate.evaluate(scope) === true && (own ? own.evaluate(scope) === true : true),
   };
+}
+
+/** Every step a fact reads, directly or through the facts it reads. */
+export function stepsBehind(fact: CompiledFact, facts: ReadonlyMap<string, CompiledFact>, seen = new Set<string>()): string[] {
+  if (seen.has(fact.name)) return [];
+  seen.add(fact.name);
+  const through = fact.facts.flatMap((name) => {
+    const other = facts.get(name);
+    return other ? stepsBehind(other, facts, seen) : [];
+  });
+  return [...new Set([...fact.steps, ...through])];
 }
 
 function schemaProblem(file: string, error: ErrorObject, lineAt: (segments: Segments) => number): RuleProblem {
@@ -309,8 +384,33 @@ class Compiler {
     return this.attempt(segments, () => compileTemplate(source, context)) ?? compileTemplate("", "text");
   }
 
+  /**
+   * Compiles the facts in order: each may read any step and the facts above it (or a fragment's). `inScope` holds the
+   * included fragments' facts; the result holds them and these.
+   */
+  facts(
+    base: Segments,
+    specs: Record<string, string>,
+    stepIds: ReadonlySet<string>,
+    inScope: ReadonlyMap<string, CompiledFact>,
+  ): Map<string, CompiledFact> {
+    const facts = new Map(inScope);
+    for (const [name, source] of Object.entries(specs)) {
+      if (facts.has(name)) this.report([...base, name], `fact ${name} is already defined (here or in an included fragment)`);
+      const expression = this.expression([...base, name], source);
+      const steps = [...new Set(referencedSteps(source))];
+      const reads = [...new Set(referencedFacts(source))];
+      for (const id of steps) if (!stepIds.has(id)) this.report([...base, name], `reads steps.${id}, which is not a step of this playbook`);
+      for (const other of reads) {
+        if (!facts.has(other)) this.report([...base, name], `reads facts.${other}, which is not a fact defined above this one`);
+      }
+      if (expression) facts.set(name, { name, expression, steps, facts: reads });
+    }
+    return facts;
+  }
+
   /** Compiles one step; `known` holds the ids defined above it and gets this one. */
-  step(base: Segments, step: StepSpec, known: Set<string>): CompiledStep {
+  step(base: Segments, step: StepSpec, known: Set<string>, facts: ReadonlyMap<string, CompiledFact> = new Map()): CompiledStep {
     if (known.has(step.id)) this.report([...base, "id"], `duplicate step id ${step.id}`);
     const kind = step.kubernetes ? "kubernetes" : step.logs ? "logs" : step.audit ? "audit" : "prometheus";
     const fields: Record<string, Template> = {};
@@ -339,16 +439,44 @@ class Compiler {
     for (const dependency of dependsOn) {
       if (!known.has(dependency)) this.report([...base], `reads steps.${dependency}, which is not a step defined above this one`);
     }
+    const sources = [...Object.values(fields).map((t) => t.source), step.when ?? "", step.forEach ?? ""];
+    const dependsOnFacts = [...new Set(sources.flatMap((source) => referencedFacts(source)))];
+    for (const name of dependsOnFacts) {
+      const fact = facts.get(name);
+      if (!fact) this.report([...base], `reads facts.${name}, which is not a fact of this playbook`);
+      else {
+        const later = stepsBehind(fact, facts).filter((id) => !known.has(id));
+        if (later.length > 0)
+          this.report([...base], `reads facts.${name}, which needs steps.${later[0]}, not a step defined above this one`);
+      }
+    }
     known.add(step.id);
     const timeoutMs = step.timeout ? parseDuration(step.timeout) : undefined;
-    return { spec: step, id: step.id, kind, dependsOn: [...dependsOn], timeoutMs, when, forEach, maxItems: step.maxItems ?? 5, fields };
+    return {
+      spec: step,
+      id: step.id,
+      kind,
+      dependsOn: [...dependsOn],
+      dependsOnFacts,
+      timeoutMs,
+      when,
+      forEach,
+      maxItems: step.maxItems ?? 5,
+      fields,
+    };
   }
 
-  causes(base: Segments, specs: CauseSpec[], stepIds: ReadonlySet<string>, taken: Set<string>): CompiledCause[] {
+  causes(
+    base: Segments,
+    specs: CauseSpec[],
+    stepIds: ReadonlySet<string>,
+    taken: Set<string>,
+    facts: ReadonlyMap<string, CompiledFact>,
+  ): CompiledCause[] {
     return specs.map((cause, index) => {
       if (taken.has(cause.id)) this.report([...base, index, "id"], `duplicate cause id ${cause.id}`);
       taken.add(cause.id);
-      return this.cause([...base, index], cause, stepIds);
+      return this.cause([...base, index], cause, stepIds, facts);
     });
   }
 
@@ -356,12 +484,17 @@ class Compiler {
     segments: Segments,
     cause: CauseSpec | (NoCorrelationSpec & { id: string; confidence: number }),
     stepIds: ReadonlySet<string>,
+    facts: ReadonlyMap<string, CompiledFact>,
   ): CompiledCause {
+    const symptom = "symptom" in cause && cause.symptom ? this.symptom([...segments, "symptom"], cause.symptom, stepIds) : undefined;
+    this.checkFacts(segments, cause, facts);
     return {
       id: cause.id,
       title: cause.title,
       runbookRef: cause.runbook,
+      ...(symptom ? { symptom } : {}),
       when: "when" in cause ? this.expression([...segments, "when"], cause.when) : undefined,
+      explains: "explains" in cause ? (cause.explains ?? []) : [],
       confidence: cause.confidence,
       summary: this.template([...segments, "summary"], cause.summary, "text"),
       evidence: this.evidence([...segments, "evidence"], cause.evidence, stepIds),
@@ -374,6 +507,27 @@ class Compiler {
             },
       ),
     };
+  }
+
+  private symptom(segments: Segments, spec: SymptomSpec, stepIds: ReadonlySet<string>): CompiledSymptom | undefined {
+    if (spec.step !== undefined && !stepIds.has(spec.step))
+      this.report([...segments, "step"], `names step ${spec.step}, which does not exist`);
+    const when = this.expression([...segments, "when"], spec.when);
+    const strength = this.expression([...segments, "strength"], spec.strength);
+    if (!when) return undefined;
+    return {
+      when,
+      text: this.template([...segments, "text"], spec.text, "text"),
+      ...(spec.step !== undefined ? { step: spec.step } : {}),
+      ...(strength ? { strength } : {}),
+    };
+  }
+
+  /** Every `facts.<name>` a cause reads must exist: a misspelt fact would otherwise read as "could not check". */
+  private checkFacts(segments: Segments, cause: object, facts: ReadonlyMap<string, CompiledFact>): void {
+    for (const name of new Set(referencedFacts(JSON.stringify(cause)))) {
+      if (!facts.has(name)) this.report(segments, `reads facts.${name}, which is not a fact of this playbook`);
+    }
   }
 
   private evidence(segments: Segments, evidence: EvidenceSpec[] | undefined, stepIds: ReadonlySet<string>): CompiledEvidence[] {

@@ -83,13 +83,33 @@ export interface EvidenceSpec {
 /** A command or action; with `when`, offered only when that CEL condition holds. */
 export type RemediationSpec = string | { when: string; command: string };
 
+/**
+ * What a cause explains, read from the alert's own data (the client's 401 share, the APIService's condition, the
+ * certificate's expiry). A cause holds only while its symptom is present.
+ */
+export interface SymptomSpec {
+  when: string;
+  /** The symptom as evidence, names and figures filled in. */
+  text: string;
+  /** The step the symptom is read from, for the evidence line. */
+  step?: string;
+  /** 0..1: how strongly the symptom shows (a 2 % error share is weaker than 60 %); 1 when absent. */
+  strength?: string;
+}
+
 export interface CauseSpec {
   id: string;
   title: string;
   runbook?: string;
-  when: string;
+  symptom?: SymptomSpec;
+  /** What else must hold for this cause (its defining finding), beside the symptom. */
+  when?: string;
+  /** The most this cause can score: every check made, every explanation seen, the symptom at full strength. */
   confidence: number;
   summary: string;
+  /** Causes this one is the deeper reason for: when both hold, this one leads. */
+  explains?: string[];
+  /** The explanations: each seen raises confidence, each that could not be checked lowers it. */
   evidence?: EvidenceSpec[];
   remediation?: RemediationSpec[];
 }
@@ -109,6 +129,8 @@ export interface PlaybookFile {
   /** The runbook this playbook implements (file name or URL). */
   runbook: string;
   deadline?: string;
+  /** Named CEL values, each computed once when the steps and facts it reads are done: `facts.<name>`. */
+  facts?: Record<string, string>;
   steps: Array<StepSpec | IncludeSpec>;
   causes: CauseSpec[];
   noCorrelation: NoCorrelationSpec;
@@ -119,6 +141,7 @@ export interface FragmentFile {
   fragment: string;
   title: string;
   runbook?: string;
+  facts?: Record<string, string>;
   steps: StepSpec[];
   causes?: CauseSpec[];
 }
@@ -238,21 +261,39 @@ const includeSchema: JSONSchemaType<IncludeSpec> = {
   additionalProperties: false,
 };
 
+const symptomSchema: JSONSchemaType<SymptomSpec> = {
+  type: "object",
+  properties: { when: text, text, step: { type: "string", pattern: ID, nullable: true }, strength: optionalText },
+  required: ["when", "text"],
+  additionalProperties: false,
+};
+
 const causeSchema: JSONSchemaType<CauseSpec> = {
   type: "object",
   properties: {
     id: { type: "string", pattern: ID },
     title: text,
     runbook: optionalText,
-    when: text,
+    symptom: { ...symptomSchema, nullable: true } as unknown as JSONSchemaType<SymptomSpec> & { nullable: true },
+    when: optionalText,
     confidence: { type: "number", minimum: 0, maximum: 1 },
     summary: text,
+    explains: { type: "array", items: { type: "string", pattern: ID }, nullable: true },
     evidence: { type: "array", items: evidenceSchema, nullable: true },
     remediation: remediationSchema,
   },
-  required: ["id", "title", "when", "confidence", "summary"],
+  required: ["id", "title", "confidence", "summary"],
+  anyOf: [{ required: ["symptom"] }, { required: ["when"] }],
   additionalProperties: false,
 };
+
+const factsSchema = {
+  type: "object",
+  nullable: true,
+  propertyNames: { pattern: ID },
+  additionalProperties: text,
+  required: [],
+} as unknown as JSONSchemaType<Record<string, string>> & { nullable: true };
 
 export const playbookSchema: JSONSchemaType<PlaybookFile> = {
   $id: "https://alert-enricher.dev/rules/schema.json",
@@ -264,6 +305,7 @@ export const playbookSchema: JSONSchemaType<PlaybookFile> = {
     title: text,
     runbook: text,
     deadline: { type: "string", pattern: DURATION, nullable: true },
+    facts: factsSchema,
     steps: {
       type: "array",
       minItems: 1,
@@ -297,6 +339,7 @@ export const fragmentSchema: JSONSchemaType<FragmentFile> = {
     fragment: { type: "string", pattern: "^[a-z][a-z0-9-]*$" },
     title: text,
     runbook: optionalText,
+    facts: factsSchema,
     steps: { type: "array", minItems: 1, maxItems: 100, items: stepSchema },
     causes: { type: "array", maxItems: 100, items: causeSchema, nullable: true },
   },

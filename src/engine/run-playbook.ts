@@ -1,16 +1,21 @@
-// Runs one playbook's steps for one alert: each step starts as soon as the steps it reads are done, so independent
-// steps run side by side; each has a timeout and the whole run a deadline. A failed or timed-out step is recorded
-// as a finding and never stops the others.
+// Runs one playbook's steps for one alert: each step (and each fact) starts as soon as the steps and facts it reads
+// are done, so independent steps run side by side; each has a timeout and the whole run a deadline. A failed or
+// timed-out step is recorded as a finding and never stops the others.
+//
+// Evidence is three-valued. A step that read something (or found nothing there) is known and appears in `steps`; a
+// step that could not read (failed, timed out, not called, or needed something that could not be read) is unknown:
+// it is left out of `steps`, so any condition that depends on it fails to evaluate and is "not checked" rather than
+// false. CEL's logical operators absorb such errors where the other side decides (`true || unknown` is true).
 import type { Alert } from "../model/alertmanager.ts";
-import type { LogExcerpt, ResultTable, StepKind, StepRecord, StepStatus } from "../model/diagnosis.ts";
+import type { LogExcerpt, ResultTable, StepKind, StepOutcomeKind, StepRecord, StepStatus } from "../model/diagnosis.ts";
 import { type KubernetesRead, KubernetesSource } from "../sources/kubernetes.ts";
 import { type LogRead, LogsSource } from "../sources/logs.ts";
 import { type AuditQuery, AuditLogSource } from "../sources/audit-log.ts";
 import { PrometheusSource, type PromQuery } from "../sources/prometheus.ts";
 import { redact, redactOutput } from "../sources/redact.ts";
 import type { SourceOutput } from "../sources/source.ts";
-import type { Scope } from "./expressions.ts";
-import type { CompiledPlaybook, CompiledStep } from "./load-playbooks.ts";
+import { referencedFacts, referencedSteps, type Scope } from "./expressions.ts";
+import type { CompiledFact, CompiledPlaybook, CompiledStep } from "./load-playbooks.ts";
 import { parseDuration } from "./playbook.ts";
 
 /** Which step is reading: for tracing, and for playbook tests that answer by step. */
@@ -37,10 +42,39 @@ export interface RunLimits {
 
 export interface PlaybookRun {
   steps: StepRecord[];
-  /** `alert` and `steps.<id>` as conditions and templates see them. */
+  /** `alert`, `steps.<id>` and `facts.<name>` as conditions and templates see them: known values only. */
   scope: Scope;
+  /** Why each step or fact that could not be known is unknown, keyed `steps.<id>` or `facts.<name>`. */
+  unknown: Unknowns;
   logExcerpts: LogExcerpt[];
   partial: boolean;
+}
+
+/**
+ * Why something is unknown. `unavailable`: this installation cannot read it at all (no audit log configured), as
+ * opposed to a read that failed this time.
+ */
+export interface Unread {
+  reason: string;
+  unavailable?: boolean;
+}
+
+export type Unknowns = ReadonlyMap<string, Unread>;
+
+/**
+ * Why an expression that failed to evaluate could not be decided: the first unknown step or fact it reads, or
+ * undefined when it reads none (then the failure is the expression's own: a rule bug or data of an unexpected shape).
+ */
+export function unknownReason(source: string, unknown: Unknowns): Unread | undefined {
+  for (const id of referencedSteps(source)) {
+    const reason = unknown.get(`steps.${id}`);
+    if (reason !== undefined) return reason;
+  }
+  for (const name of referencedFacts(source)) {
+    const reason = unknown.get(`facts.${name}`);
+    if (reason !== undefined) return reason;
+  }
+  return undefined;
 }
 
 type StepRequest =
@@ -65,23 +99,58 @@ export async function runPlaybook(playbook: CompiledPlaybook, alert: Alert, sour
   const deadlineMs = playbook.deadlineMs ?? limits.deadlineMs;
   const deadline = AbortSignal.timeout(deadlineMs);
   const stepData: Record<string, Record<string, unknown>> = {};
-  const scope: Scope = { alert: alertScope(alert), steps: stepData };
+  const factValues: Record<string, unknown> = {};
+  const scope: Scope = { alert: alertScope(alert), steps: stepData, facts: factValues };
+  const unknown = new Map<string, Unread>();
   const records = new Map<string, StepRecord>();
   const excerpts: LogExcerpt[] = [];
   const finished = new Map<string, Promise<void>>();
+  const facts = new Map(playbook.facts.map((f) => [f.name, f]));
+
+  // Facts and steps are one graph: a fact waits for what it reads, a step for the steps and facts it reads.
+  const whenDone = (fact: CompiledFact): Promise<void> => {
+    const key = `facts.${fact.name}`;
+    let done = finished.get(key);
+    if (done) return done;
+    done = Promise.all([
+      ...fact.steps.map((id) => finished.get(id)),
+      ...fact.facts.map((name) => {
+        const other = facts.get(name);
+        return other ? whenDone(other) : undefined;
+      }),
+    ]).then(() => {
+      try {
+        factValues[fact.name] = fact.expression.evaluate(scope);
+      } catch (error) {
+        unknown.set(
+          key,
+          unknownReason(fact.expression.source, unknown) ?? { reason: `could not be computed: ${(error as Error).message}` },
+        );
+      }
+    });
+    finished.set(key, done);
+    return done;
+  };
 
   for (const step of playbook.steps) {
-    const ready = Promise.all(step.dependsOn.map((id) => finished.get(id)));
+    const ready = Promise.all([
+      ...step.dependsOn.map((id) => finished.get(id)),
+      ...step.dependsOnFacts.map((name) => {
+        const fact = facts.get(name);
+        return fact ? whenDone(fact) : undefined;
+      }),
+    ]);
     finished.set(
       step.id,
       ready.then(async () => {
         const started = performance.now();
-        const outcome = await runStep(step, scope, sources, limits, deadline, deadlineMs);
+        const outcome = await runStep(step, scope, unknown, sources, limits, deadline, deadlineMs);
         const record: StepRecord = {
           id: step.id,
           title: step.spec.title,
           kind: step.kind,
           status: outcome.status,
+          outcome: outcomeKind(step, outcome),
           durationMs: Math.round(performance.now() - started),
           request: outcome.request,
           summary: outcome.summary,
@@ -90,25 +159,54 @@ export async function runPlaybook(playbook: CompiledPlaybook, alert: Alert, sour
           ...tableOf(step.kind, outcome.data),
         };
         records.set(step.id, record);
-        stepData[step.id] = {
-          ...emptyData(step),
-          ...outcome.data,
-          status: outcome.status,
-          ...(outcome.error ? { error: outcome.error } : {}),
-        };
+        if (record.outcome === "unknown") {
+          unknown.set(`steps.${step.id}`, {
+            reason: outcome.error ?? outcome.summary,
+            ...(outcome.unavailable ? { unavailable: true } : {}),
+          });
+        } else {
+          stepData[step.id] = {
+            ...emptyData(step),
+            ...outcome.data,
+            status: outcome.status,
+            ...(outcome.error ? { error: outcome.error } : {}),
+          };
+        }
         for (const match of outcome.excerpts) excerpts.push({ step: step.id, ...match });
       }),
     );
   }
-  await Promise.all(finished.values());
+  await Promise.all([...finished.values(), ...playbook.facts.map(whenDone)]);
 
   const steps = playbook.steps.map((s) => records.get(s.id) as StepRecord);
-  const partial = deadline.aborted || steps.some((s) => s.status === "failed" || s.status === "timeout");
-  return { steps, scope, logExcerpts: excerpts, partial };
+  // Partial: a read failed or was cut short. A check this installation cannot make (no audit log) is not a failure.
+  const partial = deadline.aborted || steps.some((s) => s.outcome === "unknown" && unknown.get(`steps.${s.id}`)?.unavailable !== true);
+  return { steps, scope, unknown, logExcerpts: excerpts, partial };
+}
+
+/**
+ * Known or not, and if known whether anything was there. A step skipped because its condition was false was not
+ * needed: its empty data is an answer. One that ran over an empty list read nothing because there was nothing to read.
+ */
+function outcomeKind(step: CompiledStep, outcome: StepOutcome): StepOutcomeKind {
+  if (outcome.unknown || outcome.status === "failed" || outcome.status === "timeout") return "unknown";
+  if (outcome.status === "skipped") return "not_needed";
+  const data = outcome.data;
+  const empty =
+    (Array.isArray(data.items) && data.items.length === 0 && data.found !== true) ||
+    data.found === false ||
+    (Array.isArray(data.series) && data.series.length === 0) ||
+    (step.kind === "logs" && data.lines === 0) ||
+    (Array.isArray(data.rows) && data.rows.length === 0);
+  return empty ? "absent" : "read";
 }
 
 interface StepOutcome {
   status: StepStatus;
+  /** Nothing known: it could not read, or could not tell whether or what to read. */
+  unknown?: boolean;
+  /** Unknown because this installation cannot read it at all, or because what it needed could not be. */
+  unavailable?: boolean;
   request: string;
   summary: string;
   error?: string;
@@ -119,18 +217,32 @@ interface StepOutcome {
 async function runStep(
   step: CompiledStep,
   scope: Scope,
+  unknown: Unknowns,
   sources: StepSources,
   limits: RunLimits,
   deadline: AbortSignal,
   deadlineMs: number,
 ): Promise<StepOutcome> {
   const skipped = (summary: string): StepOutcome => ({ status: "skipped", request: "", summary, data: {}, excerpts: [] });
-  if (deadline.aborted) return skipped(`not started: the playbook deadline of ${seconds(deadlineMs)} was reached`);
+  const notRun = (summary: string, unavailable?: boolean): StepOutcome => ({
+    ...skipped(summary),
+    unknown: true,
+    error: summary,
+    ...(unavailable ? { unavailable } : {}),
+  });
+  /** An expression of the step that failed: because something it reads is unknown, or on its own account. */
+  const undecided = (source: string, what: string, error: unknown) => {
+    const unread = unknownReason(source, unknown);
+    return unread !== undefined
+      ? notRun(`not run: ${what} depends on a read that failed (${unread.reason})`, unread.unavailable)
+      : notRun(`not run: ${what} could not be evaluated (${(error as Error).message})`);
+  };
+  if (deadline.aborted) return notRun(`not started: the playbook deadline of ${seconds(deadlineMs)} was reached`);
   if (step.when) {
     try {
       if (step.when.evaluate(scope) !== true) return skipped("not needed: its condition was false");
     } catch (error) {
-      return skipped(`not run: its condition could not be evaluated (${(error as Error).message})`);
+      return undecided(step.when.source, "whether it is needed", error);
     }
   }
   let items: unknown[] = [undefined];
@@ -139,16 +251,16 @@ async function runStep(
     try {
       list = step.forEach.evaluate(scope);
     } catch (error) {
-      return skipped(`not run: its item list could not be evaluated (${(error as Error).message})`);
+      return undecided(step.forEach.source, "its item list", error);
     }
-    if (!Array.isArray(list)) return skipped("not run: forEach did not give a list");
+    if (!Array.isArray(list)) return notRun("not run: forEach did not give a list");
     if (list.length === 0) return { ...skipped("nothing to read: the list it runs over is empty"), data: mergeRuns([]) };
     items = list.slice(0, step.maxItems);
   }
 
   const timeoutMs = step.timeoutMs ?? limits.stepTimeoutMs;
   const runs = await Promise.all(
-    items.map((item) => runOnce(step, item === undefined ? scope : { ...scope, item }, sources, limits, deadline, timeoutMs)),
+    items.map((item) => runOnce(step, item === undefined ? scope : { ...scope, item }, unknown, sources, limits, deadline, timeoutMs)),
   );
   const succeeded = runs.filter((r) => r.status === "ok");
   const failures = runs.filter((r) => r.status !== "ok");
@@ -162,7 +274,18 @@ async function runStep(
     .join("; ");
   if (succeeded.length === 0) {
     const timedOut = failures.every((f) => f.status === "timeout");
-    return { status: timedOut ? "timeout" : "failed", request, summary, error: failures.map((f) => f.error).join("; "), data, excerpts };
+    const status = failures.every((f) => f.status === "skipped") ? "skipped" : timedOut ? "timeout" : "failed";
+    const unavailable = failures.every((f) => f.unavailable === true);
+    return {
+      status,
+      unknown: true,
+      ...(unavailable ? { unavailable } : {}),
+      request,
+      summary,
+      error: failures.map((f) => f.error).join("; "),
+      data,
+      excerpts,
+    };
   }
   return { status: "ok", request, summary, ...(failures.length ? { error: failures.map((f) => f.error).join("; ") } : {}), data, excerpts };
 }
@@ -170,26 +293,34 @@ async function runStep(
 async function runOnce(
   step: CompiledStep,
   scope: Scope,
+  unknown: Unknowns,
   sources: StepSources,
   limits: RunLimits,
   deadline: AbortSignal,
   timeoutMs: number,
 ): Promise<StepOutcome> {
+  const notRun = (summary: string, unavailable?: boolean): StepOutcome => ({
+    status: "skipped",
+    unknown: true,
+    ...(unavailable ? { unavailable } : {}),
+    request: "",
+    summary,
+    error: summary,
+    data: {},
+    excerpts: [],
+  });
   let request: StepRequest;
   try {
     request = buildRequest(step, scope, limits);
   } catch (error) {
-    return { status: "skipped", request: "", summary: `not run: ${(error as Error).message}`, data: {}, excerpts: [] };
+    const unread = Object.values(step.fields)
+      .map((t) => unknownReason(t.source, unknown))
+      .find((r) => r !== undefined);
+    return unread !== undefined
+      ? notRun(`not run: it depends on a read that failed (${unread.reason})`, unread.unavailable)
+      : notRun(`not run: ${(error as Error).message}`);
   }
-  if (request.kind === "audit" && !sources.audit) {
-    return {
-      status: "skipped",
-      request: "",
-      summary: "not run: no audit log configured (AUDIT_LOG_PATH or AUDIT_LOG_URL)",
-      data: {},
-      excerpts: [],
-    };
-  }
+  if (request.kind === "audit" && !sources.audit) return notRun("not run: no audit log configured (AUDIT_LOG_PATH or AUDIT_LOG_URL)", true);
   const description = describe(request);
   const requestLine = requestText(request);
   const stepTimeout = AbortSignal.timeout(timeoutMs);
@@ -206,10 +337,10 @@ async function runOnce(
       const message = limit
         ? `${WHO[step.kind]} did not answer ${description} in ${seconds(limit)}`
         : `${WHO[step.kind]} had not answered ${description} when the playbook deadline was reached`;
-      return { status: "timeout", request: requestLine, summary: message, error: message, data: {}, excerpts: [] };
+      return { status: "timeout", unknown: true, request: requestLine, summary: message, error: message, data: {}, excerpts: [] };
     }
     const message = redact(error instanceof Error ? error.message : String(error));
-    return { status: "failed", request: requestLine, summary: message, error: message, data: {}, excerpts: [] };
+    return { status: "failed", unknown: true, request: requestLine, summary: message, error: message, data: {}, excerpts: [] };
   }
 }
 
@@ -375,8 +506,8 @@ function tableOf(kind: StepKind, data: Record<string, unknown>): { table?: Resul
 }
 
 /**
- * What a step that read nothing (skipped, failed, timed out) looks like to conditions: empty lists and no value, so
- * a condition looking for positive evidence is simply false rather than an error. `status` tells the difference.
+ * The shape of a known step whose read left fields out (not needed, or nothing over an empty list): empty lists and no
+ * value. Unknown steps get no data at all.
  */
 function emptyData(step: CompiledStep): Record<string, unknown> {
   const base: Record<string, unknown> =

@@ -4,6 +4,11 @@ import type { Alert, AlertStatus } from "./alertmanager.ts";
 
 export type StepKind = "kubernetes" | "logs" | "prometheus" | "audit";
 export type StepStatus = "ok" | "failed" | "timeout" | "skipped";
+/**
+ * What a step tells the diagnosis: it `read` something, found nothing there (`absent`), was `not_needed` (its
+ * condition was false), or left it `unknown` (failed, timed out, not called, or needed what could not be read).
+ */
+export type StepOutcomeKind = "read" | "absent" | "not_needed" | "unknown";
 
 /** One step of a playbook as it ran: what it asked, how it went. */
 export interface StepRecord {
@@ -11,6 +16,8 @@ export interface StepRecord {
   title: string;
   kind: StepKind;
   status: StepStatus;
+  /** Absent in diagnoses stored before three-valued evidence. */
+  outcome?: StepOutcomeKind;
   durationMs: number;
   /** The call it made, as a person would write it: `GET /api/v1/namespaces/kube-system/pods?labelSelector=…` or the PromQL. */
   request: string;
@@ -44,8 +51,12 @@ export interface Cause {
   title: string;
   /** The cause in one sentence, names filled in. */
   summary: string;
-  /** 0..1 */
+  /** 0..1, computed from the evidence (rules/README.md, "Confidence"). */
   confidence: number;
+  /** The checks behind the confidence: the symptom, the cause's condition, its explanations; made = could be read. */
+  checks?: { made: number; total: number };
+  /** Ids of the other holding causes this one is the deeper reason for. */
+  explains?: string[];
   evidence: Evidence[];
   /** Concrete commands or actions, real names filled in; the first is the one to do now. */
   remediation: string[];
@@ -89,14 +100,40 @@ export interface AlertLinks {
   report?: string;
 }
 
+/**
+ * What a playbook run concluded: a `cause` holds; no cause holds but some could not be checked (`could_not_check`);
+ * or every cause was checked and none holds (`no_cause`).
+ */
+export type Verdict = "cause" | "could_not_check" | "no_cause";
+
+/** A cause nobody could decide, and the read that stopped it. */
+export interface NotChecked {
+  id: string;
+  title: string;
+  reason: string;
+  /** This installation cannot make the check at all (no audit log configured), rather than a read failing now. */
+  unavailable?: boolean;
+}
+
 export interface AlertDiagnosis {
   alert: Alert;
   /** The playbook that ran, or null when none ran (the alert is forwarded with plain formatting). */
   playbook: string | null;
   /** Why no playbook ran, when none did: none covers the alert, it resolved, the run limit, repeated failures. */
   note?: string;
-  /** Ranked, strongest first. A playbook always yields at least one (its "no correlation found" branch). */
+  /**
+   * Holding causes, deepest first then strongest; the "no correlation found" branch when every cause was checked and
+   * none holds; empty when none holds and some could not be checked.
+   */
   causes: Cause[];
+  /** Absent for alerts no playbook ran on, and in diagnoses stored before it existed. */
+  verdict?: Verdict;
+  /** Causes that could not be checked, with why. */
+  notChecked?: NotChecked[];
+  /** The reads that failed, grouped: "the API server did not answer 8 reads in 5 s". */
+  couldNotRead?: string[];
+  /** Titles of the causes the evidence ruled out. */
+  ruledOut?: string[];
   steps: StepRecord[];
   logExcerpts: LogExcerpt[];
   /** True when a step failed or timed out, or the playbook deadline cut the run short. */

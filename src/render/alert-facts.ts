@@ -54,6 +54,56 @@ export function topCause(a: AlertDiagnosis): Cause | undefined {
   return a.causes[0];
 }
 
+/** What a diagnosed alert's message leads with: the verdict, in words every renderer uses. */
+export interface Headline {
+  /** "Probable cause", "Could not check" or "No cause found". */
+  label: string;
+  /** The cause's summary (after its chain, when it explains other causes), or what could not be read. */
+  text: string;
+  /** "81%, 3 of 4 checks made": only when a cause holds. */
+  confidence?: string;
+}
+
+/**
+ * The verdict of a diagnosed alert. A cause that explains other holding causes leads with the chain
+ * ("etcd database near its quota → API server failing"); when no cause holds because reads failed, the headline is what
+ * could not be checked and why — never a guess, never "no cause".
+ */
+export function headline(a: AlertDiagnosis): Headline | undefined {
+  if (a.verdict === "could_not_check") {
+    const unread = a.couldNotRead ?? [];
+    const ruledOut = a.ruledOut ?? [];
+    const text = [
+      unread.length > 0 ? unread.join("; ") : "the reads that decide between the causes failed",
+      ruledOut.length > 0 ? `Still known: ruled out ${ruledOut.join(", ")}` : "",
+    ]
+      .filter((part) => part !== "")
+      .join(". ");
+    return { label: "Could not check", text };
+  }
+  const cause = topCause(a);
+  if (cause === undefined) return undefined;
+  if (a.verdict === "no_cause") return { label: "No cause found", text: cause.summary };
+  const explained = (cause.explains ?? []).map((id) => a.causes.find((c) => c.id === id)?.title).filter((t) => t !== undefined);
+  const chain = explained.length > 0 ? `${cause.title} → ${explained.join(", ")}. ` : "";
+  return { label: "Probable cause", text: `${chain}${cause.summary}`, confidence: confidenceText(cause) };
+}
+
+/** "81%", and the share of checks made when some could not be: "62%, 3 of 4 checks made". */
+export function confidenceText(cause: Cause): string {
+  const checks = cause.checks;
+  const made = checks !== undefined && checks.made < checks.total ? `, ${checks.made} of ${checks.total} checks made` : "";
+  return `${formatConfidence(cause.confidence)}${made}`;
+}
+
+/** The causes nobody could decide, beside a verdict that still stands: "Not checked: X, Y (the API server …)". */
+export function notCheckedLine(a: AlertDiagnosis): string | undefined {
+  const open = a.verdict === "could_not_check" ? [] : (a.notChecked ?? []);
+  if (open.length === 0) return undefined;
+  const reasons = [...new Set(open.map((n) => n.reason))];
+  return `Not checked: ${open.map((n) => n.title).join(", ")} (${reasons.slice(0, 2).join("; ")}${reasons.length > 2 ? "; …" : ""})`;
+}
+
 /** 0..1 as a whole percentage; values outside the range are clamped because a playbook bug should not print "130%". */
 export function formatConfidence(confidence: number): string {
   if (!Number.isFinite(confidence)) return "?%";

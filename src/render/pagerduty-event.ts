@@ -3,13 +3,15 @@ import { createHash } from "node:crypto";
 import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
 import {
   alertName,
-  formatConfidence,
+  confidenceText,
   groupAlertNames,
   groupSeverity,
+  headline,
   httpUrl,
   LINK_KINDS,
   LINK_TEXT,
   leadingAlert,
+  notCheckedLine,
   type SeverityLevel,
   topCause,
   totalAlertCount,
@@ -72,10 +74,10 @@ function summaryOf(d: Diagnosis, lead: AlertDiagnosis | undefined): string {
   const where = lead !== undefined ? whereLabels(lead.alert).map(([, value]) => value) : [];
   const on = where.length > 0 ? ` on ${where.join("/")}` : "";
   if (d.status === "resolved") return truncate(`Resolved: ${what}${on}`, PAGERDUTY_MAX_SUMMARY);
-  const cause = lead !== undefined ? topCause(lead) : undefined;
+  const h = lead !== undefined && lead.playbook !== null ? headline(lead) : undefined;
   const why =
-    cause !== undefined && lead?.playbook !== null
-      ? `: ${cause.summary} (${formatConfidence(cause.confidence)})`
+    h !== undefined
+      ? `: ${h.label === "Probable cause" ? "" : `${h.label}: `}${h.text}${h.confidence !== undefined ? ` (${h.confidence})` : ""}`
       : lead?.alert.annotations.summary !== undefined
         ? `: ${lead.alert.annotations.summary}`
         : "";
@@ -107,10 +109,13 @@ function alertDetails(a: AlertDiagnosis, detail: Detail): Record<string, unknown
     fingerprint: a.alert.fingerprint,
     playbook: a.playbook,
     partial: a.partial,
+    ...(a.verdict !== undefined ? { verdict: a.verdict } : {}),
+    ...(a.couldNotRead !== undefined ? { could_not_read: a.couldNotRead } : {}),
+    ...(a.notChecked !== undefined ? { not_checked: a.notChecked.map((n) => `${n.title}: ${n.reason}`) } : {}),
     causes: a.causes.map((c) => ({
       title: c.title,
       summary: c.summary,
-      confidence: formatConfidence(c.confidence),
+      confidence: confidenceText(c),
       evidence: c.evidence.map((e) => e.text),
       remediation: c.remediation,
     })),
@@ -132,10 +137,13 @@ function alertDetails(a: AlertDiagnosis, detail: Detail): Record<string, unknown
 }
 
 function customDetails(d: Diagnosis, lead: AlertDiagnosis | undefined, detail: Detail): Record<string, unknown> {
-  const cause = lead !== undefined ? topCause(lead) : undefined;
+  const h = lead !== undefined ? headline(lead) : undefined;
+  const cause = lead !== undefined && lead.verdict !== "could_not_check" ? topCause(lead) : undefined;
+  const notChecked = lead !== undefined ? notCheckedLine(lead) : undefined;
   return {
-    cause: cause?.summary ?? null,
-    confidence: cause !== undefined ? formatConfidence(cause.confidence) : null,
+    cause: h !== undefined ? (h.label === "Probable cause" ? h.text : `${h.label}: ${h.text}`) : (cause?.summary ?? null),
+    confidence: h?.confidence ?? null,
+    ...(notChecked !== undefined ? { not_checked: notChecked } : {}),
     evidence: cause?.evidence.map((e) => e.text) ?? [],
     remediation: cause?.remediation ?? [],
     partial: d.alerts.some((a) => a.partial),
@@ -147,11 +155,12 @@ function customDetails(d: Diagnosis, lead: AlertDiagnosis | undefined, detail: D
 
 /** The note that replaces custom_details when even the trimmed version is too big; it carries only bounded fields. */
 function tooLargeNote(d: Diagnosis, lead: AlertDiagnosis | undefined): Record<string, unknown> {
-  const cause = lead !== undefined ? topCause(lead) : undefined;
+  const h = lead !== undefined ? headline(lead) : undefined;
+  const cause = lead !== undefined && lead.verdict !== "could_not_check" ? topCause(lead) : undefined;
   return {
     note: "The diagnosis was too large for a PagerDuty event (512,000 bytes); open the diagnosis report link for the full text.",
-    cause: cause !== undefined ? truncate(cause.summary, FIELD_MAX) : null,
-    confidence: cause !== undefined ? formatConfidence(cause.confidence) : null,
+    cause: h !== undefined ? truncate(h.label === "Probable cause" ? h.text : `${h.label}: ${h.text}`, FIELD_MAX) : null,
+    confidence: h?.confidence ?? null,
     remediation: cause?.remediation[0] !== undefined ? truncate(cause.remediation[0], FIELD_MAX) : null,
     partial: d.alerts.some((a) => a.partial),
     alert_count: totalAlertCount(d),

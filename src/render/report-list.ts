@@ -1,6 +1,6 @@
 // The list of recent diagnoses as an HTML page: filters, one row per notification, and how often each alert recurred.
 import type { Diagnosis } from "../model/diagnosis.ts";
-import { alertName, formatConfidence, topCause } from "./alert-facts.ts";
+import { alertName, confidenceText, headline, topCause } from "./alert-facts.ts";
 import { escapeHtml, reportDocument } from "./report-page.ts";
 
 export interface ReportListEntry {
@@ -21,7 +21,10 @@ const DAY_MS = 24 * 3_600_000;
 
 /** The alert names of a diagnosis and, per alert, the id of its top cause ("none" when none was found). */
 function alertCauses(d: Diagnosis): Array<{ name: string; cause: string }> {
-  return d.alerts.map((a) => ({ name: alertName(a.alert), cause: topCause(a)?.id ?? "none" }));
+  return d.alerts.map((a) => ({
+    name: alertName(a.alert),
+    cause: a.verdict === "could_not_check" ? "could_not_check" : (topCause(a)?.id ?? "none"),
+  }));
 }
 
 /** Whether the entry passes the filters: an alert by name, the group's status, a top cause by id or words of its title. */
@@ -83,12 +86,14 @@ export function renderReportList(
       const d = entry.diagnosis;
       const names = [...new Set(d.alerts.map((a) => alertName(a.alert)))].join(", ") || "(no alerts)";
       const lead = d.alerts[0];
-      const cause = lead ? topCause(lead) : undefined;
+      const h = lead ? headline(lead) : undefined;
+      const cause = lead && lead.verdict !== "could_not_check" ? topCause(lead) : undefined;
+      const verdict = cause ? `${cause.title} (${confidenceText(cause)})` : h?.label;
       const again = recurrence(entry, all);
       return (
         `<tr><th scope="row"><a href="${escapeHtml(entry.href)}">${escapeHtml(names)}</a></th><td>${escapeHtml(d.status)}</td>` +
         `<td>${escapeHtml(entry.receivedAt)}</td>` +
-        `<td>${cause ? `${escapeHtml(cause.title)} (${escapeHtml(formatConfidence(cause.confidence))})` : "—"}</td>` +
+        `<td>${verdict !== undefined ? escapeHtml(verdict) : "—"}</td>` +
         `<td>${again ? escapeHtml(again) : "once"}</td></tr>`
       );
     })

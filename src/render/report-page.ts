@@ -1,7 +1,7 @@
 // The full report of one diagnosis as a standalone, accessible HTML page: readable without JavaScript, on a phone.
 import { createHash } from "node:crypto";
 import type { AlertDiagnosis, Diagnosis, LogExcerpt, ResultTable } from "../model/diagnosis.ts";
-import { alertName, formatConfidence, httpUrl, LINK_KINDS, LINK_TEXT } from "./alert-facts.ts";
+import { alertName, confidenceText, headline, httpUrl, LINK_KINDS, LINK_TEXT } from "./alert-facts.ts";
 import { renderChartSvg } from "./chart.ts";
 
 export interface ReportPageOptions {
@@ -114,13 +114,26 @@ function alertSection(a: AlertDiagnosis, index: number): string {
   parts.push(labelsTable(a.alert.labels, "Labels"));
 
   parts.push(`<h3>Verdict</h3>`);
-  if (a.causes.length === 0) parts.push(`<p>No cause was found.</p>`);
-  else {
+  const h = headline(a);
+  if (h !== undefined) {
+    parts.push(
+      `<p class="verdict"><strong>${escapeHtml(h.label)}</strong>${h.confidence !== undefined ? ` (${escapeHtml(h.confidence)})` : ""}: ${escapeHtml(h.text)}</p>`,
+    );
+  }
+  if ((a.notChecked ?? []).length > 0) {
+    parts.push(
+      `<p>Not checked:</p><ul class="not-checked">${(a.notChecked ?? [])
+        .map((n) => `<li>${escapeHtml(n.title)}: ${escapeHtml(n.reason)}</li>`)
+        .join("")}</ul>`,
+    );
+  }
+  if ((a.ruledOut ?? []).length > 0) parts.push(`<p>Ruled out: ${escapeHtml((a.ruledOut ?? []).join(", "))}</p>`);
+  if (a.causes.length === 0) {
+    if (h === undefined) parts.push(`<p>No cause was found.</p>`);
+  } else {
     parts.push(`<ol class="causes">`);
     a.causes.forEach((c, ci) => {
-      parts.push(
-        `<li><h4>${escapeHtml(c.title)} <span>(${escapeHtml(formatConfidence(c.confidence))})</span></h4><p>${escapeHtml(c.summary)}</p>`,
-      );
+      parts.push(`<li><h4>${escapeHtml(c.title)} <span>(${escapeHtml(confidenceText(c))})</span></h4><p>${escapeHtml(c.summary)}</p>`);
       if (c.evidence.length > 0)
         parts.push(
           `<ul class="evidence">${c.evidence

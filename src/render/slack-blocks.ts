@@ -6,10 +6,12 @@ import {
   formatConfidence,
   groupAlertNames,
   groupSeverity,
+  headline,
   httpUrl,
   LINK_KINDS,
   LINK_TEXT,
   leadingAlert,
+  notCheckedLine,
   type SeverityLevel,
   severityLevel,
   topCause,
@@ -205,11 +207,15 @@ function alertHeading(a: AlertDiagnosis): string {
 
 function diagnosedAlertBlocks(a: AlertDiagnosis, index: number): SlackBlock[] {
   const blocks: SlackBlock[] = [section(alertHeading(a))];
-  const cause = topCause(a);
+  const cause = a.verdict === "could_not_check" ? undefined : topCause(a);
+  const h = headline(a);
+  if (h !== undefined) {
+    const confidence = h.confidence !== undefined ? ` (${h.confidence} confidence)` : "";
+    blocks.push(section(`*${h.label}*${confidence}\n${safeMrkdwn(h.text, CAUSE_SUMMARY)}`));
+  }
+  const notChecked = notCheckedLine(a);
+  if (notChecked !== undefined) blocks.push(section(safeMrkdwn(notChecked, EVIDENCE_TEXT)));
   if (cause !== undefined) {
-    blocks.push(
-      section(`*Probable cause* (${formatConfidence(cause.confidence)} confidence)\n${safeMrkdwn(cause.summary, CAUSE_SUMMARY)}`),
-    );
     const evidence = cause.evidence.slice(0, EVIDENCE_ITEMS).map((e) => `• ${safeMrkdwn(e.text.replace(/\s+/g, " "), EVIDENCE_TEXT)}`);
     if (evidence.length > 0) {
       const more = cause.evidence.length > EVIDENCE_ITEMS ? `\n_${cause.evidence.length - EVIDENCE_ITEMS} more in the report_` : "";
@@ -316,11 +322,12 @@ function fallbackText(d: Diagnosis): string {
   const key = severityKey(d);
   const title = `${SEVERITY_EMOJI[key]} ${d.status === "resolved" ? "Resolved" : "Firing"}: ${groupTitle(d)}`;
   const lead = leadingAlert(d);
-  const cause = lead !== undefined && d.status !== "resolved" ? topCause(lead) : undefined;
+  const h = lead !== undefined && d.status !== "resolved" ? headline(lead) : undefined;
   const where = lead !== undefined ? whereLabels(lead.alert).map(([, v]) => v) : [];
   const parts = [title];
   if (where.length > 0) parts.push(`on ${where.join("/")}`);
-  if (cause !== undefined) parts.push(`— ${cause.summary} (${formatConfidence(cause.confidence)})`);
+  if (h !== undefined)
+    parts.push(`— ${h.label === "Probable cause" ? "" : `${h.label}: `}${h.text}${h.confidence !== undefined ? ` (${h.confidence})` : ""}`);
   return safeMrkdwn(parts.join(" "), FALLBACK_TEXT);
 }
 

@@ -3,9 +3,10 @@ import { GO_ZERO_TIME } from "../model/alertmanager.ts";
 import type { AlertDiagnosis, Cause, Diagnosis, LogExcerpt, StepRecord, StepStatus } from "../model/diagnosis.ts";
 import {
   alertName,
+  confidenceText,
   ELLIPSIS,
-  formatConfidence,
   groupAlertNames,
+  headline,
   httpUrl,
   severityLevel,
   topCause,
@@ -120,7 +121,7 @@ function stepLine(s: StepRecord): string {
 
 function causeLines(causes: Cause[]): string[] {
   const lines = causes.slice(0, CAUSES_SHOWN).map((c, i) => {
-    const line = `${i + 1}. *${safe(oneLine(c.title), CAUSE_TITLE)}* · ${formatConfidence(c.confidence)}${i === 0 ? " · probable cause" : ""}`;
+    const line = `${i + 1}. *${safe(oneLine(c.title), CAUSE_TITLE)}* · ${confidenceText(c)}${i === 0 ? " · probable cause" : ""}`;
     // The strongest few carry their summary; the long tail is there to show what was ruled out.
     return i < CAUSES_SUMMARISED ? `${line}\n      ${safe(oneLine(c.summary), CAUSE_SUMMARY)}` : line;
   });
@@ -177,8 +178,15 @@ function alertBlocks(a: AlertDiagnosis): SlackBlock[] {
     return blocks;
   }
   if (a.steps.length > 0) blocks.push(...sections("*Steps*", a.steps.map(stepLine)));
-  if (a.causes.length > 0) blocks.push(...sections("*Causes considered*", causeLines(a.causes)));
-  const cause = topCause(a);
+  if (a.verdict === "could_not_check") {
+    const h = headline(a);
+    if (h !== undefined) blocks.push(section(`*${h.label}*\n${safe(h.text, CAUSE_SUMMARY * 2)}`));
+  }
+  if (a.causes.length > 0 && a.verdict !== "could_not_check") blocks.push(...sections("*Causes that hold*", causeLines(a.causes)));
+  const open = (a.notChecked ?? []).map((n) => `• ${safe(oneLine(n.title), CAUSE_TITLE)}: ${safe(oneLine(n.reason), CAUSE_SUMMARY)}`);
+  if (open.length > 0) blocks.push(...sections("*Not checked*", open));
+  if ((a.ruledOut ?? []).length > 0) blocks.push(note(safe(`Ruled out: ${(a.ruledOut ?? []).join(", ")}`, 1000)));
+  const cause = a.verdict === "could_not_check" ? undefined : topCause(a);
   if (cause !== undefined && cause.evidence.length > 0) blocks.push(...sections("*Evidence for the probable cause*", evidenceLines(cause)));
   if (cause !== undefined && cause.remediation.length > 0) blocks.push(...sections("*Remediation*", remediationLines(cause)));
   if (a.logExcerpts.length > 0) {

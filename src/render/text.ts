@@ -4,8 +4,11 @@ import {
   alertName,
   formatConfidence,
   groupAlertNames,
+  type Headline,
+  headline,
   LINK_KINDS,
   LINK_TEXT,
+  notCheckedLine,
   topCause,
   totalAlertCount,
   whereLabels,
@@ -43,8 +46,13 @@ function headerLine(a: AlertDiagnosis): string {
   return printable(parts.join(" "));
 }
 
-function causeLines(cause: Cause): string[] {
-  const lines = [`Probable cause (${formatConfidence(cause.confidence)}): ${indented(cause.summary, "  ")}`];
+function headlineText(h: Headline): string {
+  return `${h.label}${h.confidence !== undefined ? ` (${h.confidence})` : ""}: ${indented(h.text, "  ")}`;
+}
+
+function causeLines(cause: Cause | undefined, h: Headline): string[] {
+  const lines = [headlineText(h)];
+  if (cause === undefined) return lines;
   if (cause.evidence.length > 0) {
     lines.push("Evidence:");
     for (const e of cause.evidence) {
@@ -108,7 +116,10 @@ function diagnosedAlertLines(a: AlertDiagnosis): string[] {
   const lines = [headerLine(a), `Playbook: ${printable(a.playbook ?? "")}`];
   if (a.partial) lines.push("PARTIAL: some steps failed or timed out; the causes below rest on what did answer.");
   const [first, ...others] = a.causes;
-  if (first !== undefined) lines.push(...causeLines(first));
+  const h = headline(a);
+  if (h !== undefined) lines.push(...causeLines(a.verdict === "could_not_check" ? undefined : first, h));
+  const notChecked = notCheckedLine(a);
+  if (notChecked !== undefined) lines.push(printable(notChecked));
   if (others.length > 0) {
     lines.push("Other causes considered:");
     for (const c of others) lines.push(`  - ${indented(c.title, "    ")} (${formatConfidence(c.confidence)})`);
@@ -146,15 +157,20 @@ export function renderPlainTextNote(d: Diagnosis): string {
   for (const a of d.alerts) {
     const lines = [headerLine(a)];
     const cause = topCause(a);
-    if (a.playbook === null || cause === undefined) {
+    const h = headline(a);
+    if (a.playbook === null || h === undefined) {
       const summary = a.alert.annotations.summary ?? a.alert.annotations.description;
       if (summary !== undefined) lines.push(indented(summary, "  "));
     } else {
-      lines.push(`Probable cause (${formatConfidence(cause.confidence)}): ${indented(cause.summary, "  ")}`);
-      for (const e of cause.evidence.slice(0, NOTE_EVIDENCE)) lines.push(`  - ${indented(e.text, "    ")}`);
-      const [now, ...then] = cause.remediation;
-      if (now !== undefined) lines.push(`Do now: ${indented(now, "  ")}`);
-      for (const step of then) lines.push(`Then: ${indented(step, "  ")}`);
+      lines.push(headlineText(h));
+      const notChecked = notCheckedLine(a);
+      if (notChecked !== undefined) lines.push(printable(notChecked));
+      if (cause !== undefined && a.verdict !== "could_not_check") {
+        for (const e of cause.evidence.slice(0, NOTE_EVIDENCE)) lines.push(`  - ${indented(e.text, "    ")}`);
+        const [now, ...then] = cause.remediation;
+        if (now !== undefined) lines.push(`Do now: ${indented(now, "  ")}`);
+        for (const step of then) lines.push(`Then: ${indented(step, "  ")}`);
+      }
     }
     if (a.links.report !== undefined) lines.push(`Report: ${printable(a.links.report)}`);
     blocks.push(lines);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -112,5 +112,95 @@ describe("rules/schema.json", () => {
     const { fragmentSchema, playbookSchema } = await import("../../src/engine/playbook.ts");
     expect(JSON.parse(readFileSync("rules/schema.json", "utf8"))).toEqual(JSON.parse(JSON.stringify(playbookSchema)));
     expect(JSON.parse(readFileSync("rules/shared/schema.json", "utf8"))).toEqual(JSON.parse(JSON.stringify(fragmentSchema)));
+  });
+});
+
+describe("PromQL in playbooks and fragments (issue #12)", () => {
+  /** The minimal playbook with its one step reading Prometheus: `query` is the YAML after `query:` (line 8). */
+  const withQuery = (query: string) =>
+    valid.replace("    kubernetes:\n      apiVersion: v1\n      kind: Pod\n", `    prometheus:\n      query: ${query}\n`);
+  const located = (yaml: string) => problemsOf(yaml).map((p) => `${p.file}:${p.line}:${p.column}: ${p.path}: ${p.message}`);
+
+  it("refuses a missing parenthesis with the file, line and column of the unclosed one", () => {
+    expect(located(withQuery("sum by (code (rate(apiserver_request_total[5m]))"))).toEqual([
+      'rules/example.yaml:8:21: steps.0.prometheus.query: PromQL syntax error near "sum by (code": "(" is never closed',
+    ]);
+  });
+
+  it("finds the line inside a folded multi-line query", () => {
+    const yaml = withQuery('>-\n        sum by (code) (\n          rate(apiserver_request_total{job="apiserver"}[5m]\n        )');
+    expect(located(yaml)).toEqual([
+      'rules/example.yaml:9:23: steps.0.prometheus.query: PromQL syntax error near "code) ( rate": "(" is never closed',
+    ]);
+  });
+
+  it("refuses an unknown function", () => {
+    expect(located(withQuery('"sum(rates(apiserver_request_total[5m]))"'))).toEqual([
+      'rules/example.yaml:8:19: steps.0.prometheus.query: PromQL syntax error near "sum(rates(": unknown function "rates"',
+    ]);
+  });
+
+  it("refuses a bad range duration", () => {
+    expect(located(withQuery("sum(rate(apiserver_request_total[5mins]))"))).toEqual([
+      'rules/example.yaml:8:47: steps.0.prometheus.query: PromQL syntax error near "apiserver_request_total[5mins]": ' +
+        '"5mins" is not a duration: write whole numbers with units ms, s, m, h, d, w or y, largest first (1h30m)',
+    ]);
+  });
+
+  it("refuses an unbalanced brace", () => {
+    expect(located(withQuery(`'up{job="apiserver"'`))).toEqual([
+      'rules/example.yaml:8:17: steps.0.prometheus.query: PromQL syntax error near "up{job": "{" is never closed',
+    ]);
+  });
+
+  it("refuses a stray operator", () => {
+    expect(located(withQuery("sum(rate(apiserver_request_total[5m])) / / 2"))).toEqual([
+      'rules/example.yaml:8:55: steps.0.prometheus.query: PromQL syntax error near ") / / 2": unexpected "/"',
+    ]);
+    expect(located(withQuery("sum(rate(apiserver_request_total[5m])) >"))).toEqual([
+      'rules/example.yaml:8:53: steps.0.prometheus.query: PromQL syntax error near ")) >": operator ">" has nothing on its right',
+    ]);
+  });
+
+  it("refuses what the grammar accepts but Prometheus does not: a range on an expression, an argument of the wrong type", () => {
+    expect(located(withQuery("sum(apiserver_request_total)[5m]"))).toEqual([
+      'rules/example.yaml:8:42: steps.0.prometheus.query: PromQL syntax error near "apiserver_request_total)[5m": ' +
+        "ranges only apply to a metric selector (use a subquery, [5m:1m])",
+    ]);
+    expect(located(withQuery("rate(apiserver_request_total)"))).toEqual([
+      'rules/example.yaml:8:19: steps.0.prometheus.query: PromQL syntax error near "rate(apiserver_request_total)": ' +
+        "expected range vector as argument 1 of rate() (a selector with a range, x[5m]), got instant vector",
+    ]);
+  });
+
+  it("parses a template with its placeholders inside string literals as Prometheus will see it", () => {
+    expect(
+      problemsOf(withQuery(`'max(up{job=~"{{ alert.labels.?job.orValue("a|b") }}", instance="{{ alert.labels.instance }}"})'`)),
+    ).toEqual([]);
+    // A placeholder outside a string is the template compiler's to refuse, once.
+    const [problem, ...more] = problemsOf(withQuery("'rate(x[{{ alert.labels.window }}])'"));
+    expect(problem?.message).toContain('must be inside a "…" string literal');
+    expect(more).toEqual([]);
+  });
+
+  it("checks the fragments' queries and stops the load with file:line:column", () => {
+    const dir = mkdtempSync(join(tmpdir(), "enricher-rules-"));
+    mkdirSync(join(dir, "shared"));
+    writeFileSync(join(dir, "a.yaml"), valid);
+    writeFileSync(
+      join(dir, "shared", "f.yaml"),
+      "fragment: f\ntitle: F\nsteps:\n  - id: p\n    title: P\n    prometheus:\n      query: >-\n        max(up\n          or vector(0)\n",
+    );
+    try {
+      loadPlaybooks(dir);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(PlaybookLoadError);
+      expect((error as Error).message).toBe(
+        `${join(dir, "shared", "f.yaml")}:8:12: steps.0.prometheus.query: PromQL syntax error near "max(up": "(" is never closed`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
