@@ -3,6 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { alertChartQuery, fetchAlertChart } from "../src/diagnosis/alert-chart.ts";
+import { KnownAlertRules } from "../src/diagnosis/alert-rules.ts";
 import type { AlertChart } from "../src/model/diagnosis.ts";
 import { diagnose } from "../src/diagnosis/diagnose.ts";
 import { loadPlaybooks } from "../src/engine/load-playbooks.ts";
@@ -249,7 +250,9 @@ async function screenshot(html: string, file: URL): Promise<void> {
 const { diagnosis, alert } = await demoDiagnosis();
 
 const parsed = alertChartQuery(alert.generatorURL);
-const chart: AlertChart | undefined = await fetchAlertChart(alert, chartPrometheus(alert));
+// The demo's rule is the service's own here: a chart is only ever drawn for a rule it knows.
+const rules = new KnownAlertRules([{ alert: alert.labels.alertname ?? "KubeClientErrors", expr: RULE_EXPR }]);
+const chart: AlertChart | undefined = await fetchAlertChart(alert, chartPrometheus(alert), { rules });
 if (parsed === undefined || chart === undefined) throw new Error("the demo alert's expression gave no chart");
 const chartFile = new URL("alert-chart.png", OUT);
 writeFileSync(chartFile, renderChartPng(chart, { width: 800, height: 400 }));

@@ -22,6 +22,8 @@ export interface Config {
     mode?: "events" | "notes" | "both";
   };
   rulesDir: string;
+  /** Prometheus rules files whose alert expressions may be charted, besides the shipped ones (ALERT_RULES_FILES). */
+  alertRulesFiles: string[];
   publicUrl?: string;
   /** Full reports at PUBLIC_URL/reports: signing secret (unset = reports off), link lifetime, how long diagnoses are kept. */
   reports: { signingSecret?: string; linkTtlHours: number; retentionDays: number };
@@ -43,6 +45,8 @@ export interface Config {
   /** Sparing a sick API server: shared reads, in-flight caps, the circuit breaker. */
   backends: {
     readCacheMs: number;
+    /** The approximate bytes (JSON length) the results kept for reuse may take, all backends together. */
+    readCacheMaxBytes: number;
     maxInFlightKubernetes: number;
     maxInFlightPrometheus: number;
     breakerFailures: number;
@@ -196,6 +200,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
       mode: modeRaw as Config["pagerduty"]["mode"],
     },
     rulesDir: text("RULES_DIR") ?? "./rules",
+    alertRulesFiles: (text("ALERT_RULES_FILES") ?? "")
+      .split(",")
+      .map((file) => file.trim())
+      .filter(Boolean),
     publicUrl: url("PUBLIC_URL"),
     reports: {
       signingSecret: reportSecret,
@@ -215,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_SECONDS", 30, 1, 3600) * 1000,
     backends: {
       readCacheMs: integer("READ_CACHE_SECONDS", 10, 0, 300) * 1000,
+      readCacheMaxBytes: integer("READ_CACHE_MAX_BYTES", 32 * 1024 * 1024, 0, 1024 * 1024 * 1024),
       maxInFlightKubernetes: integer("MAX_INFLIGHT_KUBERNETES_REQUESTS", 8, 1, 256),
       maxInFlightPrometheus: integer("MAX_INFLIGHT_PROMETHEUS_QUERIES", 8, 1, 256),
       breakerFailures: integer("CIRCUIT_BREAKER_FAILURES", 5, 1, 1000),

@@ -1,11 +1,12 @@
 // Wiring only: configuration → store → rules → sources → workers → sinks → HTTP. `node src/main.ts` runs the service.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Logger, pino } from "pino";
 import { type Config, ConfigError, loadConfig, loadDotEnv } from "./config.ts";
+import { type AlertRule, AlertRulesFileError, KnownAlertRules, readAlertRulesFile } from "./diagnosis/alert-rules.ts";
 import { diagnose } from "./diagnosis/diagnose.ts";
 import { type CompiledPlaybook, loadPlaybooks, PlaybookLoadError } from "./engine/load-playbooks.ts";
 import type { StepSources } from "./engine/run-playbook.ts";
@@ -27,7 +28,7 @@ import { type AuditQuery, AuditLogSource } from "./sources/audit-log.ts";
 import { createKubernetesClient, loadKubeConfig } from "./sources/kubernetes-client.ts";
 import { type LogRead, LogsSource } from "./sources/logs.ts";
 import { PrometheusSource, type PromQuery } from "./sources/prometheus.ts";
-import { requestKey, SharedReads } from "./sources/shared-reads.ts";
+import { ReadCacheBudget, requestKey, SharedReads } from "./sources/shared-reads.ts";
 import { openPostgresStore } from "./store/postgres.ts";
 import { openSqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
@@ -83,6 +84,35 @@ export async function openMigratedStore(databaseUrl: string, given?: Store): Pro
   return store;
 }
 
+/** The alert rules shipped for Prometheus (docker/prometheus/), whose expressions the service may chart. */
+export const SHIPPED_ALERT_RULES = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "docker",
+  "prometheus",
+  "alert-enricher-alerts.rules.yml",
+);
+
+/**
+ * The alert rules whose expressions an alert's chart may run: the shipped ones, and those of ALERT_RULES_FILES (the
+ * rules files your Prometheus loads, e.g. the kubernetes-mixin's for KubeAPIErrorBudgetBurn). Any other PromQL in a
+ * generatorURL gets no chart.
+ */
+export function loadKnownAlertRules(config: Config, logger: Logger): KnownAlertRules {
+  const rules: AlertRule[] = [];
+  if (existsSync(SHIPPED_ALERT_RULES)) rules.push(...readAlertRulesFile(SHIPPED_ALERT_RULES));
+  else logger.warn({ path: SHIPPED_ALERT_RULES }, "the shipped alert rules are missing: only ALERT_RULES_FILES' alerts get charts");
+  for (const file of config.alertRulesFiles) {
+    try {
+      rules.push(...readAlertRulesFile(file));
+    } catch (error) {
+      if (error instanceof AlertRulesFileError) throw new ConfigError(`ALERT_RULES_FILES: ${error.message}`);
+      throw error;
+    }
+  }
+  return new KnownAlertRules(rules);
+}
+
 export function createSources(config: Config): StepSources {
   let kubeConfig: ReturnType<typeof loadKubeConfig>;
   try {
@@ -98,7 +128,6 @@ export function createSources(config: Config): StepSources {
     bearerToken: config.prometheus.bearerToken,
     userAgent: USER_AGENT,
   });
-  const audit = config.auditLog ? new AuditLogSource(config.auditLog) : undefined;
   const { backends } = config;
   const apiServer = new BackendGuard({
     name: "API server",
@@ -113,7 +142,8 @@ export function createSources(config: Config): StepSources {
     cooldownMs: backends.breakerCooldownMs,
   });
   // Shared reads sit above the guards, so only reads that really go out count against the caps and the breaker.
-  const shared = { ttlMs: backends.readCacheMs, maxEntries: 2000 };
+  // One byte budget for the results kept by all of them (READ_CACHE_MAX_BYTES).
+  const shared = { ttlMs: backends.readCacheMs, maxEntries: 2000, budget: new ReadCacheBudget(backends.readCacheMaxBytes) };
   const objectReads = new SharedReads(
     apiServer.wrap<KubernetesRead>((r, s) => objects.read(r, s)),
     (r) => requestKey("k8s", r),
@@ -129,11 +159,28 @@ export function createSources(config: Config): StepSources {
     (r) => requestKey("prom", r),
     shared,
   );
+  // The audit log like any other backend: ten alerts asking the same question read it once, and at most two scans
+  // (each streaming up to 32 MiB) run at a time.
+  let auditReads: SharedReads<AuditQuery> | undefined;
+  if (config.auditLog) {
+    const audit = new AuditLogSource(config.auditLog);
+    const auditGuard = new BackendGuard({
+      name: "audit log",
+      maxInFlight: 2,
+      failureThreshold: backends.breakerFailures,
+      cooldownMs: backends.breakerCooldownMs,
+    });
+    auditReads = new SharedReads(
+      auditGuard.wrap<AuditQuery>((r, s) => audit.query(r, s)),
+      (r) => requestKey("audit", r),
+      shared,
+    );
+  }
   return {
     kubernetes: objectReads.read,
     logs: logReads.read,
     prometheus: queries.read,
-    ...(audit ? { audit: (request: AuditQuery, signal: AbortSignal) => audit.query(request, signal) } : {}),
+    ...(auditReads ? { audit: auditReads.read } : {}),
   };
 }
 
@@ -199,6 +246,7 @@ export interface RunningService {
 export async function startService(config: Config, overrides: ServiceOverrides = {}): Promise<RunningService> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const playbooks = loadPlaybooks(config.rulesDir);
+  const alertRules = loadKnownAlertRules(config, logger);
   const sources = overrides.sources ?? createSources(config);
   const sinks = overrides.sinks ?? createSinks(config);
   const store = await openMigratedStore(config.databaseUrl, overrides.store);
@@ -254,6 +302,9 @@ export async function startService(config: Config, overrides: ServiceOverrides =
         reportLink: reportLinkFor({ publicUrl: config.publicUrl, secret: reports.signingSecret, ttlHours: reports.linkTtlHours }),
         maxPlaybookRuns: config.maxPlaybookRuns,
         plainOnly,
+        alertRules,
+        onNoChart: ({ alert, reason }) =>
+          logger.debug({ notification: notification.id, alertname: alert.labels.alertname, reason }, "no chart for the alert"),
         onRun: ({ playbook, diagnosis, unevaluated }) => {
           const seconds = (Date.parse(diagnosis.finishedAt) - Date.parse(diagnosis.startedAt)) / 1000;
           metrics.playbookRuns.inc({ playbook, outcome: diagnosis.partial ? "partial" : "complete" });

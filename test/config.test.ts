@@ -258,3 +258,19 @@ describe("loadDotEnv", () => {
     expect(config.prometheus.url).toBe("http://prometheus:9090");
   });
 });
+
+describe("shared-read memory and chart rules", () => {
+  it("keeps 32 MiB of shared-read results unless READ_CACHE_MAX_BYTES says otherwise, and refuses a value that is not a size", () => {
+    expect(loadConfig(OPEN).backends.readCacheMaxBytes).toBe(32 * 1024 * 1024);
+    expect(loadConfig({ ...OPEN, READ_CACHE_MAX_BYTES: "1048576" }).backends.readCacheMaxBytes).toBe(1_048_576);
+    expect(configErrorFor({ ...OPEN, READ_CACHE_MAX_BYTES: "lots" }).message).toContain("READ_CACHE_MAX_BYTES");
+  });
+
+  it("reads ALERT_RULES_FILES as a comma-separated list of files, none unless set", () => {
+    expect(loadConfig(OPEN).alertRulesFiles).toEqual([]);
+    expect(loadConfig({ ...OPEN, ALERT_RULES_FILES: " /etc/rules/a.yaml, /etc/rules/b.yml ," }).alertRulesFiles).toEqual([
+      "/etc/rules/a.yaml",
+      "/etc/rules/b.yml",
+    ]);
+  });
+});

@@ -1,8 +1,12 @@
-// The alert's own expression as a chart: what its generatorURL queries, the threshold it compares with, and the last hour of it.
+// The alert's own expression as a chart: what its rule compares, the threshold it compares with, and the last hour of it.
+// Only a rule the service knows is charted (the shipped rules, ALERT_RULES_FILES), and only when the alert's
+// generatorURL carries that very rule's expression: PromQL that arrives in an alert is never sent to Prometheus as such.
+// The query is bounded like any other: a range of at most 6 h, at most 360 points a series, 200 series, 2 MiB.
 import type { Alert } from "../model/alertmanager.ts";
 import type { PromQuery } from "../sources/prometheus.ts";
 import type { AlertChart, ChartComparison } from "../model/diagnosis.ts";
 import type { SourceOutput } from "../sources/source.ts";
+import type { KnownAlertRules } from "./alert-rules.ts";
 
 export interface AlertChartQuery {
   query: string;
@@ -11,6 +15,8 @@ export interface AlertChartQuery {
 }
 
 export interface FetchAlertChartOptions {
+  /** The rules whose expressions may be charted; an alert whose generatorURL carries anything else gets no chart. */
+  rules: KnownAlertRules;
   /** Cancels the query (the playbook's deadline, a shutdown). */
   signal?: AbortSignal;
   /** Gives up on Prometheus after this long; 5 s unless told. */
@@ -23,7 +29,18 @@ export interface FetchAlertChartOptions {
   maxSeries?: number;
   /** Told why no chart came back, for a log line: a chart is a nicety and never fails a diagnosis. */
   onError?: (error: Error) => void;
+  /** Told why no query was made at all (no known rule, an expression that is not the rule's). */
+  onSkip?: (reason: string) => void;
 }
+
+/** The longest window a chart covers, whatever the caller asks. */
+export const MAX_CHART_RANGE_MS = 6 * 60 * 60_000;
+/** The most points a charted series has: the step grows with the window. */
+export const MAX_CHART_POINTS = 360;
+/** The most series read for a chart (of which `maxSeries` are kept); more and there is no chart. */
+export const MAX_CHART_SERIES_READ = 200;
+/** The most of Prometheus' answer read for a chart. */
+export const MAX_CHART_BYTES = 2 * 1024 * 1024;
 
 /** The part of PrometheusSource the chart needs. */
 export interface ChartPrometheus {
@@ -275,7 +292,11 @@ function withoutMatching(operand: string): string {
  */
 export function alertChartQuery(generatorURL: string): AlertChartQuery | undefined {
   const expr = generatorExpression(generatorURL);
-  if (expr === undefined) return undefined;
+  return expr === undefined ? undefined : chartQueryOf(expr);
+}
+
+/** What to chart for an alert rule's expression: see alertChartQuery. */
+export function chartQueryOf(expr: string): AlertChartQuery | undefined {
   const text = unwrap(expr);
   const scan = scanTopLevel(text);
   if (!scan.balanced) return undefined;
@@ -349,24 +370,42 @@ function boundSeries(series: RawSeries[], alert: Alert, comparison: ChartCompari
 }
 
 /**
- * Runs the alert's left side as a range query (1 h, 1 m step) and keeps at most 10 series. No chart when the
- * expression cannot be charted, Prometheus fails or answers nothing: the diagnosis goes out without one.
+ * Runs the left side of the alert's own rule as a range query (1 h, 1 m step) and keeps at most 10 series. No chart
+ * (and no query) when the generatorURL's expression is not a known rule's, or cannot be charted; no chart when
+ * Prometheus fails, answers too much or nothing: the diagnosis goes out without one.
  */
 export async function fetchAlertChart(
   alert: Alert,
   prometheus: ChartPrometheus,
-  options: FetchAlertChartOptions = {},
+  options: FetchAlertChartOptions,
 ): Promise<AlertChart | undefined> {
-  const parsed = alertChartQuery(alert.generatorURL);
-  if (parsed === undefined) return undefined;
-  const rangeMs = options.rangeMs ?? 60 * 60_000;
-  const stepMs = options.stepMs ?? 60_000;
+  const expr = generatorExpression(alert.generatorURL);
+  if (expr === undefined) {
+    options.onSkip?.("its generatorURL carries no expression");
+    return undefined;
+  }
+  const known = options.rules.match(alert.labels.alertname, expr);
+  if ("reason" in known) {
+    options.onSkip?.(known.reason);
+    return undefined;
+  }
+  // The rule's own text goes to Prometheus, not the generatorURL's.
+  const parsed = chartQueryOf(known.expr);
+  if (parsed === undefined) {
+    options.onSkip?.(`the ${alert.labels.alertname} rule's expression has no single condition to chart`);
+    return undefined;
+  }
+  const rangeMs = Math.min(Math.max(60_000, options.rangeMs ?? 60 * 60_000), MAX_CHART_RANGE_MS);
+  const stepMs = Math.max(options.stepMs ?? 60_000, 15_000, Math.ceil(rangeMs / MAX_CHART_POINTS));
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 5000);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const to = new Date();
   let output: SourceOutput;
   try {
-    output = await prometheus.query({ query: parsed.query, rangeMs, stepMs }, signal);
+    output = await prometheus.query(
+      { query: parsed.query, rangeMs, stepMs, maxSeries: MAX_CHART_SERIES_READ, maxBytes: MAX_CHART_BYTES },
+      signal,
+    );
   } catch (error) {
     options.onError?.(error instanceof Error ? error : new Error(String(error)));
     return undefined;

@@ -6,6 +6,7 @@ import type { Alert, AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
 import { redactOutput } from "../sources/redact.ts";
 import { fetchAlertChart } from "./alert-chart.ts";
+import { KnownAlertRules } from "./alert-rules.ts";
 import { alertLinks } from "./links.ts";
 import { rankCauses } from "./rank-causes.ts";
 import { unreadSummary } from "./unread.ts";
@@ -31,7 +32,13 @@ export interface DiagnoseOptions {
   plainOnly?: boolean;
   /** Fetch each diagnosed alert's own expression over the last hour for a chart (default true). */
   charts?: boolean;
+  /** The alert rules whose expressions may be charted; none when absent, so no alert gets a chart. */
+  alertRules?: KnownAlertRules;
+  /** Told why an alert got no chart (no known rule, Prometheus failed), for a debug log line. */
+  onNoChart?: (event: { alert: Alert; reason: string }) => void;
 }
+
+const NO_RULES = new KnownAlertRules([]);
 
 export function findPlaybook(playbooks: CompiledPlaybook[], alertname: string | undefined): CompiledPlaybook | undefined {
   return alertname ? playbooks.find((p) => p.alertNames.includes(alertname)) : undefined;
@@ -75,10 +82,19 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
       const chart =
         options.charts === false
           ? Promise.resolve(undefined)
-          : fetchAlertChart(alert, {
-              // Label values come from the cluster too: redacted as the playbook's own reads are (run-playbook.ts).
-              query: async (request, signal) => redactOutput(await options.sources.prometheus(request, signal, { stepId: "alert_chart" })),
-            });
+          : fetchAlertChart(
+              alert,
+              {
+                // Label values come from the cluster too: redacted as the playbook's own reads are (run-playbook.ts).
+                query: async (request, signal) =>
+                  redactOutput(await options.sources.prometheus(request, signal, { stepId: "alert_chart" })),
+              },
+              {
+                rules: options.alertRules ?? NO_RULES,
+                onSkip: (reason) => options.onNoChart?.({ alert, reason }),
+                onError: (error) => options.onNoChart?.({ alert, reason: error.message }),
+              },
+            );
       const run = await runPlaybook(playbook, alert, options.sources, options.limits);
       const ranking = rankCauses(playbook, run.scope, run.unknown);
       const couldNotRead = unreadSummary(run.steps);

@@ -7,7 +7,16 @@ export interface PromQuery {
   /** Range window in ms ending at `now`; instant query when absent. */
   rangeMs?: number;
   stepMs?: number;
+  /** The most bytes of Prometheus' answer read; past it the read stops and fails. 16 MiB unless told. */
+  maxBytes?: number;
+  /** The most series kept; more fail the query rather than being cut, so no series is silently missing. */
+  maxSeries?: number;
+  /** Evaluate at this time (ms since the epoch) instead of now: an instant query's `time`, a range query's end. */
+  at?: number;
 }
+
+/** The most of an answer read when a query names no bound of its own. */
+export const MAX_PROMETHEUS_BYTES = 16 * 1024 * 1024;
 
 export interface PrometheusSample {
   labels: Record<string, string>;
@@ -46,7 +55,7 @@ export class PrometheusSource {
     this.baseUrl = options.url.replace(/\/+$/, "");
     const headers: Record<string, string> = { "User-Agent": options.userAgent, Accept: "application/json" };
     if (options.bearerToken) headers.Authorization = `Bearer ${options.bearerToken}`;
-    this.http = axios.create({ baseURL: this.baseUrl, headers, validateStatus: () => true, maxContentLength: 16 * 1024 * 1024 });
+    this.http = axios.create({ baseURL: this.baseUrl, headers, validateStatus: () => true, maxContentLength: MAX_PROMETHEUS_BYTES });
   }
 
   static describe(request: PromQuery): string {
@@ -54,7 +63,7 @@ export class PrometheusSource {
   }
 
   async query(request: PromQuery, signal: AbortSignal, now = new Date()): Promise<SourceOutput> {
-    const nowSeconds = now.getTime() / 1000;
+    const nowSeconds = (request.at ?? now.getTime()) / 1000;
     const isRange = request.rangeMs !== undefined;
     const stepSeconds = Math.max(1, Math.round((request.stepMs ?? 60_000) / 1000));
     const params = new URLSearchParams({ query: request.query });
@@ -68,15 +77,22 @@ export class PrometheusSource {
     const path = isRange ? "/api/v1/query_range" : "/api/v1/query";
     let envelope: PromEnvelope;
     let status: number;
+    const maxBytes = request.maxBytes ?? MAX_PROMETHEUS_BYTES;
     try {
+      // axios counts the bytes as they arrive and stops reading past maxContentLength: a huge answer is never held whole.
       const response = await this.http.post<PromEnvelope>(path, params.toString(), {
         signal,
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        maxContentLength: maxBytes,
       });
       envelope = response.data;
       status = response.status;
     } catch (error) {
       if (signal.aborted) throw error;
+      // The query asked for too much (its own fault), not Prometheus failing: it does not count towards the breaker.
+      if (isAxiosError(error) && /maxContentLength/.test(error.message)) {
+        throw new SourceError(`Prometheus answered more than ${formatBytes(maxBytes)}, the most this query may read`);
+      }
       throw new SourceError(
         `Prometheus at ${new URL(this.baseUrl).host} could not be reached: ${isAxiosError(error) ? (error.code ?? error.message) : String(error)}`,
         { backendTrouble: true },
@@ -91,6 +107,10 @@ export class PrometheusSource {
       ? `${request.query}  [range ${Math.round((request.rangeMs ?? 0) / 60_000)}m, step ${stepSeconds}s]`
       : request.query;
     const { resultType, result } = envelope.data;
+    const seriesResult = resultType === "vector" || resultType === "matrix";
+    if (request.maxSeries !== undefined && seriesResult && Array.isArray(result) && result.length > request.maxSeries) {
+      throw new SourceError(`Prometheus answered ${result.length} series, more than the ${request.maxSeries} this query may keep`);
+    }
     if (resultType === "scalar") {
       const [, value] = result as [number, string];
       return { data: { value: Number(value), series: [], count: 0 }, request: requestText, summary: `scalar ${value}` };
@@ -129,6 +149,12 @@ function toRangeSeries(raw: MatrixResult[number]): PrometheusRangeSeries {
     avg: values.length ? sum / values.length : 0,
     last: values.at(-1) ?? 0,
   };
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
+  return `${bytes} bytes`;
 }
 
 function formatValue(value: number | undefined): string {

@@ -585,12 +585,19 @@ describe("docker/Dockerfile", () => {
     expect(command[2]).toMatch(/fetch\(.*\/healthz/);
   });
 
-  it("copies what src/main.ts needs at run time: src/, rules/, package.json and the production node_modules", () => {
+  it("copies what src/main.ts needs at run time: src/, rules/, package.json, the shipped alert rules and the production node_modules", () => {
     const copies = all("COPY").map((i) => i.args);
     const workdir = all("WORKDIR").at(-1)?.args;
     expect(workdir).toBe("/app");
     expect(copies).toEqual(
-      expect.arrayContaining(["--from=deps /app/node_modules ./node_modules", "package.json ./", "src ./src", "rules ./rules"]),
+      expect.arrayContaining([
+        "--from=deps /app/node_modules ./node_modules",
+        "package.json ./",
+        "src ./src",
+        "rules ./rules",
+        // Where src/main.ts (SHIPPED_ALERT_RULES) looks for them, relative to WORKDIR.
+        "docker/prometheus/alert-enricher-alerts.rules.yml ./docker/prometheus/alert-enricher-alerts.rules.yml",
+      ]),
     );
     const deps = stages.find((s) => s.name === "deps");
     expect(deps?.instructions.find((i) => i.op === "COPY")?.args).toBe("package.json package-lock.json ./");
@@ -622,6 +629,8 @@ describe("docker/Dockerfile", () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith("#"));
     expect(ignored).toEqual(expect.arrayContaining([".git", ".env*", "node_modules", "data", "**/*.db", "test", "bench", "docs"]));
+    // The one file of docker/ the image needs is let back in after `docker`.
+    expect(ignored.indexOf("!docker/prometheus/alert-enricher-alerts.rules.yml")).toBeGreaterThan(ignored.indexOf("docker"));
     for (const copied of ["package.json", "package-lock.json", "src", "rules"]) {
       expect(
         ignored.filter((pattern) => pattern === copied || pattern === `${copied}/`),
@@ -651,7 +660,7 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
       else cpSync(join(ROOT, source), join(workdir, target, target.endsWith("/") ? source : ""), { recursive: true });
     }
     const before = readdirSync(workdir).sort();
-    expect(before).toEqual(["node_modules", "package.json", "rules", "src"]);
+    expect(before).toEqual(["docker", "node_modules", "package.json", "rules", "src"]);
 
     // The environment the Deployment gives it: the ConfigMap, the Secret's token, the store; a kubeconfig that is
     // never dialled (start-up does not call the API server).
@@ -682,6 +691,8 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
     expect(node).toBe("node");
     const service = startNode(args, { cwd: workdir, env, timeoutMs: 60_000 });
     await service.waitForLine((line) => line.includes("alert-enricher ready"), 20_000);
+    // The shipped alert rules are where src/main.ts looks for them: charts of their alerts work in the image.
+    expect(service.stdout()).not.toContain("the shipped alert rules are missing");
 
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);

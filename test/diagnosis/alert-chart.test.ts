@@ -1,6 +1,7 @@
 // Tests for what an alert's chart shows: the left side and threshold read from its generatorURL, and the hour fetched from Prometheus.
 import { afterEach, describe, expect, it } from "vitest";
 import { alertChartQuery, evaluateConstant, fetchAlertChart } from "../../src/diagnosis/alert-chart.ts";
+import { KnownAlertRules, readAlertRulesFile } from "../../src/diagnosis/alert-rules.ts";
 import { PrometheusSource } from "../../src/sources/prometheus.ts";
 import { SourceError } from "../../src/sources/source.ts";
 import { makeAlert } from "../support/diagnosis-fixtures.ts";
@@ -120,6 +121,11 @@ describe("evaluateConstant", () => {
   });
 });
 
+/** The service knows this rule, under the alert name makeAlert gives unless told. */
+function known(expr: string, alert = "KubeClientErrors"): { rules: KnownAlertRules } {
+  return { rules: new KnownAlertRules([{ alert, expr }]) };
+}
+
 describe("fetchAlertChart", () => {
   let fake: FakePrometheus | undefined;
 
@@ -146,7 +152,7 @@ describe("fetchAlertChart", () => {
       },
     ]);
     const alert = makeAlert({ generatorURL: generatorURL(KUBERNETES_API_CLIENT_ERRORS) });
-    const chart = await fetchAlertChart(alert, source(fake.url));
+    const chart = await fetchAlertChart(alert, source(fake.url), known(KUBERNETES_API_CLIENT_ERRORS));
 
     expect(chart?.threshold).toBe(1);
     expect(chart?.comparison).toBe(">");
@@ -166,7 +172,11 @@ describe("fetchAlertChart", () => {
     const many = Array.from({ length: 25 }, (_, i) => lastHour({ job: `client-${i}`, instance: `10.0.0.${i}:443` }, () => i));
     const own = lastHour({ job: "kube-state-metrics", instance: "10.244.1.17:8443" }, () => 0.5);
     fake = await startFakePrometheus([{ match: "rest_client_requests_total", matrix: [...many, own] }]);
-    const chart = await fetchAlertChart(makeAlert({ generatorURL: generatorURL(KUBERNETES_API_CLIENT_ERRORS) }), source(fake.url));
+    const chart = await fetchAlertChart(
+      makeAlert({ generatorURL: generatorURL(KUBERNETES_API_CLIENT_ERRORS) }),
+      source(fake.url),
+      known(KUBERNETES_API_CLIENT_ERRORS),
+    );
 
     expect(chart?.series).toHaveLength(10);
     expect(chart?.series[0]?.labels.job).toBe("kube-state-metrics");
@@ -181,7 +191,7 @@ describe("fetchAlertChart", () => {
     const chart = await fetchAlertChart(
       makeAlert({ labels: { alertname: "KubernetesClientCertificateExpiresSoon" }, generatorURL: generatorURL(expr) }),
       source(fake.url),
-      { maxSeries: 2 },
+      { ...known(expr, "KubernetesClientCertificateExpiresSoon"), maxSeries: 2 },
     );
     expect(chart?.threshold).toBe(86400);
     expect(chart?.series.map((s) => s.labels.instance)).toEqual(["cp-3", "cp-1"]);
@@ -191,7 +201,9 @@ describe("fetchAlertChart", () => {
     fake = await startFakePrometheus([]);
     const errors: Error[] = [];
     const alert = makeAlert({ generatorURL: generatorURL("sum(rate(x[5m])) by (job) > 1") });
-    expect(await fetchAlertChart(alert, source(fake.url), { onError: (error) => errors.push(error) })).toBeUndefined();
+    expect(
+      await fetchAlertChart(alert, source(fake.url), { ...known("sum(rate(x[5m])) by (job) > 1"), onError: (error) => errors.push(error) }),
+    ).toBeUndefined();
     expect(fake.queries.map((q) => q.query)).toEqual(["sum(rate(x[5m])) by (job)"]);
     expect(errors).toEqual([]);
   });
@@ -201,10 +213,16 @@ describe("fetchAlertChart", () => {
     const errors: Error[] = [];
     const onError = (error: Error) => errors.push(error);
     expect(
-      await fetchAlertChart(makeAlert({ generatorURL: generatorURL("rate(x[5q]) > 1") }), source(fake.url), { onError }),
+      await fetchAlertChart(makeAlert({ generatorURL: generatorURL('{job=""} > 1') }), source(fake.url), {
+        ...known('{job=""} > 1'),
+        onError,
+      }),
     ).toBeUndefined();
     expect(
-      await fetchAlertChart(makeAlert({ generatorURL: generatorURL("up == 0") }), source("http://127.0.0.1:9"), { onError }),
+      await fetchAlertChart(makeAlert({ generatorURL: generatorURL("up == 0") }), source("http://127.0.0.1:9"), {
+        ...known("up == 0"),
+        onError,
+      }),
     ).toBeUndefined();
     expect(errors).toHaveLength(2);
     expect(errors[0]).toBeInstanceOf(SourceError);
@@ -217,6 +235,7 @@ describe("fetchAlertChart", () => {
     const errors: Error[] = [];
     const started = Date.now();
     const chart = await fetchAlertChart(makeAlert({ generatorURL: generatorURL("up == 0") }), source(fake.url), {
+      ...known("up == 0"),
       timeoutMs: 200,
       onError: (error) => errors.push(error),
     });
@@ -227,8 +246,70 @@ describe("fetchAlertChart", () => {
 
   it("does not query Prometheus for an alert whose expression cannot be charted", async () => {
     fake = await startFakePrometheus([]);
-    const chart = await fetchAlertChart(makeAlert({ generatorURL: generatorURL("a > 1 or b > 1") }), source(fake.url));
+    const chart = await fetchAlertChart(
+      makeAlert({ generatorURL: generatorURL("a > 1 or b > 1") }),
+      source(fake.url),
+      known("a > 1 or b > 1"),
+    );
     expect(chart).toBeUndefined();
     expect(fake.queries).toEqual([]);
+  });
+
+  const shipped = new KnownAlertRules(
+    readAlertRulesFile(new URL("../../docker/prometheus/alert-enricher-alerts.rules.yml", import.meta.url).pathname),
+  );
+  /** The KubeClientErrors rule as Prometheus 2.42 prints it into its alerts' generatorURL. */
+  const PRINTED_KUBE_CLIENT_ERRORS =
+    '(sum by (cluster, instance, job, namespace) (rate(rest_client_requests_total{code=~"5..",job="apiserver"}[5m])) / sum by (cluster, instance, job, namespace) (rate(rest_client_requests_total{job="apiserver"}[5m]))) > 0.01';
+
+  it("sends Prometheus nothing for a generatorURL whose expression is no rule the service knows, and says why", async () => {
+    fake = await startFakePrometheus([]);
+    const reasons: string[] = [];
+    const hostile = makeAlert({ generatorURL: generatorURL('count by (__name__) ({__name__=~".+"}) > 0') });
+    expect(await fetchAlertChart(hostile, source(fake.url), { rules: shipped, onSkip: (r) => reasons.push(r) })).toBeUndefined();
+    expect(fake.queries).toEqual([]);
+    expect(reasons).toEqual(["the expression in its generatorURL is not the one of the known KubeClientErrors rule"]);
+  });
+
+  it("sends Prometheus nothing for a known rule's expression on an alert of another name", async () => {
+    fake = await startFakePrometheus([]);
+    const reasons: string[] = [];
+    const alert = makeAlert({ labels: { alertname: "KubeAPIErrorBudgetBurn" }, generatorURL: generatorURL(PRINTED_KUBE_CLIENT_ERRORS) });
+    expect(await fetchAlertChart(alert, source(fake.url), { rules: shipped, onSkip: (r) => reasons.push(r) })).toBeUndefined();
+    expect(fake.queries).toEqual([]);
+    expect(reasons).toEqual(["no known alert rule is named KubeAPIErrorBudgetBurn"]);
+  });
+
+  it("charts a shipped rule from the generatorURL Prometheus gives its alert, querying the rule's own text", async () => {
+    fake = await startFakePrometheus([
+      { match: "rest_client_requests_total", matrix: [lastHour({ job: "kube-state-metrics", instance: "10.244.1.17:8443" }, () => 0.05)] },
+    ]);
+    const chart = await fetchAlertChart(makeAlert({ generatorURL: generatorURL(PRINTED_KUBE_CLIENT_ERRORS) }), source(fake.url), {
+      rules: shipped,
+    });
+    expect(chart?.threshold).toBe(0.01);
+    expect(chart?.series).toHaveLength(1);
+    expect(fake.queries.map((q) => q.query)).toEqual([
+      '(sum(rate(rest_client_requests_total{job="apiserver",code=~"5.."}[5m])) by (cluster, instance, job, namespace) / sum(rate(rest_client_requests_total{job="apiserver"}[5m])) by (cluster, instance, job, namespace))',
+    ]);
+  });
+
+  it("bounds the chart query: at most 6 hours at 360 points, 200 series, 2 MiB", async () => {
+    const many = (count: number, label = "") =>
+      Array.from({ length: count }, (_, i) => lastHour({ job: `client-${i}${label}`, instance: `10.0.${i >> 8}.${i & 255}:443` }, () => i));
+    fake = await startFakePrometheus([{ match: "rest_client_requests_total", matrix: many(250) }]);
+    const errors: Error[] = [];
+    const alert = makeAlert({ generatorURL: generatorURL(PRINTED_KUBE_CLIENT_ERRORS) });
+    const week = 7 * 24 * 3_600_000;
+    const options = { rules: shipped, rangeMs: week, stepMs: 1000, onError: (e: Error) => errors.push(e) };
+    expect(await fetchAlertChart(alert, source(fake.url), options)).toBeUndefined();
+    const [query] = fake.queries;
+    expect(Number(query?.params.end) - Number(query?.params.start)).toBe(6 * 3600);
+    expect(query?.params.step).toBe("60");
+    expect(errors[0]?.message).toBe("Prometheus answered 250 series, more than the 200 this query may keep");
+
+    fake.setResponders([{ match: "rest_client_requests_total", matrix: many(180, "x".repeat(12_000)) }]);
+    expect(await fetchAlertChart(alert, source(fake.url), options)).toBeUndefined();
+    expect(errors[1]?.message).toBe("Prometheus answered more than 2 MiB, the most this query may read");
   });
 });

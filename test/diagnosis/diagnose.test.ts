@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { KnownAlertRules, readAlertRulesFile } from "../../src/diagnosis/alert-rules.ts";
 import { diagnose } from "../../src/diagnosis/diagnose.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import type { StepSources } from "../../src/engine/run-playbook.ts";
+import type { PromQuery } from "../../src/sources/prometheus.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
 
 const playbooks = loadPlaybooks("rules");
@@ -67,5 +69,67 @@ describe("diagnose", () => {
       /^https:\/\/am\.example\.com\/#\/silences\/new\?filter=%7Balertname%3D%22KubernetesApiClientErrors%22/,
     );
     expect(alert?.links.report).toBe("https://enricher.example.com/reports/n3");
+  });
+
+  /** Sources that answer nothing and record the chart queries (the step id diagnose gives them). */
+  function chartRecordingSources(): { sources: StepSources; chartQueries: PromQuery[] } {
+    const chartQueries: PromQuery[] = [];
+    const empty = async () => ({ data: {}, request: "", summary: "" });
+    const prometheus: StepSources["prometheus"] = async (request, _signal, context) => {
+      if (context.stepId === "alert_chart") chartQueries.push(request);
+      return { data: { series: [], count: 0 }, request: request.query, summary: "no series" };
+    };
+    return { sources: { kubernetes: empty, logs: empty, prometheus }, chartQueries };
+  }
+
+  it("never sends Prometheus the PromQL of a generatorURL that is not a rule it knows, for any of a notification's alerts", async () => {
+    const { sources, chartQueries } = chartRecordingSources();
+    const one = kubeClientErrorsPayload();
+    const alerts = Array.from({ length: 10 }, (_, i) => ({
+      ...one.alerts[0],
+      fingerprint: `f${i}`,
+      labels: { ...one.alerts[0]?.labels, instance: `10.0.0.${i}:443` },
+      generatorURL: `http://prometheus.demo:9090/graph?g0.expr=${encodeURIComponent(`count by (__name__) ({__name__=~".+"}) > ${i}`)}&g0.tab=1`,
+    }));
+    const diagnosis = await diagnose(
+      "n4",
+      { ...one, alerts: alerts as typeof one.alerts },
+      { playbooks, sources, limits, maxPlaybookRuns: 10 },
+    );
+    expect(diagnosis.alerts.filter((a) => a.playbook === "KubeClientErrors")).toHaveLength(10);
+    expect(chartQueries).toEqual([]);
+    expect(diagnosis.alerts.every((a) => a.chart === undefined)).toBe(true);
+  });
+
+  it("charts an alert whose generatorURL carries its own shipped rule, and says at debug why the others get no chart", async () => {
+    const { sources, chartQueries } = chartRecordingSources();
+    const alertRules = new KnownAlertRules(
+      readAlertRulesFile(new URL("../../docker/prometheus/alert-enricher-alerts.rules.yml", import.meta.url).pathname),
+    );
+    // As Prometheus 2.42 prints the shipped KubeClientErrors rule into its alerts.
+    const printed =
+      '(sum by (cluster, instance, job, namespace) (rate(rest_client_requests_total{code=~"5..",job="apiserver"}[5m])) / sum by (cluster, instance, job, namespace) (rate(rest_client_requests_total{job="apiserver"}[5m]))) > 0.01';
+    const one = kubeClientErrorsPayload();
+    const alerts = ["up == 0", printed].map((expr, i) => ({
+      ...one.alerts[0],
+      fingerprint: `f${i}`,
+      generatorURL: `http://prometheus.demo:9090/graph?g0.expr=${encodeURIComponent(expr)}&g0.tab=1`,
+    }));
+    const noChart: string[] = [];
+    await diagnose(
+      "n5",
+      { ...one, alerts: alerts as typeof one.alerts },
+      {
+        playbooks,
+        sources,
+        limits,
+        maxPlaybookRuns: 10,
+        alertRules,
+        onNoChart: ({ reason }) => noChart.push(reason),
+      },
+    );
+    expect(chartQueries).toHaveLength(1);
+    expect(chartQueries[0]?.query).toContain('sum(rate(rest_client_requests_total{job="apiserver",code=~"5.."}[5m]))');
+    expect(noChart).toEqual(["the expression in its generatorURL is not the one of the known KubeClientErrors rule"]);
   });
 });

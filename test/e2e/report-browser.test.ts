@@ -1,6 +1,6 @@
 // The report page in a real browser (Debian's Chromium via playwright-core), opened from the link of a real run.
 // Needs Debian's chromium at /usr/bin/chromium (installed by .ci/install-test-deps, which `npm test` runs first).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,7 +17,10 @@ import { type SlackStandIn, startSlackStandIn } from "../support/slack-standin.t
 const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "e2e-token-0123456789abcdef";
 const PUBLIC_URL = "https://enricher.example.com";
-/** The alert's own expression, answered by the fake Prometheus so the report has a chart of the last hour. */
+/**
+ * The alert's own expression, answered by the fake Prometheus so the report has a chart of the last hour. The service
+ * charts only rules it knows: this one is in a rules file given to it by ALERT_RULES_FILES.
+ */
 const CHART_METRIC = "job:rest_client_errors:ratio5m";
 const SCREENSHOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "report.png");
 
@@ -55,6 +58,11 @@ describe("the report in a browser", () => {
       prometheus: [{ match: new RegExp(`^${CHART_METRIC}$`), matrix: [ratio] }, ...scenario.prometheus],
     });
     slack = await startSlackStandIn();
+    const alertRules = join(dir, "alert-rules.yml");
+    writeFileSync(
+      alertRules,
+      `groups:\n  - name: e2e\n    rules:\n      - alert: KubeClientErrors\n        expr: ${CHART_METRIC} > 0.01\n`,
+    );
     service = await startService(
       loadConfig({
         ...cluster.env,
@@ -62,6 +70,7 @@ describe("the report in a browser", () => {
         HOST: "127.0.0.1",
         WEBHOOK_BEARER_TOKEN: TOKEN,
         DATABASE_URL: `sqlite:${join(dir, "enricher.db")}`,
+        ALERT_RULES_FILES: alertRules,
         SLACK_WEBHOOK_URL: slack.webhookUrl,
         PUBLIC_URL,
         REPORT_SIGNING_SECRET: "an-e2e-report-secret-of-32-chars-or-more",

@@ -182,6 +182,55 @@ describe("AuditLogSource aggregates", () => {
   });
 });
 
+describe("AuditLogSource in bounded memory", () => {
+  it("tallies at most twice maxKeys user agents, counting the least busy as other, and still finds a busy client that comes late", async () => {
+    const oneOffs = Array.from({ length: 40 }, (_, i) =>
+      request({ minutesAgo: 50, verb: "get", resource: "pods", userAgent: `script-${i}/1.0`, username: `user-${i}`, latencyMs: 10 }),
+    ).flat();
+    const busy = many(12, { verb: "list", resource: "jobs", userAgent: CI_AGENT, username: CI_USER, latencyMs: 9000 });
+    const source = new AuditLogSource({ path: await logFile([...oneOffs, ...busy]) }, { maxKeys: 5 });
+    const output = await source.query(query({ aggregate: "topUserAgents", limit: 3 }), signal(), NOW);
+    const rows = output.data.rows as Array<{ userAgent: string; count: number }>;
+    expect(rows[0]).toEqual({ userAgent: CI_AGENT, user: CI_USER, count: 12 });
+    expect(output.data.events).toBe(52);
+    // Every request is counted once: in a row still tallied, or as other.
+    expect(Number(output.data.otherRequests)).toBeGreaterThanOrEqual(30);
+    expect(output.summary).toContain("requests of less busy user agents counted only as other");
+  });
+
+  it("takes the P99 from fixed buckets: exact below a second, within 0.5% above", async () => {
+    const source = await sourceOf([
+      ...many(3, { verb: "list", resource: "jobs", userAgent: CI_AGENT, username: CI_USER, latencyMs: 12_345 }),
+      ...many(3, { verb: "get", resource: "pods", userAgent: CI_AGENT, username: CI_USER, latencyMs: 987 }),
+    ]);
+    const output = await source.query(query({ aggregate: "p99ByVerbResource" }), signal(), NOW);
+    expect(output.data.rows).toEqual([
+      { verb: "list", resource: "jobs", p99Ms: 12_300, count: 3 },
+      { verb: "get", resource: "pods", p99Ms: 987, count: 3 },
+    ]);
+  });
+
+  it("skips and counts a line longer than the cap instead of holding it", async () => {
+    const [, done] = request({ minutesAgo: 1, verb: "list", resource: "jobs", userAgent: CI_AGENT, username: CI_USER, latencyMs: 1 });
+    const huge = (done as string).replace('"annotations":{', `"annotations":{"padding":"${"x".repeat(200_000)}",`);
+    const path = await logFile([huge, ...busyHour()]);
+    const output = await new AuditLogSource({ path }, { maxLineLength: 100_000 }).query(
+      query({ aggregate: "topUserAgents" }),
+      signal(),
+      NOW,
+    );
+    expect(output.data).toMatchObject({ events: 15, tooLong: 1, unreadable: 0 });
+    expect(output.summary).toContain("1 lines longer than 98 KiB skipped");
+  });
+
+  it("stops reading when the caller gives up", async () => {
+    const source = await sourceOf(busyHour());
+    const controller = new AbortController();
+    controller.abort(new Error("step timed out"));
+    await expect(source.query(query({ aggregate: "topUserAgents" }), controller.signal, NOW)).rejects.toThrow();
+  });
+});
+
 describe("AuditLogSource window and filter", () => {
   it("keeps only requests received within the window", async () => {
     const source = await sourceOf([
@@ -367,13 +416,26 @@ describe("AuditLogSource from a URL", () => {
     expect(output.data).toMatchObject({ events: 15, unreadable: 0, truncated: false });
   });
 
-  it("keeps only the tail of a server that ignores Range and sends more than the cap", async () => {
+  it("keeps only the tail of a server that ignores Range and sends more than the cap, skipping the rest as it streams", async () => {
     const old = many(300, { verb: "get", resource: "pods", userAgent: KUBECTL_AGENT, username: "alice@example.com", latencyMs: 5 });
     const recent = many(4, { verb: "list", resource: "jobs", userAgent: CI_AGENT, username: CI_USER, latencyMs: 9000 });
-    const url = await serve(`${[...old, ...recent].join("\n")}\n`);
+    const bytes = Buffer.from(`${[...old, ...recent].join("\n")}\n`);
+    // As a static file server without Range support answers: 200, the whole file, its length.
+    const url = await serve((_req, res) => res.writeHead(200, { "Content-Length": String(bytes.length) }).end(bytes));
     const cap = Buffer.byteLength(`${recent.join("\n")}\n`) + 10;
     const output = await new AuditLogSource({ url }, { maxBytes: cap }).query(query({ aggregate: "topUserAgents" }), signal(), NOW);
     expect(output.data).toMatchObject({ rows: [{ userAgent: CI_AGENT, user: CI_USER, count: 4 }], unreadable: 0, truncated: true });
+  });
+
+  it("reads all of a log sent without Range support or a length, counting only the window's requests", async () => {
+    const older = many(300, { verb: "get", resource: "pods", userAgent: KUBECTL_AGENT, username: "alice@example.com", latencyMs: 5 }).map(
+      (line) => line.replace(/"requestReceivedTimestamp":"[^"]+"/, `"requestReceivedTimestamp":"${micros(NOW.getTime() - 5 * HOUR)}"`),
+    );
+    const recent = many(4, { verb: "list", resource: "jobs", userAgent: CI_AGENT, username: CI_USER, latencyMs: 9000 });
+    const url = await serve(`${[...older, ...recent].join("\n")}\n`); // chunked: no Content-Length
+    const cap = Buffer.byteLength(`${recent.join("\n")}\n`) + 10;
+    const output = await new AuditLogSource({ url }, { maxBytes: cap }).query(query({ aggregate: "topUserAgents" }), signal(), NOW);
+    expect(output.data).toMatchObject({ rows: [{ userAgent: CI_AGENT, user: CI_USER, count: 4 }], unreadable: 0, truncated: false });
   });
 
   it("reads an empty log (416 to a suffix range) as no rows", async () => {

@@ -159,6 +159,36 @@ describe("PrometheusSource failures", () => {
   });
 });
 
+describe("PrometheusSource bounds", () => {
+  /** `count` flat series over the range, each with a long label, as a careless `count by (__name__)` answers. */
+  const wide = (count: number): PromResponder => ({
+    match: "everything",
+    vector: Array.from({ length: count }, (_, i) => ({ labels: { __name__: `metric_${i}_${"x".repeat(200)}` }, value: i })),
+  });
+
+  it("refuses an answer over maxBytes while reading it, and does not count that as Prometheus in trouble", async () => {
+    const source = await sourceFor([wide(200)]);
+    const error = await sourceErrorOf(
+      source.query({ query: "everything", rangeMs: 3_600_000, stepMs: 60_000, maxBytes: 64 * 1024 }, signal()),
+    );
+    expect(error.message).toBe("Prometheus answered more than 64 KiB, the most this query may read");
+    expect(error.backendTrouble).toBe(false);
+    // The same query without the bound is read whole.
+    const output = await source.query({ query: "everything", rangeMs: 3_600_000, stepMs: 60_000 }, signal());
+    expect(output.data.count).toBe(200);
+  });
+
+  it("refuses more series than maxSeries", async () => {
+    const source = await sourceFor([wide(30)]);
+    const error = await sourceErrorOf(source.query({ query: "everything", rangeMs: 600_000, maxSeries: 10 }, signal()));
+    expect(error.message).toBe("Prometheus answered 30 series, more than the 10 this query may keep");
+    expect(error.backendTrouble).toBe(false);
+    await expect(source.query({ query: "everything", rangeMs: 600_000, maxSeries: 30 }, signal())).resolves.toMatchObject({
+      data: { count: 30 },
+    });
+  });
+});
+
 describe("PrometheusSource requests", () => {
   it("sends the bearer token as an Authorization header and never puts it in an error", async () => {
     const source = await sourceFor([], BEARER);

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { requestKey, SharedReads } from "../../src/sources/shared-reads.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ReadCacheBudget, requestKey, SharedReads } from "../../src/sources/shared-reads.ts";
 import type { SourceOutput } from "../../src/sources/source.ts";
 
 function backend(delayMs = 20) {
@@ -96,5 +96,81 @@ describe("shared reads", () => {
       requestKey("k8s", { limit: 5, namespace: "a", kind: "Pod", name: undefined }),
     );
     expect(requestKey("k8s", { kind: "Pod", namespace: "a" })).not.toBe(requestKey("k8s", { kind: "Pod", namespace: "b" }));
+  });
+});
+
+describe("shared reads: memory", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("drops expired results on a timer, without another read of the same key, and then holds no timer", async () => {
+    vi.useFakeTimers();
+    const { calls, read } = backend(1);
+    const shared = new SharedReads(read, (r) => r, { ttlMs: 10_000, maxEntries: 100 });
+    const reads = Promise.all(["a", "b", "c"].map((r) => shared.read(r, never)));
+    await vi.advanceTimersByTimeAsync(5);
+    await reads;
+    expect(shared.size).toBe(3);
+    expect(shared.bytes).toBeGreaterThan(0);
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(shared.size).toBe(3);
+    // Nothing reads "a", "b" or "c" again: the timer alone lets them go once their time is up.
+    await vi.advanceTimersByTimeAsync(12_000);
+    expect(shared.size).toBe(0);
+    expect(shared.bytes).toBe(0);
+    expect(calls).toHaveLength(3);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  /** A backend whose every answer is about `bytes` long as JSON. */
+  function sized(bytes: number) {
+    const calls: string[] = [];
+    const read = async (request: string): Promise<SourceOutput> => {
+      calls.push(request);
+      return { data: { blob: "x".repeat(bytes) }, request, summary: "ok" };
+    };
+    return { calls, read };
+  }
+
+  it("never keeps more than its byte budget, letting the oldest results go first", async () => {
+    const budget = new ReadCacheBudget(10_000);
+    const { calls, read } = sized(3_000);
+    const shared = new SharedReads(read, (r) => r, { ttlMs: 60_000, maxEntries: 100, budget });
+    for (const r of ["a", "b", "c", "d", "e"]) {
+      await shared.read(r, never);
+      expect(shared.bytes).toBeLessThanOrEqual(10_000);
+      expect(budget.used).toBe(shared.bytes);
+    }
+    expect(shared.size).toBe(3);
+    // "c", "d" and "e" are kept; "a" went first.
+    await shared.read("e", never);
+    await shared.read("a", never);
+    expect(calls).toEqual(["a", "b", "c", "d", "e", "a"]);
+  });
+
+  it("does not keep a result larger than the whole budget, but still shares it with the reads in flight", async () => {
+    const budget = new ReadCacheBudget(1_000);
+    const { calls, read } = sized(5_000);
+    const shared = new SharedReads(read, (r) => r, { ttlMs: 60_000, maxEntries: 100, budget });
+    await Promise.all([shared.read("big", never), shared.read("big", never)]);
+    expect(calls).toHaveLength(1);
+    expect(shared.size).toBe(0);
+    expect(budget.used).toBe(0);
+  });
+
+  it("shares one budget between the caches of several backends", async () => {
+    const budget = new ReadCacheBudget(10_000);
+    const objects = new SharedReads(sized(3_000).read, (r) => r, { ttlMs: 60_000, maxEntries: 100, budget });
+    const queries = new SharedReads(sized(3_000).read, (r) => r, { ttlMs: 60_000, maxEntries: 100, budget });
+    await objects.read("pods", never);
+    await queries.read("q1", never);
+    await queries.read("q2", never);
+    await queries.read("q3", never);
+    expect(budget.used).toBeLessThanOrEqual(10_000);
+    expect(budget.used).toBe(objects.bytes + queries.bytes);
+    // The oldest result of all, in the other cache, made room.
+    expect(objects.size).toBe(0);
+    expect(queries.size).toBe(3);
   });
 });
