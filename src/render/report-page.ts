@@ -35,7 +35,7 @@ mark{background:#ffe066;color:#000}
 a{color:#0645ad}.status-failed,.status-timeout{color:#a00000;font-weight:bold}.status-ok{color:#0a6b0a}
 .remedy{display:flex;gap:.5rem;align-items:flex-start}.remedy pre{flex:1;margin:.25rem 0}
 button{font:inherit;padding:.25rem .75rem;border:1px solid #555;background:#fff;color:#1a1a1a;border-radius:4px}
-.chart svg{max-width:100%;height:auto}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dd{margin:0}
+.chart svg{max-width:100%;height:auto}.chart figcaption{overflow-wrap:anywhere}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dd{margin:0}
 @media (max-width:40rem){body{padding:.5rem}.remedy{flex-direction:column}}
 `;
 
