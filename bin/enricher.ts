@@ -6,8 +6,10 @@ import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import { ConfigError, loadConfig, loadDotEnv } from "../src/config.ts";
 import { diagnose } from "../src/diagnosis/diagnose.ts";
+import { atTime } from "../src/engine/expressions.ts";
 import { loadPlaybooks, PlaybookLoadError } from "../src/engine/load-playbooks.ts";
 import { fragmentSchema, playbookSchema } from "../src/engine/playbook.ts";
+import type { StepSources } from "../src/engine/run-playbook.ts";
 import { createSinks, createSources } from "../src/main.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
 import { formatResults, PlaybookTestFileError, runPlaybookTests } from "../src/playbook-tests/run-playbook-tests.ts";
@@ -16,7 +18,10 @@ import { LIST_TOKEN_ID, reportLinkFor } from "../src/server/report-links.ts";
 import { describeSchemaError } from "../src/server/app.ts";
 
 const USAGE = `usage:
-  enricher diagnose FILE.json [--dry-run]   run the playbooks for an Alertmanager payload and print the diagnosis
+  enricher diagnose FILE.json [--dry-run] [--at TIME]
+                                            run the playbooks for an Alertmanager payload and print the diagnosis;
+                                            --at (RFC 3339) replays it at that moment: metrics and time functions as
+                                            of then, Kubernetes objects and logs as they are now
   enricher rules validate [DIR]             check every playbook in DIR (default: RULES_DIR or ./rules)
   enricher reports link [ID]                print a signed link to the report of notification ID, or to the list of reports
   enricher rules test [DIR]                 run the playbook tests in DIR/tests against the playbooks in DIR; exit 1 on a mismatch
@@ -24,11 +29,31 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** `--at 2026-11-23T09:41:00Z` (or `--at=…`): the moment to replay an alert at; never in the future. */
+function parseAt(value: string | undefined): Date {
+  if (value === undefined || value === "") throw new UsageError("--at needs a time, such as --at 2026-11-23T09:41:00Z");
+  const at = new Date(value);
+  if (!RFC3339.test(value) || Number.isNaN(at.getTime())) {
+    throw new UsageError(`--at ${value}: not an RFC 3339 time with a zone, such as 2026-11-23T09:41:00Z`);
+  }
+  if (at.getTime() > Date.now() + 60_000) throw new UsageError(`--at ${value}: is in the future`);
+  return at;
+}
+
 async function diagnoseFile(args: string[]): Promise<number> {
-  const dryRun = args.includes("--dry-run");
-  const files = args.filter((a) => a !== "--dry-run");
-  const unknown = files.filter((a) => a.startsWith("-"));
-  if (unknown.length > 0) throw new UsageError(`unknown flag ${unknown[0]}`);
+  let dryRun = false;
+  let at: Date | undefined;
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "--dry-run") dryRun = true;
+    else if (arg === "--at") at = parseAt(args[++i]);
+    else if (arg.startsWith("--at=")) at = parseAt(arg.slice("--at=".length));
+    else if (arg.startsWith("-")) throw new UsageError(`unknown flag ${arg}`);
+    else files.push(arg);
+  }
   if (files.length !== 1) throw new UsageError("diagnose takes exactly one payload file");
   const file = files[0] as string;
   let payload: unknown;
@@ -46,20 +71,28 @@ async function diagnoseFile(args: string[]): Promise<number> {
   }
   const config = loadConfig(process.env, { requireWebhookAuth: false });
   const playbooks = loadPlaybooks(config.rulesDir);
-  const diagnosis = await diagnose(`cli-${Date.now()}`, payload as AlertmanagerPayload, {
-    playbooks,
-    sources: createSources(config),
-    limits: {
-      stepTimeoutMs: config.stepTimeoutMs,
-      deadlineMs: config.playbookDeadlineMs,
-      listLimit: 500,
-      logTailLines: 2000,
-      logLimitBytes: 1024 * 1024,
-    },
-    alertmanagerUrl: config.alertmanagerUrl,
-    publicUrl: config.publicUrl,
-    maxPlaybookRuns: config.maxPlaybookRuns,
-  });
+  const live = createSources(config);
+  // A replay asks Prometheus for the moment of `at` (instant queries at it, range queries ending at it) and evaluates
+  // the time functions of conditions there; the API server keeps no history, so objects and logs are read as they are.
+  // The alert's chart asks Prometheus through the same source, so it ends at `at` too.
+  const sources = at ? { ...live, prometheus: withTime(live.prometheus, at.getTime()) } : live;
+  const run = () =>
+    diagnose(`cli-${Date.now()}`, payload as AlertmanagerPayload, {
+      playbooks,
+      sources,
+      limits: {
+        stepTimeoutMs: config.stepTimeoutMs,
+        deadlineMs: config.playbookDeadlineMs,
+        listLimit: 500,
+        logTailLines: 2000,
+        logLimitBytes: 1024 * 1024,
+      },
+      alertmanagerUrl: config.alertmanagerUrl,
+      publicUrl: config.publicUrl,
+      maxPlaybookRuns: config.maxPlaybookRuns,
+    });
+  const diagnosis = at ? await atTime(at, run) : await run();
+  if (at) process.stdout.write(`${replayNote(at)}\n\n`);
   process.stdout.write(`${renderText(diagnosis)}\n`);
   if (dryRun) return 0;
   let failed = false;
@@ -70,6 +103,20 @@ async function diagnoseFile(args: string[]): Promise<number> {
     if (outcome.status !== "delivered") failed = true;
   }
   return failed ? 1 : 0;
+}
+
+function withTime(prometheus: StepSources["prometheus"], at: number): StepSources["prometheus"] {
+  return (request, signal, context) => prometheus({ ...request, at }, signal, context);
+}
+
+/** What a replayed diagnosis could and could not see as it was. */
+function replayNote(at: Date): string {
+  return [
+    `Replayed at ${at.toISOString()}: metrics at ${at.toISOString()}, Kubernetes objects and logs read now (${new Date().toISOString()}).`,
+    "Prometheus queries were evaluated at that moment and time functions measure from it; the API server keeps no",
+    "history, so pods, events and logs are what the cluster holds now, not what it held then; audit-log steps too",
+    "read their window up to now.",
+  ].join("\n");
 }
 
 function validateRules(args: string[]): number {

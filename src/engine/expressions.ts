@@ -1,4 +1,5 @@
 // CEL, the expression language Kubernetes itself uses, compiled once per rule file and evaluated over step results.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { X509Certificate } from "node:crypto";
 import { Environment } from "@marcbachmann/cel-js";
 
@@ -14,6 +15,22 @@ function asNumber(value: unknown): number {
 function isoTime(value: unknown): number {
   if (value instanceof Date) return value.getTime();
   return Date.parse(String(value));
+}
+
+const clock = new AsyncLocalStorage<number>();
+
+/**
+ * Runs `run` (and everything it awaits) with the time functions (`secondsUntil`, `x509().secondsLeft`) measuring
+ * against `at` instead of the real clock: playbook tests evaluate at a fixed time, `enricher diagnose --at` at the
+ * moment an alert fired. Concurrent runs each keep their own time.
+ */
+export function atTime<T>(at: Date | number, run: () => T): T {
+  return clock.run(typeof at === "number" ? at : at.getTime(), run);
+}
+
+/** The time expressions evaluate at, in ms since the epoch: the one set by atTime(), else now. */
+export function evaluationTime(): number {
+  return clock.getStore() ?? Date.now();
 }
 
 /** "10.0.0.5:6443" → "10.0.0.5", "[fd00::1]:443" → "fd00::1", "node-1" → "node-1". */
@@ -50,7 +67,7 @@ export function workloadOf(pod: unknown): string {
  * The first certificate of a PEM bundle, or of its base64 (as CertificateSigningRequest.status.certificate arrives in
  * JSON): subject, issuer, validity and the seconds it has left.
  */
-export function x509(encoded: string, now = Date.now()): Record<string, string | number> {
+export function x509(encoded: string, now = evaluationTime()): Record<string, string | number> {
   const text = encoded.includes("-----BEGIN") ? encoded : Buffer.from(encoded, "base64").toString("utf8");
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
   if (!pem) throw new Error("no PEM certificate found");
@@ -102,7 +119,7 @@ const environment = new Environment({
   })
   .registerFunction("workloadOf(dyn): string", (pod: unknown) => workloadOf(pod))
   .registerFunction("x509(string): map", (encoded: string) => x509(encoded))
-  .registerFunction("secondsUntil(dyn): double", (t: unknown) => (isoTime(t) - Date.now()) / 1000)
+  .registerFunction("secondsUntil(dyn): double", (t: unknown) => (isoTime(t) - evaluationTime()) / 1000)
   .registerFunction("latest(list): string", (items: unknown[]) =>
     items.map((i) => String(i)).reduce((a, b) => (Date.parse(b) > Date.parse(a) || !a ? b : a), ""),
   )

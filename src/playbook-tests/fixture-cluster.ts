@@ -132,8 +132,10 @@ const BUILT_IN_RESOURCES: ResourceType[] = [
   builtIn("apps", "v1", "Deployment", "deployments", true, ["deploy"]),
   builtIn("apps", "v1", "ReplicaSet", "replicasets", true, ["rs"]),
   builtIn("apps", "v1", "StatefulSet", "statefulsets", true, ["sts"]),
+  builtIn("batch", "v1", "CronJob", "cronjobs", true, ["cj"]),
   builtIn("batch", "v1", "Job", "jobs", true),
   builtIn("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", false, ["csr"]),
+  builtIn("coordination.k8s.io", "v1", "Lease", "leases", true),
   builtIn("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
   builtIn("events.k8s.io", "v1", "Event", "events", true, ["ev"]),
   builtIn("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema", "flowschemas", false),
@@ -708,7 +710,15 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
 
   const resourceVersion = (): number => 10_000 + stateVersion;
 
+  let knownTypes: { version: number; types: ResourceType[] } | undefined;
+
+  /** The built-in kinds and those of the objects held, worked out once per state. */
   function resourceTypes(): ResourceType[] {
+    if (knownTypes?.version !== stateVersion) knownTypes = { version: stateVersion, types: discoverTypes() };
+    return knownTypes.types;
+  }
+
+  function discoverTypes(): ResourceType[] {
     const types = [...BUILT_IN_RESOURCES];
     for (const o of state.objects) {
       const { group, version } = splitApiVersion(o.apiVersion);

@@ -33,11 +33,18 @@ export interface Expectation {
   remediation?: string[];
   /** Causes that must not be in the diagnosis at all. */
   absent?: string[];
+  /**
+   * Steps that must not run (skipped by their own `when` or an include's): a canned answer given for one of them is
+   * there to show it would have mattered, and is not reported as unused.
+   */
+  notRun?: string[];
   partial?: boolean;
 }
 
 export interface TestCase {
   name: string;
+  /** The case's clock (RFC 3339): overrides the file's `at`. */
+  at?: string;
   /** `npm run demo` fires this case's alert at the service, against this case's cluster. */
   demo?: boolean;
   alert?: AlertFixture;
@@ -51,12 +58,64 @@ export interface TestCase {
 
 export interface TestFile {
   playbook: string;
+  /**
+   * The time every case runs at (RFC 3339), unless the case gives its own: "now-5m" in fixtures, the time functions
+   * of conditions, the fake API server and Prometheus answers all use it. Default DEFAULT_TEST_TIME.
+   */
+  at?: string;
+  /** Start every case from the shared base cluster (base-cluster.ts); default true. */
+  baseCluster?: boolean;
   /** Defaults every case starts from. */
   alert?: AlertFixture;
   cluster?: ClusterFixture;
   prometheus?: Record<string, PrometheusFixture>;
   cases: TestCase[];
 }
+
+/** The clock of a test that sets none: fixed, so a run today gives what a run next year gives. */
+export const DEFAULT_TEST_TIME = "2026-11-23T10:00:00Z";
+
+const RFC3339 = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$";
+const timeSchema = { type: "string", nullable: true, pattern: RFC3339 } as const;
+
+/** ObjectMeta's fields: a misspelt one (`label:`) would leave the object without what the case means it to have. */
+const objectMetaSchema = {
+  type: "object",
+  properties: {
+    name: { type: "string" },
+    namespace: { type: "string" },
+    generateName: { type: "string" },
+    uid: { type: "string" },
+    resourceVersion: { type: "string" },
+    generation: { type: "number" },
+    creationTimestamp: { type: "string" },
+    deletionTimestamp: { type: "string" },
+    deletionGracePeriodSeconds: { type: "number" },
+    labels: { type: "object", additionalProperties: { type: "string" } },
+    annotations: { type: "object", additionalProperties: { type: "string" } },
+    ownerReferences: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          apiVersion: { type: "string" },
+          kind: { type: "string" },
+          name: { type: "string" },
+          uid: { type: "string" },
+          controller: { type: "boolean" },
+          blockOwnerDeletion: { type: "boolean" },
+        },
+        required: ["apiVersion", "kind", "name"],
+        additionalProperties: false,
+      },
+    },
+    finalizers: { type: "array", items: { type: "string" } },
+    managedFields: { type: "array", items: { type: "object" } },
+    selfLink: { type: "string" },
+  },
+  required: ["name"],
+  additionalProperties: false,
+} as const;
 
 const stringMap = { type: "object", additionalProperties: { type: "string" }, required: [], nullable: true } as const;
 
@@ -79,7 +138,7 @@ const clusterSchema = {
         properties: {
           apiVersion: { type: "string" },
           kind: { type: "string" },
-          metadata: { type: "object", properties: { name: { type: "string" } }, required: ["name"] },
+          metadata: objectMetaSchema,
         },
         required: ["apiVersion", "kind", "metadata"],
       },
@@ -141,6 +200,8 @@ export const testFileSchema = {
   type: "object",
   properties: {
     playbook: { type: "string" },
+    at: timeSchema,
+    baseCluster: { type: "boolean", nullable: true },
     alert: alertSchema,
     cluster: clusterSchema,
     prometheus: prometheusSchema,
@@ -151,6 +212,7 @@ export const testFileSchema = {
         type: "object",
         properties: {
           name: { type: "string", minLength: 1 },
+          at: timeSchema,
           demo: { type: "boolean", nullable: true },
           alert: alertSchema,
           cluster: clusterSchema,
@@ -164,6 +226,7 @@ export const testFileSchema = {
               evidence: { type: "array", items: { type: "string" }, nullable: true },
               remediation: { type: "array", items: { type: "string" }, nullable: true },
               absent: { type: "array", items: { type: "string" }, nullable: true },
+              notRun: { type: "array", items: { type: "string" }, nullable: true },
               partial: { type: "boolean", nullable: true },
             },
             required: ["cause"],
