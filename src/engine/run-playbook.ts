@@ -161,7 +161,7 @@ export async function runPlaybook(playbook: CompiledPlaybook, alert: Alert, sour
         records.set(step.id, record);
         if (record.outcome === "unknown") {
           unknown.set(`steps.${step.id}`, {
-            reason: outcome.error ?? outcome.summary,
+            reason: outcome.rootReason ?? outcome.error ?? outcome.summary,
             ...(outcome.unavailable ? { unavailable: true } : {}),
           });
         } else {
@@ -207,6 +207,8 @@ interface StepOutcome {
   unknown?: boolean;
   /** Unknown because this installation cannot read it at all, or because what it needed could not be. */
   unavailable?: boolean;
+  /** For a step not run because a read it needs failed: that read's reason, passed on to what depends on this step. */
+  rootReason?: string;
   request: string;
   summary: string;
   error?: string;
@@ -234,7 +236,7 @@ async function runStep(
   const undecided = (source: string, what: string, error: unknown) => {
     const unread = unknownReason(source, unknown);
     return unread !== undefined
-      ? notRun(`not run: ${what} depends on a read that failed (${unread.reason})`, unread.unavailable)
+      ? { ...notRun(`not run: ${what} depends on a read that failed (${unread.reason})`, unread.unavailable), rootReason: unread.reason }
       : notRun(`not run: ${what} could not be evaluated (${(error as Error).message})`);
   };
   if (deadline.aborted) return notRun(`not started: the playbook deadline of ${seconds(deadlineMs)} was reached`);
@@ -317,7 +319,7 @@ async function runOnce(
       .map((t) => unknownReason(t.source, unknown))
       .find((r) => r !== undefined);
     return unread !== undefined
-      ? notRun(`not run: it depends on a read that failed (${unread.reason})`, unread.unavailable)
+      ? { ...notRun(`not run: it depends on a read that failed (${unread.reason})`, unread.unavailable), rootReason: unread.reason }
       : notRun(`not run: ${(error as Error).message}`);
   }
   if (request.kind === "audit" && !sources.audit) return notRun("not run: no audit log configured (AUDIT_LOG_PATH or AUDIT_LOG_URL)", true);

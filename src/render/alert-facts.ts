@@ -96,12 +96,16 @@ export function confidenceText(cause: Cause): string {
   return `${formatConfidence(cause.confidence)}${made}`;
 }
 
+const NOT_CHECKED_NAMED = 3;
+
 /** The causes nobody could decide, beside a verdict that still stands: "Not checked: X, Y (the API server …)". */
 export function notCheckedLine(a: AlertDiagnosis): string | undefined {
   const open = a.verdict === "could_not_check" ? [] : (a.notChecked ?? []);
   if (open.length === 0) return undefined;
   const reasons = [...new Set(open.map((n) => n.reason))];
-  return `Not checked: ${open.map((n) => n.title).join(", ")} (${reasons.slice(0, 2).join("; ")}${reasons.length > 2 ? "; …" : ""})`;
+  const titles = open.slice(0, NOT_CHECKED_NAMED).map((n) => n.title);
+  const more = open.length > NOT_CHECKED_NAMED ? ` and ${open.length - NOT_CHECKED_NAMED} more` : "";
+  return `Not checked: ${titles.join(", ")}${more} (${reasons.slice(0, 2).join("; ")}${reasons.length > 2 ? "; …" : ""})`;
 }
 
 /** 0..1 as a whole percentage; values outside the range are clamped because a playbook bug should not print "130%". */
