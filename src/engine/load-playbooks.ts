@@ -20,6 +20,8 @@ import {
   type SymptomSpec,
 } from "./playbook.ts";
 import { promqlProblems } from "./promql-syntax.ts";
+import type { StepKind } from "../model/diagnosis.ts";
+import { STEP_KIND_NAMES, STEP_KINDS } from "./step-kinds/registry.ts";
 import { compileTemplate, type Template, type TemplateContext, TemplateError } from "./template.ts";
 
 export interface RuleProblem {
@@ -44,7 +46,7 @@ export class PlaybookLoadError extends Error {
 export interface CompiledStep {
   spec: StepSpec;
   id: string;
-  kind: "kubernetes" | "logs" | "prometheus" | "audit";
+  kind: StepKind;
   /** The fragment it came from, when it was included. */
   fragment?: string;
   dependsOn: string[];
@@ -122,15 +124,6 @@ export interface CompiledPlaybook {
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 const validatePlaybook = ajv.compile(playbookSchema);
 const validateFragment = ajv.compile(fragmentSchema);
-
-const KUBERNETES_FIELDS: Record<string, TemplateContext> = {
-  namespace: "objectName",
-  name: "objectName",
-  labelSelector: "labelSelector",
-  fieldSelector: "fieldSelector",
-};
-const LOGS_FIELDS: Record<string, TemplateContext> = { namespace: "objectName", pod: "objectName", container: "objectName" };
-const AUDIT_FIELDS: Record<string, TemplateContext> = { userAgent: "text" };
 
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir)
@@ -353,7 +346,7 @@ function schemaProblem(file: string, error: ErrorObject, lineAt: (segments: Segm
     message = `unknown field ${JSON.stringify(error.params.additionalProperty)}`;
     return { file, line: lineAt([...segments, String(error.params.additionalProperty)]), path: segments.join("."), message };
   }
-  if (error.keyword === "oneOf") message = "a step needs exactly one of kubernetes, logs, prometheus or audit";
+  if (error.keyword === "oneOf") message = `a step needs exactly one of ${STEP_KIND_NAMES.join(", ")}`;
   if (error.keyword === "enum") message = `${message}: ${JSON.stringify(error.params.allowedValues)}`;
   return { file, line: lineAt(segments), path: segments.join("."), message };
 }
@@ -412,23 +405,15 @@ class Compiler {
   /** Compiles one step; `known` holds the ids defined above it and gets this one. */
   step(base: Segments, step: StepSpec, known: Set<string>, facts: ReadonlyMap<string, CompiledFact> = new Map()): CompiledStep {
     if (known.has(step.id)) this.report([...base, "id"], `duplicate step id ${step.id}`);
-    const kind = step.kubernetes ? "kubernetes" : step.logs ? "logs" : step.audit ? "audit" : "prometheus";
+    // The schema let exactly one kind's spec through.
+    const kind = STEP_KIND_NAMES.find((name) => step[name] !== undefined) ?? "prometheus";
+    const spec = step[kind] as unknown as Record<string, unknown>;
     const fields: Record<string, Template> = {};
-    const templated = (source: object, table: Record<string, TemplateContext>) => {
-      for (const [field, context] of Object.entries(table)) {
-        const value = (source as Record<string, unknown>)[field];
-        if (typeof value === "string") fields[field] = this.template([...base, kind, field], value, context);
-      }
-    };
-    if (step.kubernetes) templated(step.kubernetes, KUBERNETES_FIELDS);
-    if (step.audit) templated(step.audit, AUDIT_FIELDS);
-    if (step.logs) {
-      templated(step.logs, LOGS_FIELDS);
-      for (const [name, pattern] of Object.entries(step.logs.patterns)) {
-        this.attempt([...base, "logs", "patterns", name], () => new RegExp(pattern, "i"));
-      }
+    for (const [field, context] of Object.entries(STEP_KINDS[kind].fields)) {
+      const value = spec[field];
+      if (typeof value === "string") fields[field] = this.template([...base, kind, field], value, context);
     }
-    if (step.prometheus) fields.query = this.template([...base, "prometheus", "query"], step.prometheus.query, "promql");
+    for (const problem of STEP_KINDS[kind].check?.(spec) ?? []) this.report([...base, kind, ...problem.path], problem.message);
     const when = this.expression([...base, "when"], step.when);
     const forEach = this.expression([...base, "forEach"], step.forEach);
     const dependsOn = new Set<string>([

@@ -1,51 +1,14 @@
 // The shape of a rule file (rules/*.yaml) as a TypeScript type and the JSON Schema that validates it.
-// rules/schema.json is generated from this schema (npm run rules:schema) so editors can check rule files too.
+// rules/schema.json is generated from this schema (npx enricher rules schema) so editors can check rule files too.
 import type { JSONSchemaType } from "ajv";
-import type { AuditAggregate } from "../sources/audit-log.ts";
+import { DURATION, ID, optionalText, text } from "./rule-schema-parts.ts";
+import type { AuditStepSpec } from "./step-kinds/audit.ts";
+import type { KubernetesStepSpec } from "./step-kinds/kubernetes.ts";
+import type { LogsStepSpec } from "./step-kinds/logs.ts";
+import type { PrometheusStepSpec } from "./step-kinds/prometheus.ts";
+import { STEP_KIND_NAMES, STEP_KINDS } from "./step-kinds/registry.ts";
 
-export interface KubernetesStepSpec {
-  apiVersion: string;
-  kind: string;
-  namespace?: string;
-  /** Get one object by name instead of listing. */
-  name?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  /** Page size and the most objects read in all. */
-  limit?: number;
-  /** Order the items by this field, newest or largest first ("lastTimestamp", "metadata.creationTimestamp"). */
-  sortBy?: string;
-}
-
-export interface LogsStepSpec {
-  namespace: string;
-  pod: string;
-  container?: string;
-  previous?: boolean;
-  tailLines?: number;
-  sinceSeconds?: number;
-  limitBytes?: number;
-  /** Pattern name → regular expression (case-insensitive). */
-  patterns: Record<string, string>;
-  /** Matching lines kept per pattern. */
-  maxExcerpts?: number;
-}
-
-export interface PrometheusStepSpec {
-  query: string;
-  /** A range query over this long window ending now ("30m"); an instant query when absent. */
-  range?: string;
-  step?: string;
-}
-
-export interface AuditStepSpec {
-  /** The table to compute from Kubernetes audit events over `window`, as the AKS guide's queries do. */
-  aggregate: AuditAggregate;
-  /** Only events of this user agent (or user name). */
-  userAgent?: string;
-  window?: string;
-  limit?: number;
-}
+export { parseDuration } from "./rule-schema-parts.ts";
 
 export interface StepSpec {
   id: string;
@@ -150,11 +113,6 @@ export function isInclude(item: StepSpec | IncludeSpec): item is IncludeSpec {
   return "include" in item;
 }
 
-const ID = "^[a-z][a-z0-9_]*$";
-const DURATION = "^[0-9]+(ms|s|m|h)$";
-const text = { type: "string", minLength: 1, maxLength: 4000 } as const;
-const optionalText = { type: "string", minLength: 1, maxLength: 4000, nullable: true } as const;
-
 const evidenceSchema: JSONSchemaType<EvidenceSpec> = {
   type: "object",
   properties: {
@@ -191,68 +149,13 @@ const stepSchema: JSONSchemaType<StepSpec> = {
     forEach: optionalText,
     maxItems: { type: "integer", minimum: 1, maximum: 50, nullable: true },
     timeout: { type: "string", pattern: DURATION, nullable: true },
-    kubernetes: {
-      type: "object",
-      nullable: true,
-      properties: {
-        // "v1", "apps/v1", or a bare group ("flowcontrol.apiserver.k8s.io") for the version the API server prefers.
-        apiVersion: { type: "string", pattern: "^(([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?|[a-z0-9-]+(\\.[a-z0-9-]+)+)$" },
-        kind: { type: "string", pattern: "^[A-Z][A-Za-z0-9]*$" },
-        namespace: optionalText,
-        name: optionalText,
-        labelSelector: optionalText,
-        fieldSelector: optionalText,
-        limit: { type: "integer", minimum: 1, maximum: 5000, nullable: true },
-        sortBy: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9_.]*$", nullable: true },
-      },
-      required: ["apiVersion", "kind"],
-      additionalProperties: false,
-    },
-    logs: {
-      type: "object",
-      nullable: true,
-      properties: {
-        namespace: text,
-        pod: text,
-        container: optionalText,
-        previous: { type: "boolean", nullable: true },
-        tailLines: { type: "integer", minimum: 1, maximum: 10000, nullable: true },
-        sinceSeconds: { type: "integer", minimum: 1, nullable: true },
-        limitBytes: { type: "integer", minimum: 1, maximum: 10485760, nullable: true },
-        patterns: { type: "object", additionalProperties: text, required: [], minProperties: 1 },
-        maxExcerpts: { type: "integer", minimum: 0, maximum: 50, nullable: true },
-      },
-      required: ["namespace", "pod", "patterns"],
-      additionalProperties: false,
-    },
-    prometheus: {
-      type: "object",
-      nullable: true,
-      properties: {
-        query: text,
-        range: { type: "string", pattern: DURATION, nullable: true },
-        step: { type: "string", pattern: DURATION, nullable: true },
-      },
-      required: ["query"],
-      additionalProperties: false,
-    },
-    audit: {
-      type: "object",
-      nullable: true,
-      properties: {
-        aggregate: { type: "string", enum: ["topUserAgents", "latencyByUserAgent", "p99ByVerbResource"] },
-        userAgent: optionalText,
-        window: { type: "string", pattern: DURATION, nullable: true },
-        limit: { type: "integer", minimum: 1, maximum: 100, nullable: true },
-      },
-      required: ["aggregate"],
-      additionalProperties: false,
-    },
+    // One property per step kind, each kind's own schema (src/engine/step-kinds/).
+    ...Object.fromEntries(STEP_KIND_NAMES.map((name) => [name, { ...STEP_KINDS[name].schema, nullable: true }])),
   },
   required: ["id", "title"],
-  oneOf: [{ required: ["kubernetes"] }, { required: ["logs"] }, { required: ["prometheus"] }, { required: ["audit"] }],
+  oneOf: STEP_KIND_NAMES.map((name) => ({ required: [name] })),
   additionalProperties: false,
-};
+} as unknown as JSONSchemaType<StepSpec>;
 
 const includeSchema: JSONSchemaType<IncludeSpec> = {
   type: "object",
@@ -346,10 +249,3 @@ export const fragmentSchema: JSONSchemaType<FragmentFile> = {
   required: ["fragment", "title", "steps"],
   additionalProperties: false,
 };
-
-export function parseDuration(value: string): number {
-  const match = /^([0-9]+)(ms|s|m|h)$/.exec(value);
-  if (!match) throw new Error(`invalid duration ${JSON.stringify(value)}: use a number and ms, s, m or h`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
-  return Number(match[1]) * unit;
-}

@@ -7,38 +7,14 @@
 // it is left out of `steps`, so any condition that depends on it fails to evaluate and is "not checked" rather than
 // false. CEL's logical operators absorb such errors where the other side decides (`true || unknown` is true).
 import type { Alert } from "../model/alertmanager.ts";
-import type { LogExcerpt, ResultTable, StepKind, StepOutcomeKind, StepRecord, StepStatus } from "../model/diagnosis.ts";
-import { type KubernetesRead, KubernetesSource } from "../sources/kubernetes.ts";
-import { type LogRead, LogsSource } from "../sources/logs.ts";
-import { type AuditQuery, AuditLogSource } from "../sources/audit-log.ts";
-import { PrometheusSource, type PromQuery } from "../sources/prometheus.ts";
+import type { LogExcerpt, ResultTable, StepOutcomeKind, StepRecord, StepStatus } from "../model/diagnosis.ts";
 import { redact, redactOutput } from "../sources/redact.ts";
-import type { SourceOutput } from "../sources/source.ts";
 import { referencedFacts, referencedSteps, type Scope } from "./expressions.ts";
 import type { CompiledFact, CompiledPlaybook, CompiledStep } from "./load-playbooks.ts";
-import { parseDuration } from "./playbook.ts";
+import { STEP_KINDS } from "./step-kinds/registry.ts";
+import type { RunLimits, StepSources } from "./step-kinds/step-kind.ts";
 
-/** Which step is reading: for tracing, and for playbook tests that answer by step. */
-export interface ReadContext {
-  stepId: string;
-}
-
-/** The reads a playbook can make. main.ts wires the real sources; tests may wire others. */
-export interface StepSources {
-  kubernetes(request: KubernetesRead, signal: AbortSignal, context: ReadContext): Promise<SourceOutput>;
-  logs(request: LogRead, signal: AbortSignal, context: ReadContext): Promise<SourceOutput>;
-  prometheus(request: PromQuery, signal: AbortSignal, context: ReadContext): Promise<SourceOutput>;
-  /** Absent when no audit log is configured: audit steps are then skipped and say so. */
-  audit?(request: AuditQuery, signal: AbortSignal, context: ReadContext): Promise<SourceOutput>;
-}
-
-export interface RunLimits {
-  stepTimeoutMs: number;
-  deadlineMs: number;
-  listLimit: number;
-  logTailLines: number;
-  logLimitBytes: number;
-}
+export type { ReadContext, RunLimits, StepSources } from "./step-kinds/step-kind.ts";
 
 export interface PlaybookRun {
   steps: StepRecord[];
@@ -76,14 +52,6 @@ export function unknownReason(source: string, unknown: Unknowns): Unread | undef
   }
   return undefined;
 }
-
-type StepRequest =
-  | { kind: "kubernetes"; read: KubernetesRead }
-  | { kind: "logs"; read: LogRead }
-  | { kind: "prometheus"; read: PromQuery }
-  | { kind: "audit"; read: AuditQuery };
-
-const WHO: Record<StepKind, string> = { kubernetes: "API server", logs: "API server", prometheus: "Prometheus", audit: "The audit log" };
 
 export function alertScope(alert: Alert): Scope {
   return {
@@ -156,7 +124,7 @@ export async function runPlaybook(playbook: CompiledPlaybook, alert: Alert, sour
           summary: outcome.summary,
           ...(outcome.error ? { error: outcome.error } : {}),
           ...(step.spec.runbook ? { runbookRef: step.spec.runbook } : {}),
-          ...tableOf(step.kind, outcome.data),
+          ...tableOf(step, outcome.data),
         };
         records.set(step.id, record);
         if (record.outcome === "unknown") {
@@ -191,14 +159,7 @@ export async function runPlaybook(playbook: CompiledPlaybook, alert: Alert, sour
 function outcomeKind(step: CompiledStep, outcome: StepOutcome): StepOutcomeKind {
   if (outcome.unknown || outcome.status === "failed" || outcome.status === "timeout") return "unknown";
   if (outcome.status === "skipped") return "not_needed";
-  const data = outcome.data;
-  const empty =
-    (Array.isArray(data.items) && data.items.length === 0 && data.found !== true) ||
-    data.found === false ||
-    (Array.isArray(data.series) && data.series.length === 0) ||
-    (step.kind === "logs" && data.lines === 0) ||
-    (Array.isArray(data.rows) && data.rows.length === 0);
-  return empty ? "absent" : "read";
+  return STEP_KINDS[step.kind].absent(outcome.data) ? "absent" : "read";
 }
 
 interface StepOutcome {
@@ -311,9 +272,11 @@ async function runOnce(
     data: {},
     excerpts: [],
   });
-  let request: StepRequest;
+  const kind = STEP_KINDS[step.kind];
+  let request: unknown;
   try {
-    request = buildRequest(step, scope, limits);
+    const field = (name: string) => step.fields[name]?.render(scope) || undefined;
+    request = kind.request(step.spec[step.kind], field, limits);
   } catch (error) {
     const unread = Object.values(step.fields)
       .map((t) => unknownReason(t.source, unknown))
@@ -322,125 +285,28 @@ async function runOnce(
       ? { ...notRun(`not run: it depends on a read that failed (${unread.reason})`, unread.unavailable), rootReason: unread.reason }
       : notRun(`not run: ${(error as Error).message}`);
   }
-  if (request.kind === "audit" && !sources.audit) return notRun("not run: no audit log configured (AUDIT_LOG_PATH or AUDIT_LOG_URL)", true);
-  const description = describe(request);
-  const requestLine = requestText(request);
+  const read = kind.reader(sources);
+  if ("unavailable" in read) return notRun(`not run: ${read.unavailable}`, true);
   const stepTimeout = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([deadline, stepTimeout]);
   try {
     // Everything a source read came from the cluster and may carry a credential (an Event's message, a log line, a
     // label value): redacted here, once for every source, before conditions, templates, the store or a sink see it.
-    const output = redactOutput(await abortable(call(request, sources, signal, { stepId: step.id }), signal));
-    const excerpts = request.kind === "logs" ? logExcerpts(output.data, request.read) : [];
+    const output = redactOutput(await abortable(read(request, signal, { stepId: step.id }), signal));
+    const excerpts = kind.excerpts?.(output.data, request) ?? [];
     return { status: "ok", request: output.request, summary: output.summary, data: output.data, excerpts };
   } catch (error) {
+    const requestLine = kind.requestLine(request);
     if (signal.aborted) {
       const limit = stepTimeout.aborted ? timeoutMs : undefined;
+      const description = kind.describe(request);
       const message = limit
-        ? `${WHO[step.kind]} did not answer ${description} in ${seconds(limit)}`
-        : `${WHO[step.kind]} had not answered ${description} when the playbook deadline was reached`;
+        ? `${kind.answeredBy} did not answer ${description} in ${seconds(limit)}`
+        : `${kind.answeredBy} had not answered ${description} when the playbook deadline was reached`;
       return { status: "timeout", unknown: true, request: requestLine, summary: message, error: message, data: {}, excerpts: [] };
     }
     const message = redact(error instanceof Error ? error.message : String(error));
     return { status: "failed", unknown: true, request: requestLine, summary: message, error: message, data: {}, excerpts: [] };
-  }
-}
-
-function buildRequest(step: CompiledStep, scope: Scope, limits: RunLimits): StepRequest {
-  const field = (name: string) => step.fields[name]?.render(scope) || undefined;
-  if (step.spec.kubernetes) {
-    const spec = step.spec.kubernetes;
-    return {
-      kind: "kubernetes",
-      read: {
-        apiVersion: spec.apiVersion,
-        kind: spec.kind,
-        namespace: field("namespace"),
-        name: field("name"),
-        labelSelector: field("labelSelector"),
-        fieldSelector: field("fieldSelector"),
-        limit: Math.min(spec.limit ?? limits.listLimit, limits.listLimit),
-        sortBy: spec.sortBy,
-      },
-    };
-  }
-  if (step.spec.logs) {
-    const spec = step.spec.logs;
-    return {
-      kind: "logs",
-      read: {
-        namespace: field("namespace") ?? "",
-        pod: field("pod") ?? "",
-        container: field("container"),
-        previous: spec.previous,
-        tailLines: Math.min(spec.tailLines ?? limits.logTailLines, limits.logTailLines),
-        sinceSeconds: spec.sinceSeconds,
-        limitBytes: Math.min(spec.limitBytes ?? limits.logLimitBytes, limits.logLimitBytes),
-        patterns: spec.patterns,
-        maxExcerpts: spec.maxExcerpts ?? 3,
-      },
-    };
-  }
-  if (step.spec.audit) {
-    const spec = step.spec.audit;
-    return {
-      kind: "audit",
-      read: {
-        aggregate: spec.aggregate,
-        userAgent: field("userAgent"),
-        windowMs: parseDuration(spec.window ?? "1h"),
-        limit: spec.limit ?? 10,
-      },
-    };
-  }
-  const spec = step.spec.prometheus;
-  if (!spec) throw new Error(`step ${step.id} has no source`);
-  return {
-    kind: "prometheus",
-    read: {
-      query: field("query") ?? "",
-      ...(spec.range ? { rangeMs: parseDuration(spec.range), stepMs: spec.step ? parseDuration(spec.step) : undefined } : {}),
-    },
-  };
-}
-
-function call(request: StepRequest, sources: StepSources, signal: AbortSignal, context: ReadContext): Promise<SourceOutput> {
-  switch (request.kind) {
-    case "kubernetes":
-      return sources.kubernetes(request.read, signal, context);
-    case "logs":
-      return sources.logs(request.read, signal, context);
-    case "prometheus":
-      return sources.prometheus(request.read, signal, context);
-    case "audit":
-      if (!sources.audit) throw new Error("no audit log configured");
-      return sources.audit(request.read, signal, context);
-  }
-}
-
-function describe(request: StepRequest): string {
-  switch (request.kind) {
-    case "kubernetes":
-      return KubernetesSource.describe(request.read);
-    case "logs":
-      return LogsSource.describe(request.read);
-    case "prometheus":
-      return PrometheusSource.describe(request.read);
-    case "audit":
-      return AuditLogSource.describe(request.read);
-  }
-}
-
-function requestText(request: StepRequest): string {
-  switch (request.kind) {
-    case "kubernetes":
-      return KubernetesSource.requestLine(request.read);
-    case "logs":
-      return LogsSource.requestLine(request.read);
-    case "prometheus":
-      return request.read.query;
-    case "audit":
-      return AuditLogSource.requestLine(request.read);
   }
 }
 
@@ -463,48 +329,10 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function logExcerpts(data: Record<string, unknown>, read: LogRead): Omit<LogExcerpt, "step">[] {
-  const matches = (data.excerpts ?? []) as Array<{ pattern: string; line: string }>;
-  return matches.map((m) => ({
-    pod: `${read.namespace}/${read.pod}`,
-    ...(read.container ? { container: read.container } : {}),
-    pattern: m.pattern,
-    ...(read.patterns[m.pattern] !== undefined ? { regex: read.patterns[m.pattern] } : {}),
-    line: m.line,
-  }));
-}
-
-const TABLE_ROWS = 20;
-
 /** The objects or series a step read, as rows a person can scan in the report. */
-function tableOf(kind: StepKind, data: Record<string, unknown>): { table?: ResultTable } {
-  const cell = (value: unknown) => (value === undefined || value === null ? "" : typeof value === "string" ? value : JSON.stringify(value));
-  if (kind === "kubernetes" && Array.isArray(data.items) && data.items.length > 0) {
-    const items = data.items as Array<{
-      metadata?: { namespace?: string; name?: string; creationTimestamp?: string };
-      status?: Record<string, unknown>;
-    }>;
-    const rows = items.slice(0, TABLE_ROWS).map((item) => {
-      const conditions = Array.isArray(item.status?.conditions)
-        ? (item.status.conditions as Array<{ type?: string; status?: string }>)
-        : [];
-      const state = cell(item.status?.phase) || conditions.map((c) => `${c.type}=${c.status}`).join(" ");
-      return [cell(item.metadata?.namespace), cell(item.metadata?.name), state, cell(item.metadata?.creationTimestamp)];
-    });
-    return { table: { columns: ["namespace", "name", "status", "created"], rows, more: Math.max(0, items.length - TABLE_ROWS) } };
-  }
-  if (kind === "prometheus" && Array.isArray(data.series) && data.series.length > 0) {
-    const series = data.series as Array<{ labels?: Record<string, string>; value?: number; last?: number; min?: number; max?: number }>;
-    const rows = series.slice(0, TABLE_ROWS).map((s) => {
-      const labels = Object.entries(s.labels ?? {})
-        .map(([k, v]) => `${k}="${v}"`)
-        .join(", ");
-      const value = s.value !== undefined ? String(s.value) : `last ${s.last}, min ${s.min}, max ${s.max}`;
-      return [`{${labels}}`, value];
-    });
-    return { table: { columns: ["series", "value"], rows, more: Math.max(0, series.length - TABLE_ROWS) } };
-  }
-  return {};
+function tableOf(step: CompiledStep, data: Record<string, unknown>): { table?: ResultTable } {
+  const table = STEP_KINDS[step.kind].table?.(data);
+  return table ? { table } : {};
 }
 
 /**
@@ -512,15 +340,8 @@ function tableOf(kind: StepKind, data: Record<string, unknown>): { table?: Resul
  * value. Unknown steps get no data at all.
  */
 function emptyData(step: CompiledStep): Record<string, unknown> {
-  const base: Record<string, unknown> =
-    step.kind === "kubernetes"
-      ? { items: [], count: 0 }
-      : step.kind === "logs"
-        ? { lines: 0, matches: {}, excerpts: [] }
-        : step.kind === "audit"
-          ? { rows: [], count: 0 }
-          : { series: [], count: 0, value: null };
-  return step.forEach ? { ...base, each: [] } : base;
+  const base = STEP_KINDS[step.kind].empty;
+  return step.forEach ? { ...base, each: [] } : { ...base };
 }
 
 /** Folds the results of a forEach step: lists are concatenated, counts and per-pattern matches added up. */

@@ -52,6 +52,17 @@ export const MAX_AUDIT_LINE_LENGTH = 4 * 1024 * 1024;
 const SLICE_MS = 20;
 const CHUNK_BYTES = 64 * 1024;
 
+/** How messages name the read: "an audit-log topUserAgents query". */
+export function describeAuditQuery(request: AuditQuery): string {
+  return `an audit-log ${request.aggregate} query`;
+}
+
+/** The call as a person would write it. */
+export function auditRequestLine(request: AuditQuery): string {
+  const filter = request.userAgent ? ` where userAgent=${JSON.stringify(request.userAgent)}` : "";
+  return `audit log: ${request.aggregate}${filter} over the last ${Math.round(request.windowMs / 60_000)}m (top ${request.limit})`;
+}
+
 export class AuditLogSource {
   private readonly location: { path: string } | { url: string };
   private readonly maxBytes: number;
@@ -63,15 +74,6 @@ export class AuditLogSource {
     this.maxBytes = Math.max(1, options.maxBytes ?? MAX_AUDIT_BYTES);
     this.maxKeys = Math.max(1, options.maxKeys ?? MAX_AUDIT_KEYS);
     this.maxLineLength = Math.max(1, options.maxLineLength ?? MAX_AUDIT_LINE_LENGTH);
-  }
-
-  static describe(request: AuditQuery): string {
-    return `an audit-log ${request.aggregate} query`;
-  }
-
-  static requestLine(request: AuditQuery): string {
-    const filter = request.userAgent ? ` where userAgent=${JSON.stringify(request.userAgent)}` : "";
-    return `audit log: ${request.aggregate}${filter} over the last ${Math.round(request.windowMs / 60_000)}m (top ${request.limit})`;
   }
 
   async query(request: AuditQuery, signal: AbortSignal, now = new Date()): Promise<SourceOutput> {
@@ -118,7 +120,7 @@ export class AuditLogSource {
         ...(tally.otherRequests > 0 ? { otherRequests: tally.otherRequests } : {}),
         ...(tooLong > 0 ? { tooLong } : {}),
       },
-      request: AuditLogSource.requestLine(request),
+      request: auditRequestLine(request),
       summary: `${tally.events} requests in the window, ${rows.length} rows${notes.length ? ` (${notes.join("; ")})` : ""}`,
     };
   }

@@ -24,6 +24,25 @@ export function isBareGroup(apiVersion: string): boolean {
   return !apiVersion.includes("/") && apiVersion.includes(".");
 }
 
+/** How messages name the read: "a Pod list in kube-system". */
+export function describeKubernetesRead(request: KubernetesRead): string {
+  const where = request.namespace ? ` in ${request.namespace}` : "";
+  return request.name ? `a ${request.kind} get${where}` : `a ${request.kind} list${where}`;
+}
+
+/** The call as a person would write it. */
+export function kubernetesRequestLine(request: KubernetesRead): string {
+  const group =
+    request.apiVersion.includes(".") || request.apiVersion.includes("/") ? `/apis/${request.apiVersion}` : `/api/${request.apiVersion}`;
+  const ns = request.namespace ? `/namespaces/${request.namespace}` : "";
+  const query = new URLSearchParams();
+  if (request.labelSelector) query.set("labelSelector", request.labelSelector);
+  if (request.fieldSelector) query.set("fieldSelector", request.fieldSelector);
+  if (!request.name) query.set("limit", String(Math.min(request.limit, PAGE_SIZE)));
+  const q = query.toString();
+  return `GET ${group}${ns}/${resourceName(request.kind)}${request.name ? `/${request.name}` : ""}${q ? `?${decodeURIComponent(q)}` : ""}`;
+}
+
 export class KubernetesSource {
   private readonly client: KubernetesClient;
   private preferred: { at: number; versions: Map<string, string> } | undefined;
@@ -49,23 +68,6 @@ export class KubernetesSource {
     return resolved;
   }
 
-  static describe(request: KubernetesRead): string {
-    const where = request.namespace ? ` in ${request.namespace}` : "";
-    return request.name ? `a ${request.kind} get${where}` : `a ${request.kind} list${where}`;
-  }
-
-  static requestLine(request: KubernetesRead): string {
-    const group =
-      request.apiVersion.includes(".") || request.apiVersion.includes("/") ? `/apis/${request.apiVersion}` : `/api/${request.apiVersion}`;
-    const ns = request.namespace ? `/namespaces/${request.namespace}` : "";
-    const query = new URLSearchParams();
-    if (request.labelSelector) query.set("labelSelector", request.labelSelector);
-    if (request.fieldSelector) query.set("fieldSelector", request.fieldSelector);
-    if (!request.name) query.set("limit", String(Math.min(request.limit, PAGE_SIZE)));
-    const q = query.toString();
-    return `GET ${group}${ns}/${resourceName(request.kind)}${request.name ? `/${request.name}` : ""}${q ? `?${decodeURIComponent(q)}` : ""}`;
-  }
-
   async read(requested: KubernetesRead, signal: AbortSignal): Promise<SourceOutput> {
     let request = requested;
     try {
@@ -74,7 +76,7 @@ export class KubernetesSource {
       if (signal.aborted || error instanceof SourceError) throw error;
       throw explainKubernetesError(error);
     }
-    const requestLine = KubernetesSource.requestLine(request);
+    const requestLine = kubernetesRequestLine(request);
     if (request.name) {
       try {
         const object = await this.client.withSignal(signal, () =>

@@ -31,23 +31,25 @@ const MAX_LINE = 500;
 export const MATCH_CHARS = 4096;
 export const EXCERPT_CHARS = 2048;
 
+/** How messages name the read: "the log of pod kube-system/metrics-server-x". */
+export function describeLogRead(request: LogRead): string {
+  return `the log of pod ${request.namespace}/${request.pod}`;
+}
+
+/** The call as a person would write it. */
+export function logRequestLine(request: LogRead): string {
+  const query = new URLSearchParams({ tailLines: String(request.tailLines), limitBytes: String(request.limitBytes) });
+  if (request.container) query.set("container", request.container);
+  if (request.sinceSeconds) query.set("sinceSeconds", String(request.sinceSeconds));
+  if (request.previous) query.set("previous", "true");
+  return `GET /api/v1/namespaces/${request.namespace}/pods/${request.pod}/log?${query.toString()}`;
+}
+
 export class LogsSource {
   private readonly client: KubernetesClient;
 
   constructor(client: KubernetesClient) {
     this.client = client;
-  }
-
-  static describe(request: LogRead): string {
-    return `the log of pod ${request.namespace}/${request.pod}`;
-  }
-
-  static requestLine(request: LogRead): string {
-    const query = new URLSearchParams({ tailLines: String(request.tailLines), limitBytes: String(request.limitBytes) });
-    if (request.container) query.set("container", request.container);
-    if (request.sinceSeconds) query.set("sinceSeconds", String(request.sinceSeconds));
-    if (request.previous) query.set("previous", "true");
-    return `GET /api/v1/namespaces/${request.namespace}/pods/${request.pod}/log?${query.toString()}`;
   }
 
   async read(request: LogRead, signal: AbortSignal): Promise<SourceOutput> {
@@ -76,7 +78,7 @@ export class LogsSource {
       .join(", ");
     return {
       data: { pod: request.pod, namespace: request.namespace, container: request.container ?? "", ...result },
-      request: LogsSource.requestLine(request),
+      request: logRequestLine(request),
       summary: `${where}: ${result.lines} lines${matched ? `, ${matched}` : ", no pattern matched"}`,
     };
   }

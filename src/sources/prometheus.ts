@@ -47,6 +47,11 @@ interface PromEnvelope {
 type VectorResult = Array<{ metric: Record<string, string>; value: [number, string] }>;
 type MatrixResult = Array<{ metric: Record<string, string>; values: Array<[number, string]> }>;
 
+/** How messages name the read: "a query", "a range query over 30m". */
+export function describePromQuery(request: PromQuery): string {
+  return request.rangeMs ? `a range query over ${Math.round(request.rangeMs / 60_000)}m` : "a query";
+}
+
 export class PrometheusSource {
   private readonly http: AxiosInstance;
   private readonly baseUrl: string;
@@ -56,10 +61,6 @@ export class PrometheusSource {
     const headers: Record<string, string> = { "User-Agent": options.userAgent, Accept: "application/json" };
     if (options.bearerToken) headers.Authorization = `Bearer ${options.bearerToken}`;
     this.http = axios.create({ baseURL: this.baseUrl, headers, validateStatus: () => true, maxContentLength: MAX_PROMETHEUS_BYTES });
-  }
-
-  static describe(request: PromQuery): string {
-    return request.rangeMs ? `a range query over ${Math.round(request.rangeMs / 60_000)}m` : "a query";
   }
 
   async query(request: PromQuery, signal: AbortSignal, now = new Date()): Promise<SourceOutput> {

@@ -56,7 +56,7 @@ describe("loading playbooks", () => {
         "    prometheus: { query: up }\n    kubernetes: { apiVersion: v1, kind: Pod }\n",
       ),
     );
-    expect(problem?.message).toBe("a step needs exactly one of kubernetes, logs, prometheus or audit");
+    expect(problem?.message).toBe("a step needs exactly one of kubernetes, logs, prometheus, audit");
     expect(problem?.line).toBe(5);
   });
 
