@@ -49,7 +49,9 @@ async function writeLog(bytes: number): Promise<void> {
 
 await writeLog(32 * MiB + 1);
 const playbooks = loadPlaybooks("rules");
-const file = loadTestFiles("rules/tests", playbooks).find((f) => f.playbook.alertNames.includes("KubeAPIErrorBudgetBurn"));
+const file = loadTestFiles("rules/tests", playbooks).find(
+  (f) => f.playbook.alertNames.includes("KubeAPIErrorBudgetBurn") && f.spec.cases.some((c) => c.demo),
+);
 const testCase = file?.spec.cases.find((c) => c.demo);
 if (file === undefined || testCase === undefined) throw new Error("no KubeAPIErrorBudgetBurn demo case");
 const prepared = await prepareCase(file.playbook, file.spec, testCase, "alert-enricher/bench");

@@ -12,7 +12,7 @@ import { fragmentSchema, playbookSchema } from "../src/engine/playbook.ts";
 import type { StepSources } from "../src/engine/run-playbook.ts";
 import { createSinks, createSources } from "../src/main.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
-import { formatResults, PlaybookTestFileError, runPlaybookTests } from "../src/playbook-tests/run-playbook-tests.ts";
+import { formatReport, PlaybookTestFileError, runPlaybookTestSuite } from "../src/playbook-tests/run-playbook-tests.ts";
 import { renderText } from "../src/render/text.ts";
 import { LIST_TOKEN_ID, reportLinkFor } from "../src/server/report-links.ts";
 import { describeSchemaError } from "../src/server/app.ts";
@@ -24,7 +24,10 @@ const USAGE = `usage:
                                             of then, Kubernetes objects and logs as they are now
   enricher rules validate [DIR]             check every playbook in DIR (default: RULES_DIR or ./rules)
   enricher reports link [ID]                print a signed link to the report of notification ID, or to the list of reports
-  enricher rules test [DIR]                 run the playbook tests in DIR/tests against the playbooks in DIR; exit 1 on a mismatch
+  enricher rules test [DIR] [--all-faults]
+                                            run the playbook tests in DIR/tests against the playbooks in DIR, then a
+                                            refutation case per cause and the fault matrix over each demo case
+                                            (--all-faults: over every case); exit 1 on a mismatch
   enricher rules schema [fragment]          print the JSON Schema of a playbook (rules/schema.json) or a fragment (rules/shared/schema.json)`;
 
 class UsageError extends Error {}
@@ -136,12 +139,16 @@ function validateRules(args: string[]): number {
 }
 
 async function testRules(args: string[]): Promise<number> {
-  if (args.length > 1) throw new UsageError("rules test takes at most one directory");
-  const dir = args[0] ?? process.env.RULES_DIR ?? "./rules";
+  const allFaults = args.includes("--all-faults");
+  const unknown = args.find((a) => a.startsWith("-") && a !== "--all-faults");
+  if (unknown) throw new UsageError(`unknown flag ${unknown}`);
+  const dirs = args.filter((a) => !a.startsWith("-"));
+  if (dirs.length > 1) throw new UsageError("rules test takes at most one directory");
+  const dir = dirs[0] ?? process.env.RULES_DIR ?? "./rules";
   const playbooks = loadPlaybooks(dir);
-  let results;
+  let report;
   try {
-    results = await runPlaybookTests(join(dir, "tests"), playbooks);
+    report = await runPlaybookTestSuite(join(dir, "tests"), playbooks, { faultMatrix: allFaults ? "all" : "demo" });
   } catch (error) {
     if (error instanceof PlaybookTestFileError) {
       process.stderr.write(`${error.message}\n`);
@@ -149,8 +156,8 @@ async function testRules(args: string[]): Promise<number> {
     }
     throw error;
   }
-  process.stdout.write(`${formatResults(results)}\n`);
-  return results.every((r) => r.passed) ? 0 : 1;
+  process.stdout.write(`${formatReport(report)}\n`);
+  return [...report.cases, ...report.refutations, ...report.faults].every((r) => r.passed) ? 0 : 1;
 }
 
 function reportsLink(args: string[]): number {

@@ -42,7 +42,8 @@ const RULE_EXPR =
 async function demoDiagnosis(): Promise<{ diagnosis: Diagnosis; alert: Alert }> {
   const playbooks = loadPlaybooks(new URL("../rules", import.meta.url).pathname);
   const tests = loadTestFiles(new URL("../rules/tests", import.meta.url).pathname, playbooks);
-  const file = tests.find((t) => t.playbook.alertNames.includes("KubeClientErrors"));
+  // The file with the demo case: the playbook also has a file of series cases (KubeClientErrors.series.yaml).
+  const file = tests.find((t) => t.playbook.alertNames.includes("KubeClientErrors") && t.spec.cases.some((c) => c.demo === true));
   const testCase = file?.spec.cases.find((c) => c.demo === true);
   if (file === undefined || testCase === undefined) throw new Error("rules/tests/KubeClientErrors.yaml has no demo: true case");
   const prepared = await prepareCase(file.playbook, file.spec, testCase, "alert-enricher/docs");

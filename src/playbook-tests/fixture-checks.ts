@@ -7,7 +7,7 @@ import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } f
 import type { CompiledPlaybook, CompiledStep } from "../engine/load-playbooks.ts";
 import { parseDuration } from "../engine/playbook.ts";
 import type { KubeObject } from "./fixture-cluster.ts";
-import type { ClusterFixture, Expectation, PrometheusFixture } from "./test-file.ts";
+import { type ClusterFixture, type Expectation, FAULT_BACKENDS, type Faults, type PrometheusFixture } from "./test-file.ts";
 
 export type Segments = Array<string | number>;
 
@@ -216,13 +216,15 @@ export function checkRemove(cluster: ClusterFixture | undefined, defaults: KubeO
 
 /** The causes and steps an expectation names must be the playbook's. */
 export function checkExpectation(playbook: CompiledPlaybook, expect: Expectation, at: Segments): FixtureProblem[] {
-  const causes = [...playbook.causes.map((c) => c.id), "no_correlation"];
+  const own = playbook.causes.map((c) => c.id);
+  const causes = [...own, "no_correlation"];
+  const headlines = [...causes, "could_not_check"];
   const steps = playbook.steps.map((s) => s.id);
   const problems: FixtureProblem[] = [];
-  if (!causes.includes(expect.cause)) {
+  if (!headlines.includes(expect.cause)) {
     problems.push({
       path: [...at, "cause"],
-      message: `playbook ${playbook.name} has no cause ${expect.cause}${didYouMean(expect.cause, causes)}`,
+      message: `playbook ${playbook.name} has no cause ${expect.cause}${didYouMean(expect.cause, headlines)}`,
     });
   }
   (expect.absent ?? []).forEach((id, i) => {
@@ -233,10 +235,51 @@ export function checkExpectation(playbook: CompiledPlaybook, expect: Expectation
       });
     }
   });
+  (expect.notChecked ?? []).forEach((id, i) => {
+    if (!own.includes(id)) {
+      problems.push({
+        path: [...at, "notChecked", i],
+        message: `playbook ${playbook.name} has no cause ${id}, so it is never not checked${didYouMean(id, own)}`,
+      });
+    }
+  });
+  if (expect.checks !== undefined && (expect.cause === "no_correlation" || expect.cause === "could_not_check")) {
+    problems.push({
+      path: [...at, "checks"],
+      message: `checks are the top cause's: there is none when the headline is ${expect.cause}`,
+    });
+  }
   (expect.notRun ?? []).forEach((id, i) => {
     if (!steps.includes(id))
       problems.push({ path: [...at, "notRun", i], message: `playbook ${playbook.name} has no step ${id}${didYouMean(id, steps)}` });
   });
+  return problems;
+}
+
+/**
+ * A case's faults: each keyed by a step of the playbook or a backend the playbook reads (prometheus, kubernetes,
+ * audit); a step named like a backend would make its key ambiguous.
+ */
+export function checkFaults(playbook: CompiledPlaybook, faults: Faults | undefined, at: Segments): FixtureProblem[] {
+  const problems: FixtureProblem[] = [];
+  const steps = playbook.steps.map((s) => s.id);
+  const backends = Object.keys(FAULT_BACKENDS);
+  for (const key of Object.keys(faults ?? {})) {
+    const path = [...at, key];
+    const isBackend = Object.hasOwn(FAULT_BACKENDS, key);
+    if (isBackend && steps.includes(key)) {
+      problems.push({ path, message: `${key} is both a step of playbook ${playbook.name} and a backend: rename the step` });
+    } else if (isBackend) {
+      const kinds: readonly string[] = FAULT_BACKENDS[key as keyof typeof FAULT_BACKENDS];
+      if (!playbook.steps.some((s) => kinds.includes(s.kind)))
+        problems.push({ path, message: `playbook ${playbook.name} has no step that reads from ${key}` });
+    } else if (!steps.includes(key)) {
+      problems.push({
+        path,
+        message: `playbook ${playbook.name} has no step ${key}, and ${key} is no backend (${backends.join(", ")})${didYouMean(key, [...steps, ...backends])}`,
+      });
+    }
+  }
   return problems;
 }
 

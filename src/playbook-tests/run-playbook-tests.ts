@@ -2,17 +2,19 @@
 // cluster, then the file's defaults, then the case's own objects) is served by an in-process Kubernetes API server and
 // read through the real client, PromQL steps answer from the case's results, everything happens at the case's fixed
 // clock, and the diagnosis must name the expected cause with the expected evidence. A fixture that takes no part in
-// the case (fixture-checks.ts, and answers no step asked for) fails it: a misspelling must not pass silently.
+// the case (fixture-checks.ts, and answers no step asked for) fails it: a misspelling must not pass silently. A case
+// may make reads fail (`faults:`, faults.ts) and expect what an honest diagnosis then says. runPlaybookTestSuite then
+// builds checks of its own from the cases (generated-checks.ts): refutation cases and the fault matrix.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { diagnose } from "../diagnosis/diagnose.ts";
 import { atTime } from "../engine/expressions.ts";
-import type { CompiledPlaybook } from "../engine/load-playbooks.ts";
+import type { CompiledCause, CompiledPlaybook } from "../engine/load-playbooks.ts";
 import { parseDuration } from "../engine/playbook.ts";
 import type { StepSources } from "../engine/run-playbook.ts";
 import type { Alert, AlertmanagerPayload } from "../model/alertmanager.ts";
-import type { AlertDiagnosis } from "../model/diagnosis.ts";
+import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
 import type { PromQuery } from "../sources/prometheus.ts";
 import { createKubernetesClient, loadKubeConfig } from "../sources/kubernetes-client.ts";
 import { KubernetesSource } from "../sources/kubernetes.ts";
@@ -22,6 +24,7 @@ import { baseCluster, completeMetadata, layerObjects } from "./base-cluster.ts";
 import {
   checkAnswers,
   checkExpectation,
+  checkFaults,
   checkLogs,
   checkObjects,
   checkRemove,
@@ -32,6 +35,9 @@ import {
   type YamlSource,
 } from "./fixture-checks.ts";
 import { type ClusterState, type FakeKubeApi, type KubeObject, startFakeKubeApi } from "./fixture-cluster.ts";
+import { type CaseFaults, caseFaults, overrideReads, touchesAudit } from "./faults.ts";
+import { backendFaults, faultMatrix, type GeneratedResult, type OpenCase, Replay, recordBase, refute } from "./generated-checks.ts";
+import { checkFileSeries, useRealPrometheus } from "./real-prometheus.ts";
 import { type AlertFixture, DEFAULT_TEST_TIME, type PrometheusFixture, type TestCase, type TestFile, testFileSchema } from "./test-file.ts";
 
 export interface CaseResult {
@@ -43,6 +49,9 @@ export interface CaseResult {
 }
 
 const validateTestFile = new Ajv({ allErrors: true, strict: false }).compile(testFileSchema);
+
+/** What every case runs with: a step answers within 5 s, the playbook within 20 s. */
+const TEST_LIMITS = { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 };
 
 /** "now-5m" → an RFC 3339 time that far before `now`, anywhere in the fixture; other values are left as they are. */
 function resolveTimes<T>(value: T, now: number): T {
@@ -169,7 +178,21 @@ export async function prepareCase(
   options: PrepareOptions = {},
 ): Promise<PreparedCase> {
   const at = options.at ?? new Date();
-  return serveCase(playbook, spec, testCase, userAgent, at, caseCluster(spec, testCase, at.getTime()));
+  const prepared = await serveCase(playbook, spec, testCase, userAgent, at, caseCluster(spec, testCase, at.getTime()));
+  prepared.sources = withCaseFaults(playbook, testCase, prepared.sources).sources;
+  return prepared;
+}
+
+/** The case's `faults:` over `sources` (faults.ts): the reads they name fail or hang, whatever would answer them. */
+function withCaseFaults(
+  playbook: CompiledPlaybook,
+  testCase: TestCase,
+  sources: StepSources,
+): { sources: StepSources; faults: CaseFaults } {
+  const faults = caseFaults(testCase.faults, new Set(playbook.steps.map((s) => s.id)));
+  if (!testCase.faults) return { sources, faults };
+  const auditSteps = playbook.steps.filter((s) => s.kind === "audit").map((s) => s.id);
+  return { sources: overrideReads(sources, faults.plan, { audit: touchesAudit(testCase.faults, auditSteps) }), faults };
 }
 
 async function serveCase(
@@ -227,9 +250,14 @@ interface CaseRun {
   result: CaseResult;
   /** The file-level answers this case used (or deliberately left unread with expect.notRun). */
   usedDefaults: Set<string>;
+  /** What the playbook concluded, when it ran. */
+  diagnosis?: AlertDiagnosis;
 }
 
-async function runCase(loaded: LoadedTestFile, index: number): Promise<CaseRun> {
+/** Checks to build from a case while it is served, from its recorded run (generated-checks.ts). */
+type Generate = (open: OpenCase, replay: Replay, base: Diagnosis) => Promise<void>;
+
+async function runCase(loaded: LoadedTestFile, index: number, generate?: Generate): Promise<CaseRun> {
   const { file, spec, playbook, source } = loaded;
   const testCase = spec.cases[index] as TestCase;
   const at = caseTime(spec, testCase);
@@ -237,6 +265,12 @@ async function runCase(loaded: LoadedTestFile, index: number): Promise<CaseRun> 
   const located = (problems: FixtureProblem[]) => problems.map((p) => describeProblem(file, source, p));
   const { state, defaults } = assembleCase(spec, testCase, at.getTime());
   const prepared = await serveCase(playbook, spec, testCase, "alert-enricher/rules-test", at, state);
+  // A case with series: its PromQL steps go to a real Prometheus over them (real-prometheus.ts).
+  const real = await useRealPrometheus(loaded, index, prepared, at);
+  // The case's faults go over whatever answers a step, a canned answer or a real Prometheus.
+  const { sources, faults } = withCaseFaults(playbook, testCase, prepared.sources);
+  // Every answer is recorded, so that the checks built from the case can replay them.
+  const replay = new Replay(sources);
   try {
     const fixtureProblems = located([
       ...checkObjects(testCase.cluster?.objects, [...where, "cluster", "objects"]),
@@ -245,22 +279,28 @@ async function runCase(loaded: LoadedTestFile, index: number): Promise<CaseRun> 
       ...checkAnswers(playbook, "prometheus", testCase.prometheus, [...where, "prometheus"]),
       ...checkAnswers(playbook, "audit", testCase.audit, [...where, "audit"]),
       ...checkExpectation(playbook, testCase.expect, [...where, "expect"]),
+      ...checkFaults(playbook, testCase.faults, [...where, "faults"]),
     ]);
     const diagnosis = await atTime(at, () =>
       diagnose("rules-test", payloadFor(prepared.alert), {
         playbooks: [playbook],
-        sources: prepared.sources,
-        limits: { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 },
+        sources: replay.sources,
+        limits: TEST_LIMITS,
         maxPlaybookRuns: 1,
       }),
     );
+    replay.stopRecording();
     const result = diagnosis.alerts[0] as AlertDiagnosis;
-    const problems = [...fixtureProblems, ...compare(testCase, result)];
+    const problems = [...fixtureProblems, ...compare(testCase, result, faults.faulted)];
     const writes = prepared.cluster.requests.filter((r) => r.method !== "GET");
     if (writes.length > 0)
       problems.push(`the playbook tried to write to the cluster: ${writes.map((w) => `${w.method} ${w.path}`).join(", ")}`);
 
-    problems.push(...located(usageProblems(playbook, testCase, prepared.answered, result, where)));
+    problems.push(
+      ...located(usageProblems(playbook, testCase, prepared.answered, result, where)),
+      ...located(unusedFaults(playbook, testCase, faults, result, where)),
+      ...located(real.problems()),
+    );
 
     const notRun = testCase.expect.notRun ?? [];
     const usedDefaults = new Set(
@@ -268,8 +308,15 @@ async function runCase(loaded: LoadedTestFile, index: number): Promise<CaseRun> 
         (id) => testCase.prometheus?.[id] === undefined && (prepared.answered.prometheus.has(id) || notRun.includes(id)),
       ),
     );
-    return { result: { file, name: testCase.name, passed: problems.length === 0, problems }, usedDefaults };
+    // After the case's own checks: the variants' reads must not count as the case's.
+    await generate?.(
+      caseHandle(loaded, index, prepared.alert, sources, faults, async () => {}),
+      replay,
+      diagnosis,
+    );
+    return { result: { file, name: testCase.name, passed: problems.length === 0, problems }, usedDefaults, diagnosis: result };
   } finally {
+    await real.close();
     await prepared.close();
   }
 }
@@ -311,17 +358,51 @@ function usageProblems(
   return problems;
 }
 
-function compare(testCase: TestCase, result: AlertDiagnosis): string[] {
+/** Faults no read met: the step did not read (unless the case says it must not run), or no step read that backend. */
+function unusedFaults(
+  playbook: CompiledPlaybook,
+  testCase: TestCase,
+  faults: CaseFaults,
+  result: AlertDiagnosis,
+  where: Segments,
+): FixtureProblem[] {
+  const notRun = testCase.expect.notRun ?? [];
+  return Object.keys(testCase.faults ?? {}).flatMap((key) => {
+    if (faults.used.has(key) || notRun.includes(key)) return [];
+    const isStep = playbook.steps.some((s) => s.id === key);
+    // A key that is neither a step nor a backend the playbook reads is reported by checkFaults already.
+    if (!isStep && !playbook.steps.some((s) => faultBackendOf(s.kind) === key)) return [];
+    const step = result.steps.find((s) => s.id === key);
+    const message = isStep
+      ? `never used: step ${key} made no read (${step ? `${step.status}: ${step.error ?? step.summary}` : "not run"}), so its fault shows nothing; if that is the point of the case, list it in expect.notRun`
+      : `never used: no step read from ${key} in this case, so its fault shows nothing`;
+    return [{ path: [...where, "faults", key], message }];
+  });
+}
+
+function faultBackendOf(kind: CompiledPlaybook["steps"][number]["kind"]): string {
+  return kind === "logs" ? "kubernetes" : kind;
+}
+
+/** The headline as `expect.cause` names it: a cause's id, no_correlation or could_not_check. */
+function headlineOf(result: AlertDiagnosis): string {
+  return result.verdict === "could_not_check" ? "could_not_check" : (result.causes[0]?.id ?? "none");
+}
+
+function compare(testCase: TestCase, result: AlertDiagnosis, faulted: ReadonlySet<string> = new Set()): string[] {
   const expected = testCase.expect;
   const problems: string[] = [];
   const top = result.causes[0];
   const ranking = result.causes.map((c) => `${c.id} ${Math.round(c.confidence * 100)}%`).join(", ");
-  if (top?.id !== expected.cause) {
+  if (headlineOf(result) !== expected.cause) {
+    const unread = result.verdict === "could_not_check" ? `could not check (${(result.couldNotRead ?? []).join("; ")})` : undefined;
     problems.push(
       `expected top cause: ${expected.cause}`,
-      `     got top cause: ${top ? `${top.id} — ${top.summary}` : "none"}`,
-      `  causes ranked: ${ranking}`,
+      `     got top cause: ${unread ?? (top ? `${top.id} — ${top.summary}` : "none")}`,
+      `  causes ranked: ${ranking || "none"}`,
     );
+    if ((result.notChecked ?? []).length > 0)
+      problems.push(`  not checked: ${(result.notChecked ?? []).map((n) => `${n.id} (${n.reason})`).join(", ")}`);
   }
   if (expected.summary && !top?.summary.includes(expected.summary)) {
     problems.push(
@@ -347,12 +428,28 @@ function compare(testCase: TestCase, result: AlertDiagnosis): string[] {
   }
   if (expected.partial !== undefined && result.partial !== expected.partial)
     problems.push(`expected partial: ${expected.partial}, got ${result.partial}`);
+  const notChecked = result.notChecked ?? [];
+  for (const id of expected.notChecked ?? []) {
+    if (!notChecked.some((n) => n.id === id)) {
+      const state = result.causes.some((c) => c.id === id) ? "it holds" : "it was ruled out";
+      problems.push(`cause ${id} should be not checked, but ${state} (not checked: ${notChecked.map((n) => n.id).join(", ") || "none"})`);
+    }
+  }
+  const unread = result.couldNotRead ?? [];
+  for (const wanted of expected.couldNotRead ?? []) {
+    if (!unread.some((line) => line.includes(wanted)))
+      problems.push(`missing could-not-read line: ${JSON.stringify(wanted)} (was: ${JSON.stringify(unread)})`);
+  }
+  if (expected.checks !== undefined) {
+    const checks = top?.checks ? `${top.checks.made} of ${top.checks.total}` : "none";
+    if (checks !== expected.checks) problems.push(`expected checks: ${expected.checks}, got ${checks}`);
+  }
   // A step that failed reads nothing, so a case could pass for the wrong reason: unless the case is about a partial
-  // diagnosis, every step must have read what it asked for.
-  const failed = result.steps.filter((s) => s.status === "failed" || s.status === "timeout");
+  // diagnosis, every step must have read what it asked for, but for those the case makes fail (faults:).
+  const failed = result.steps.filter((s) => (s.status === "failed" || s.status === "timeout") && !faulted.has(s.id));
   if (failed.length > 0 && expected.partial !== true) {
     problems.push(
-      "steps that failed (fix the fixture, or expect partial: true):",
+      "steps that failed (fix the fixture, make the failure a fault of the case, or expect partial: true):",
       ...failed.map((s) => `  - ${s.id}: ${s.error ?? s.summary}`),
     );
   }
@@ -380,6 +477,7 @@ function schemaProblem(error: ErrorObject): FixtureProblem {
   }
   if (error.keyword === "pattern" && path.at(-1) === "at")
     return { path, message: "must be an RFC 3339 time such as 2026-11-23T10:00:00Z" };
+  if (error.keyword === "pattern" && path.at(-1) === "checks") return { path, message: 'must be "<made> of <total>", such as "3 of 4"' };
   return { path, message: error.message ?? "is invalid" };
 }
 
@@ -409,6 +507,7 @@ function checkFile(file: string, text: string, playbooks: CompiledPlaybook[]): {
     ...checkObjects(spec.cluster?.objects, ["cluster", "objects"]),
     ...checkLogs(spec.cluster?.logs, defaultObjects(spec, undefined, at).objects, ["cluster", "logs"]),
     ...checkAnswers(playbook, "prometheus", spec.prometheus, ["prometheus"]),
+    ...checkFileSeries(playbook, spec),
   ]);
   return { loaded: { file, spec, playbook, source: parsed }, problems };
 }
@@ -432,12 +531,41 @@ export function loadTestFiles(testsDir: string, playbooks: CompiledPlaybook[]): 
 
 /** Runs every case of every test file in `testsDir` against `playbooks`. */
 export async function runPlaybookTests(testsDir: string, playbooks: CompiledPlaybook[]): Promise<CaseResult[]> {
+  return (await runCases(loadTestFiles(testsDir, playbooks))).results;
+}
+
+interface RanCase {
+  loaded: LoadedTestFile;
+  index: number;
+  run: CaseRun;
+}
+
+/**
+ * Runs the cases, file by file, in order. A case whose faults make a read hang waits out the step's timeout: those
+ * start first and wait beside the others.
+ */
+async function runCases(
+  files: LoadedTestFile[],
+  generate?: (loaded: LoadedTestFile, index: number) => Generate,
+): Promise<{ results: CaseResult[]; ran: RanCase[] }> {
   const results: CaseResult[] = [];
-  for (const loaded of loadTestFiles(testsDir, playbooks)) {
+  const ran: RanCase[] = [];
+  const waiting = new Map<string, Promise<CaseRun>>();
+  files.forEach((loaded, f) =>
+    loaded.spec.cases.forEach((testCase, i) => {
+      if (!Object.values(testCase.faults ?? {}).some((v) => v === "timeout" || v === "hang")) return;
+      const run = runCase(loaded, i);
+      run.catch(() => {}); // awaited in its turn below, which rethrows
+      waiting.set(`${f}:${i}`, run);
+    }),
+  );
+  for (const [f, loaded] of files.entries()) {
     const used = new Set<string>();
     for (let i = 0; i < loaded.spec.cases.length; i++) {
-      const run = await runCase(loaded, i);
+      // A case started early builds nothing while served: its checks wait for it to be served again.
+      const run = await (waiting.get(`${f}:${i}`) ?? runCase(loaded, i, generate?.(loaded, i)));
       results.push(run.result);
+      ran.push({ loaded, index: i, run });
       for (const id of run.usedDefaults) used.add(id);
     }
     // A file-level answer is a default: a case may not run its step. One that no case uses shows nothing.
@@ -456,10 +584,200 @@ export async function runPlaybookTests(testsDir: string, playbooks: CompiledPlay
       });
     }
   }
-  return results;
+  return { results, ran };
 }
 
+export interface PlaybookTestOptions {
+  /** Refutation cases for every cause with a symptom that some case reaches (default true). */
+  refutation?: boolean;
+  /**
+   * The fault matrix (each step that read something made unknown) over the demo case of each playbook ("demo", the
+   * default) or over every case ("all"); "none" leaves it and the whole-backend cases out.
+   */
+  faultMatrix?: "demo" | "all" | "none";
+}
+
+export interface PlaybookTestReport {
+  cases: CaseResult[];
+  refutations: GeneratedResult[];
+  faults: GeneratedResult[];
+  /**
+   * Every cause of the playbooks (a shared fragment's once, as "shared/<fragment>/<id>", a playbook's own as
+   * "<playbook>/<id>"), and those some case's diagnosis holds.
+   */
+  causes: { all: string[]; reached: string[] };
+}
+
+function causeKey(playbook: CompiledPlaybook, cause: CompiledCause): string {
+  return cause.fragment ? `shared/${cause.fragment}/${cause.id}` : `${playbook.name}/${cause.id}`;
+}
+
+/** A case as the generated checks see it, served with `sources` (its own, faults included). */
+function caseHandle(
+  loaded: LoadedTestFile,
+  index: number,
+  alert: Alert,
+  sources: StepSources,
+  faults: CaseFaults,
+  close: () => Promise<void>,
+): OpenCase {
+  const { file, spec, playbook, source } = loaded;
+  const testCase = spec.cases[index] as TestCase;
+  const at = caseTime(spec, testCase);
+  return {
+    playbook,
+    file,
+    where: `${file}:${source.lineAt(["cases", index])}`,
+    name: testCase.name,
+    sources,
+    hanging: faults.hanging(playbook.steps),
+    run: (runSources, variant) =>
+      atTime(at, () =>
+        diagnose("rules-test", payloadFor(alert), {
+          playbooks: [variant ?? playbook],
+          sources: runSources,
+          limits: TEST_LIMITS,
+          maxPlaybookRuns: 1,
+          charts: false,
+        }),
+      ),
+    close,
+  };
+}
+
+/** Serves a case again for its generated checks: its cluster, its answers (real Prometheus included) and its faults. */
+async function openCase(loaded: LoadedTestFile, index: number): Promise<OpenCase> {
+  const { spec, playbook } = loaded;
+  const testCase = spec.cases[index] as TestCase;
+  const at = caseTime(spec, testCase);
+  const prepared = await serveCase(playbook, spec, testCase, "alert-enricher/rules-test", at, caseCluster(spec, testCase, at.getTime()));
+  const real = await useRealPrometheus(loaded, index, prepared, at);
+  const { sources, faults } = withCaseFaults(playbook, testCase, prepared.sources);
+  return caseHandle(loaded, index, prepared.alert, sources, faults, async () => {
+    await real.close();
+    await prepared.close();
+  });
+}
+
+/**
+ * Runs every case, then the checks built from them (generated-checks.ts): a refutation case for every cause with a
+ * symptom that some case reaches, and the fault matrix and whole-backend faults over the demo case of each playbook
+ * (or every case). Each check runs while its case is served for the case itself, from the answers the case's run
+ * recorded; a cause no case ranks first, and a case whose faults hang (run beside the others), are served again after.
+ */
+export async function runPlaybookTestSuite(
+  testsDir: string,
+  playbooks: CompiledPlaybook[],
+  options: PlaybookTestOptions = {},
+): Promise<PlaybookTestReport> {
+  const files = loadTestFiles(testsDir, playbooks);
+  const mode = options.faultMatrix ?? "demo";
+  const refuting = options.refutation !== false;
+  const all = new Map<string, CompiledCause>();
+  for (const playbook of playbooks)
+    for (const cause of playbook.causes) if (!all.has(causeKey(playbook, cause))) all.set(causeKey(playbook, cause), cause);
+
+  // The case each playbook's matrix and whole-backend faults run on: its demo case, else its first case whose
+  // headline is a cause (known once run).
+  const demos = new Map<CompiledPlaybook, RanCaseKey>();
+  files.forEach((loaded, f) =>
+    loaded.spec.cases.forEach((c, i) => {
+      if (c.demo && !demos.has(loaded.playbook)) demos.set(loaded.playbook, `${f}:${i}`);
+    }),
+  );
+  const fileOf = new Map(files.map((loaded, f) => [loaded, f]));
+  const keyOf = (loaded: LoadedTestFile, index: number): RanCaseKey => `${fileOf.get(loaded) ?? -1}:${index}`;
+  const isDemo = (loaded: LoadedTestFile, index: number, base: AlertDiagnosis | undefined) => {
+    const known = demos.get(loaded.playbook);
+    if (known === undefined && base?.verdict === "cause") demos.set(loaded.playbook, keyOf(loaded, index));
+    return demos.get(loaded.playbook) === keyOf(loaded, index);
+  };
+
+  const refuted = new Set<string>();
+  const built = new Map<RanCaseKey, { refutations: GeneratedResult[]; faults: GeneratedResult[]; matrix: boolean }>();
+  const build = async (loaded: LoadedTestFile, index: number, open: OpenCase, replay: Replay, base: Diagnosis, causes: CompiledCause[]) => {
+    const key = keyOf(loaded, index);
+    const done = built.get(key) ?? { refutations: [], faults: [], matrix: false };
+    built.set(key, done);
+    for (const cause of causes) {
+      refuted.add(causeKey(loaded.playbook, cause));
+      done.refutations.push(await refute(open, replay, cause));
+    }
+    if (done.matrix || mode === "none") return;
+    const demo = isDemo(loaded, index, base.alerts[0]);
+    if (mode === "all" || demo) done.faults.push(...(await faultMatrix(open, replay, base)));
+    if (demo) done.faults.push(...(await backendFaults(open, replay, base)));
+    done.matrix = true;
+  };
+  // While each case is served: the causes it is the first to rank first.
+  const generate =
+    (loaded: LoadedTestFile, index: number): Generate =>
+    async (open, replay, base) => {
+      const top = base.alerts[0]?.causes[0];
+      const cause = loaded.playbook.causes.find((c) => c.id === top?.id);
+      const first = refuting && cause?.symptom !== undefined && !refuted.has(causeKey(loaded.playbook, cause));
+      await build(loaded, index, open, replay, base, first && cause ? [cause] : []);
+    };
+  const { results, ran } = await runCases(files, generate);
+
+  // Where each cause is reached: preferably where it ranks first, then a case with canned answers (a case with
+  // series starts a Prometheus again).
+  const reached = new Map<string, { at: RanCase; cause: CompiledCause; preference: number }>();
+  for (const at of ran) {
+    const playbook = at.loaded.playbook;
+    const testCase = at.loaded.spec.cases[at.index];
+    const series = (testCase?.series ?? at.loaded.spec.series ?? []).length > 0;
+    (at.run.diagnosis?.causes ?? []).forEach((held, rank) => {
+      const cause = playbook.causes.find((c) => c.id === held.id);
+      if (!cause) return;
+      const key = causeKey(playbook, cause);
+      const preference = (rank === 0 ? 0 : 2) + (series ? 1 : 0);
+      const known = reached.get(key);
+      if (!known || preference < known.preference) reached.set(key, { at, cause, preference });
+    });
+  }
+
+  // Served again: the refutations no case could make while served, and the matrix of cases that were run early.
+  const again = new Map<RanCase, CompiledCause[]>();
+  for (const [key, { at, cause }] of reached) {
+    if (refuting && cause.symptom && !refuted.has(key)) again.set(at, [...(again.get(at) ?? []), cause]);
+  }
+  for (const at of ran) {
+    const wanted = mode === "all" ? at.run.diagnosis !== undefined : mode === "demo" && isDemo(at.loaded, at.index, at.run.diagnosis);
+    if (wanted && !built.get(keyOf(at.loaded, at.index))?.matrix && !again.has(at)) again.set(at, []);
+  }
+  for (const at of ran.filter((r) => again.has(r))) {
+    const open = await openCase(at.loaded, at.index);
+    try {
+      const { replay, base } = await recordBase(open);
+      await build(at.loaded, at.index, open, replay, base, again.get(at) ?? []);
+    } finally {
+      await open.close();
+    }
+  }
+  const inOrder = ran.map((r) => built.get(keyOf(r.loaded, r.index))).filter((b) => b !== undefined);
+  return {
+    cases: results,
+    refutations: inOrder.flatMap((b) => b.refutations),
+    faults: inOrder.flatMap((b) => b.faults),
+    causes: {
+      all: [...all.keys()],
+      reached: [...all.keys()].filter((key) => reached.has(key)),
+    },
+  };
+}
+
+/** A case by the position of its file and its own: "0:3". */
+type RanCaseKey = string;
+
 export function formatResults(results: CaseResult[]): string {
+  const lines = caseLines(results);
+  const passed = results.filter((r) => r.passed).length;
+  lines.push("", `${passed} passed, ${results.length - passed} failed`);
+  return lines.join("\n");
+}
+
+function caseLines(results: CaseResult[]): string[] {
   const lines: string[] = [];
   let file = "";
   for (const result of results) {
@@ -470,7 +788,59 @@ export function formatResults(results: CaseResult[]): string {
     lines.push(`  ${result.passed ? "✓" : "✗"} ${result.name}`);
     for (const problem of result.problems) lines.push(`      ${problem}`);
   }
+  return lines;
+}
+
+function count(results: Array<{ passed: boolean }>): { passed: number; failed: number } {
   const passed = results.filter((r) => r.passed).length;
-  lines.push("", `${passed} passed, ${results.length - passed} failed`);
+  return { passed, failed: results.length - passed };
+}
+
+/** Lists, grouped: "KubeClientErrors: a, b; shared/client-go-client: c". */
+function groupedCauses(keys: string[]): string {
+  const groups = new Map<string, string[]>();
+  for (const key of keys) {
+    const at = key.lastIndexOf("/");
+    const group = key.slice(0, at);
+    groups.set(group, [...(groups.get(group) ?? []), key.slice(at + 1)]);
+  }
+  return [...groups.entries()].map(([group, ids]) => `${group}: ${ids.join(", ")}`).join("; ");
+}
+
+/**
+ * The cases one line each, then every refutation case, the fault cases that failed, the causes no case reaches, one
+ * summary line, and last the plain "N passed, N failed" of everything together.
+ */
+export function formatReport(report: PlaybookTestReport): string {
+  const lines = caseLines(report.cases);
+  if (report.refutations.length > 0) {
+    lines.push("", "refutation: with the steps its symptom reads answering nothing there, each cause is ruled out");
+    for (const r of report.refutations) {
+      lines.push(`  ${r.passed ? "✓" : "✗"} ${r.name}`);
+      for (const problem of r.problems) lines.push(`      ${problem}`);
+    }
+  }
+  const faultsFailed = report.faults.filter((r) => !r.passed);
+  if (report.faults.length > 0) {
+    lines.push(
+      "",
+      `faults: each step that read something made unknown, and Prometheus refusing / the API server hanging / both (${faultsFailed.length === 0 ? "all passed" : "failures"})`,
+    );
+    for (const r of faultsFailed) {
+      lines.push(`  ✗ ${r.name}`);
+      for (const problem of r.problems) lines.push(`      ${problem}`);
+    }
+  }
+  const unreached = report.causes.all.filter((key) => !report.causes.reached.includes(key));
+  if (unreached.length > 0) lines.push("", `causes no case reaches (${unreached.length}): ${groupedCauses(unreached)}`);
+  const cases = count(report.cases);
+  const refutations = count(report.refutations);
+  const faults = count(report.faults);
+  lines.push(
+    "",
+    `${cases.passed} cases passed, ${cases.failed} failed; ${report.causes.reached.length} of ${report.causes.all.length} causes reached; ` +
+      `${refutations.passed} refutation cases passed, ${refutations.failed} failed; ${faults.passed} fault cases passed, ${faults.failed} failed`,
+    `${cases.passed + refutations.passed + faults.passed} passed, ${cases.failed + refutations.failed + faults.failed} failed`,
+  );
   return lines.join("\n");
 }

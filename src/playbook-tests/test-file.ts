@@ -1,6 +1,7 @@
 // The shape of a playbook test file (rules/tests/*.yaml): an alert and a cluster state in, an expected cause out.
 import type { JSONSchemaType } from "ajv";
 import type { KubeObject } from "./fixture-cluster.ts";
+import { type InputSeries, intervalSchema, seriesSchema } from "./series-schema.ts";
 
 /** An instant result, or a range result with one value per step ending now. */
 export type PrometheusFixture =
@@ -23,7 +24,10 @@ export interface AlertFixture {
 }
 
 export interface Expectation {
-  /** The id of the cause that must rank first ("no_correlation" for the runbook's fallback). */
+  /**
+   * The id of the cause that must rank first; "no_correlation" for the runbook's fallback (every cause checked, none
+   * holds), "could_not_check" when no cause holds and some could not be checked.
+   */
   cause: string;
   /** Text the top cause's summary must contain. */
   summary?: string;
@@ -39,7 +43,24 @@ export interface Expectation {
    */
   notRun?: string[];
   partial?: boolean;
+  /** Causes that must be listed as not checked (a read they need failed); others may be too. */
+  notChecked?: string[];
+  /** Text each of which must appear in some line of what could not be read ("Prometheus … could not be reached"). */
+  couldNotRead?: string[];
+  /** The top cause's checks, "made of total": "3 of 4" when one check could not be made. */
+  checks?: string;
 }
+
+/**
+ * What a case makes fail, by step id or by backend (`prometheus`; `kubernetes`, the API server's object and log reads;
+ * `audit`): `refused` (the backend refuses the connection, worded as the service words it), `timeout` or `hang` (the
+ * read never answers: the step times out), or any other text (the read fails with that message).
+ */
+export type Faults = Record<string, string>;
+
+/** The backends a case can make fail as a whole, and the step kinds each serves. */
+export const FAULT_BACKENDS = { prometheus: ["prometheus"], kubernetes: ["kubernetes", "logs"], audit: ["audit"] } as const;
+export type FaultBackend = keyof typeof FAULT_BACKENDS;
 
 export interface TestCase {
   name: string;
@@ -53,6 +74,12 @@ export interface TestCase {
   prometheus?: Record<string, PrometheusFixture>;
   /** Rows of the playbook's audit-log steps, by step id; without it audit steps are skipped as unconfigured. */
   audit?: Record<string, Array<Record<string, string | number>>>;
+  /** Input series in promtool's notation, added to the file's: the case's PromQL steps run on a real Prometheus (series.ts). */
+  series?: InputSeries[];
+  /** Between two samples of `series` (default the file's, else 1m). */
+  interval?: string;
+  /** Reads that fail in this case, by step id or backend (Faults). */
+  faults?: Faults;
   expect: Expectation;
 }
 
@@ -69,6 +96,9 @@ export interface TestFile {
   alert?: AlertFixture;
   cluster?: ClusterFixture;
   prometheus?: Record<string, PrometheusFixture>;
+  /** Input series every case starts from (series.ts); a case's series with the same labels replaces one. */
+  series?: InputSeries[];
+  interval?: string;
   cases: TestCase[];
 }
 
@@ -205,6 +235,8 @@ export const testFileSchema = {
     alert: alertSchema,
     cluster: clusterSchema,
     prometheus: prometheusSchema,
+    series: seriesSchema,
+    interval: intervalSchema,
     cases: {
       type: "array",
       minItems: 1,
@@ -218,6 +250,9 @@ export const testFileSchema = {
           cluster: clusterSchema,
           prometheus: prometheusSchema,
           audit: { type: "object", nullable: true, required: [], additionalProperties: { type: "array", items: { type: "object" } } },
+          series: seriesSchema,
+          interval: intervalSchema,
+          faults: { type: "object", nullable: true, required: [], additionalProperties: { type: "string", minLength: 1 } },
           expect: {
             type: "object",
             properties: {
@@ -228,6 +263,9 @@ export const testFileSchema = {
               absent: { type: "array", items: { type: "string" }, nullable: true },
               notRun: { type: "array", items: { type: "string" }, nullable: true },
               partial: { type: "boolean", nullable: true },
+              notChecked: { type: "array", items: { type: "string" }, nullable: true },
+              couldNotRead: { type: "array", items: { type: "string" }, nullable: true },
+              checks: { type: "string", nullable: true, pattern: "^[0-9]+ of [0-9]+$" },
             },
             required: ["cause"],
             additionalProperties: false,

@@ -52,7 +52,7 @@ steps:
 causes:
   - id: clock
     title: What the clock says
-    when: "true"
+    symptom: { when: "true", text: the clock }
     confidence: 0.5
     summary: >-
       age {{ fixed(-secondsUntil(steps.settings.object.metadata.creationTimestamp), 0) }} s;

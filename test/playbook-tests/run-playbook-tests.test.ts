@@ -5,7 +5,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { formatResults, PlaybookTestFileError, runPlaybookTests } from "../../src/playbook-tests/run-playbook-tests.ts";
+import {
+  formatResults,
+  PlaybookTestFileError,
+  runPlaybookTests,
+  runPlaybookTestSuite,
+} from "../../src/playbook-tests/run-playbook-tests.ts";
 import type { TestFile } from "../../src/playbook-tests/test-file.ts";
 
 const playbooks = loadPlaybooks("rules");
@@ -15,6 +20,14 @@ describe("the shipped playbook tests (rules/tests)", () => {
     const results = await runPlaybookTests("rules/tests", playbooks);
     expect(results.length).toBeGreaterThan(0);
     expect(results.filter((r) => !r.passed).map((r) => `${r.name}\n${r.problems.join("\n")}`)).toEqual([]);
+  });
+
+  // `rules test` runs the fault matrix over each playbook's demo case; here it runs over every case (issue #12).
+  it("pass a refutation case for every cause they reach, and the fault matrix over every case", { timeout: 300_000 }, async () => {
+    const report = await runPlaybookTestSuite("rules/tests", playbooks, { faultMatrix: "all" });
+    const failed = [...report.refutations, ...report.faults].filter((r) => !r.passed);
+    expect(failed.map((r) => `${r.name}\n${r.problems.join("\n")}`)).toEqual([]);
+    expect(report.faults.length).toBeGreaterThan(report.cases.length);
   });
 
   it("reach every cause of every playbook, and its no-correlation branch, at least once", () => {
@@ -42,10 +55,11 @@ describe("the shipped playbook tests (rules/tests)", () => {
     const missing: string[] = [];
     for (const playbook of playbooks) {
       const fragments = new Set(playbook.causes.flatMap((c) => (c.fragment ? [c.fragment] : [])));
-      const spec = readdirSync("rules/tests")
+      // Every file of the playbook: its canned cases and its series cases (<playbook>.series.yaml).
+      const specs = readdirSync("rules/tests")
         .map((f) => parse(readFileSync(join("rules/tests", f), "utf8")) as TestFile)
-        .find((s) => s.playbook === playbook.name);
-      const expected = new Set(spec?.cases.map((c) => c.expect.cause) ?? []);
+        .filter((s) => s.playbook === playbook.name);
+      const expected = new Set(specs.flatMap((s) => s.cases.map((c) => c.expect.cause)));
       for (const fragment of fragments) {
         if (!playbook.causes.some((c) => c.fragment === fragment && expected.has(c.id)))
           missing.push(`${playbook.name} never reaches a cause of ${fragment}`);
@@ -81,7 +95,20 @@ describe("enricher rules test", () => {
     expect(run.stdout).toContain("expected top cause: network_failure");
     expect(run.stdout).toContain("got top cause: authentication_failure");
     expect(run.stdout).toContain('missing evidence: "a line that is not there"');
-    expect(run.stdout).toContain("0 passed, 1 failed");
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines.at(-2)).toMatch(
+      /^0 cases passed, 1 failed; \d+ of \d+ causes reached; \d+ refutation cases passed, \d+ failed; \d+ fault cases passed, \d+ failed$/,
+    );
+    expect(lines.at(-1)).toMatch(/^\d+ passed, [1-9]\d* failed$/);
+  });
+
+  it("refuses a flag it does not know", () => {
+    const run = spawnSync("node_modules/.bin/node", ["bin/enricher.ts", "rules", "test", "--all-fault"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("unknown flag --all-fault");
   });
 
   it("refuses a test file that names no known playbook", async () => {

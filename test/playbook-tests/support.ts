@@ -4,7 +4,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { type CaseResult, runPlaybookTests } from "../../src/playbook-tests/run-playbook-tests.ts";
+import {
+  type CaseResult,
+  type PlaybookTestOptions,
+  type PlaybookTestReport,
+  runPlaybookTests,
+  runPlaybookTestSuite,
+} from "../../src/playbook-tests/run-playbook-tests.ts";
 
 /**
  * Example: the pods of `shop`, an instant error ratio, a 10-minute history, a deeper query run only above 50% errors,
@@ -36,12 +42,18 @@ steps:
 causes:
   - id: high_errors
     title: High errors
-    when: steps.errors.value != null && steps.errors.value > 0.1
+    symptom:
+      when: steps.errors.value != null && steps.errors.value > 0.1
+      text: "{{ percent(steps.errors.value) }} of requests fail"
+      step: errors
     confidence: 0.8
     summary: "{{ percent(steps.errors.value) }} errors"
   - id: failing_logs
     title: Failures in the log
-    when: steps.web_logs.matches.?failed.orValue(0) > 0
+    symptom:
+      when: steps.web_logs.matches.?failed.orValue(0) > 0
+      text: "{{ steps.web_logs.matches.failed }} failures in the web pod's log"
+      step: web_logs
     confidence: 0.5
     summary: "{{ steps.web_logs.matches.failed }} failures"
 noCorrelation:
@@ -63,6 +75,8 @@ export interface RulesDir {
   dir: string;
   file: string;
   run(): Promise<CaseResult[]>;
+  /** The cases, then the refutation and fault cases built from them. */
+  suite(options?: PlaybookTestOptions): Promise<PlaybookTestReport>;
   remove(): void;
 }
 
@@ -77,6 +91,7 @@ export function rulesWith(testFile: string, playbook = EXAMPLE_PLAYBOOK): RulesD
     dir,
     file,
     run: () => runPlaybookTests(join(dir, "tests"), loadPlaybooks(dir)),
+    suite: (options) => runPlaybookTestSuite(join(dir, "tests"), loadPlaybooks(dir), options),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
