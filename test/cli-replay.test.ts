@@ -30,7 +30,7 @@ steps:
 causes:
   - id: replayed
     title: What the replay saw
-    when: "true"
+    symptom: { when: "true", text: replayed }
     confidence: 0.5
     summary: >-
       ratio {{ steps.ratio.value }}, {{ size(steps.history.series[0].points) }} points,

@@ -22,7 +22,9 @@ steps:
 causes:
   - id: bad
     title: Bad
-    when: steps.pods.count > 0
+    symptom:
+      when: steps.pods.count > 0
+      text: pods
     confidence: 0.5
     summary: "{{ steps.pods.count }} pods"
 noCorrelation:
@@ -72,7 +74,9 @@ describe("enricher rules validate", () => {
     const result = await cli(["rules", "validate", dir]);
     const lines = result.stderr.trim().split("\n");
     expect(lines[0]).toBe(`${join(dir, "a-unknown-field.yaml")}:10: steps.0.kubernetes: unknown field "labelSelektor"`);
-    expect(lines[1]).toMatch(new RegExp(`^${escapeRegExp(join(dir, "b-bad-cel.yaml"))}:13: causes\\.0\\.when: invalid CEL expression`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^${escapeRegExp(join(dir, "b-bad-cel.yaml"))}:14: causes\\.0\\.symptom\\.when: invalid CEL expression`),
+    );
     expect(result.stdout).toBe("");
     expect(result.code).toBe(1);
   });

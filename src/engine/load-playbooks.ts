@@ -242,11 +242,15 @@ export function loadPlaybookFile(
   // Facts may read any step, the included ones too; the steps that read facts are checked against them below.
   const allSteps = new Set<string>();
   const factsInScope = new Map<string, CompiledFact>();
-  for (const item of spec.steps) {
+  spec.steps.forEach((item, index) => {
     if (!isInclude(item)) allSteps.add(item.id);
     for (const step of isInclude(item) ? (fragments.get(item.include)?.steps ?? []) : []) allSteps.add(step.id);
-    for (const fact of isInclude(item) ? (fragments.get(item.include)?.facts ?? []) : []) factsInScope.set(fact.name, fact);
-  }
+    for (const fact of isInclude(item) ? (fragments.get(item.include)?.facts ?? []) : []) {
+      if (factsInScope.has(fact.name))
+        parsed.report(["steps", index, "include"], `brings fact ${fact.name}, which another fragment already defines`);
+      factsInScope.set(fact.name, fact);
+    }
+  });
   const facts = compiler.facts(["facts"], spec.facts ?? {}, allSteps, factsInScope);
   const known = new Set<string>();
   const steps: CompiledStep[] = [];
@@ -345,6 +349,9 @@ function schemaProblem(file: string, error: ErrorObject, lineAt: (segments: Segm
   if (error.keyword === "additionalProperties") {
     message = `unknown field ${JSON.stringify(error.params.additionalProperty)}`;
     return { file, line: lineAt([...segments, String(error.params.additionalProperty)]), path: segments.join("."), message };
+  }
+  if (error.keyword === "required" && error.params.missingProperty === "symptom" && segments[0] === "causes") {
+    message = "a cause needs a symptom: what it explains, read from the alert's own data (rules/README.md, Three-valued evidence)";
   }
   if (error.keyword === "oneOf") message = `a step needs exactly one of ${STEP_KIND_NAMES.join(", ")}`;
   if (error.keyword === "enum") message = `${message}: ${JSON.stringify(error.params.allowedValues)}`;

@@ -64,7 +64,7 @@ export interface CauseSpec {
   id: string;
   title: string;
   runbook?: string;
-  symptom?: SymptomSpec;
+  symptom: SymptomSpec;
   /** What else must hold for this cause (its defining finding), beside the symptom. */
   when?: string;
   /** The most this cause can score: every check made, every explanation seen, the symptom at full strength. */
@@ -177,7 +177,7 @@ const causeSchema: JSONSchemaType<CauseSpec> = {
     id: { type: "string", pattern: ID },
     title: text,
     runbook: optionalText,
-    symptom: { ...symptomSchema, nullable: true } as unknown as JSONSchemaType<SymptomSpec> & { nullable: true },
+    symptom: symptomSchema,
     when: optionalText,
     confidence: { type: "number", minimum: 0, maximum: 1 },
     summary: text,
@@ -185,8 +185,8 @@ const causeSchema: JSONSchemaType<CauseSpec> = {
     evidence: { type: "array", items: evidenceSchema, nullable: true },
     remediation: remediationSchema,
   },
-  required: ["id", "title", "confidence", "summary"],
-  anyOf: [{ required: ["symptom"] }, { required: ["when"] }],
+  // A cause without its symptom is how a diagnosis became confidently wrong: every cause must say what it explains.
+  required: ["id", "title", "symptom", "confidence", "summary"],
   additionalProperties: false,
 };
 

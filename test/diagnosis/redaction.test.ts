@@ -39,7 +39,9 @@ causes:
   - id: client_error_events
     title: Control-plane events report client errors
     confidence: 0.5
-    when: steps.control_plane_events.items.exists(e, containsAny(e.?message.orValue(""), ["connection refused", "timeout", "unauthorized", "forbidden"]))
+    symptom:
+      when: steps.control_plane_events.items.exists(e, containsAny(e.?message.orValue(""), ["connection refused", "timeout", "unauthorized", "forbidden"]))
+      text: kube-system events report client errors
     summary: >-
       kube-system events report client errors: {{ steps.control_plane_events.items[0].message }}
       (hosts: {{ join(steps.client_errors.series.map(s, s.labels.host), ", ") }})

@@ -16,7 +16,9 @@ steps:
 causes:
   - id: bad
     title: Bad
-    when: steps.pods.count > 0
+    symptom:
+      when: steps.pods.count > 0
+      text: pods
     confidence: 0.5
     summary: "{{ steps.pods.count }} pods"
 noCorrelation:
@@ -62,8 +64,8 @@ describe("loading playbooks", () => {
 
   it("reports a broken CEL condition with its line", () => {
     const [problem] = problemsOf(valid.replace("when: steps.pods.count > 0", "when: steps.pods.count >"));
-    expect(problem?.path).toBe("causes.0.when");
-    expect(problem?.line).toBe(13);
+    expect(problem?.path).toBe("causes.0.symptom.when");
+    expect(problem?.line).toBe(14);
     expect(problem?.message).toContain("invalid CEL expression");
   });
 
@@ -98,7 +100,7 @@ describe("loading playbooks", () => {
     } catch (error) {
       expect(error).toBeInstanceOf(PlaybookLoadError);
       const message = (error as Error).message;
-      expect(message).toContain(`${join(dir, "c.yaml")}:14: causes.0.confidence: must be <= 1`);
+      expect(message).toContain(`${join(dir, "c.yaml")}:16: causes.0.confidence: must be <= 1`);
       expect(message).toContain("alert Example is already covered by");
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -202,5 +204,48 @@ describe("PromQL in playbooks and fragments (issue #12)", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("facts", () => {
+  const fragment = (name: string) => `fragment: ${name}
+title: ${name}
+facts: { shared: "1.0" }
+steps: [{ id: ${name.replace("-", "_")}_q, title: q, prometheus: { query: up } }]
+`;
+  it("refuses two included fragments that define the same fact, naming the include", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rules-"));
+    try {
+      mkdirSync(join(dir, "shared"));
+      writeFileSync(join(dir, "shared", "a.yaml"), fragment("frag-a"));
+      writeFileSync(join(dir, "shared", "b.yaml"), fragment("frag-b"));
+      writeFileSync(
+        join(dir, "p.yaml"),
+        `alert: P
+title: p
+runbook: r
+steps: [{ include: frag-a }, { include: frag-b }]
+causes: []
+noCorrelation: { title: n, summary: n }
+`,
+      );
+      expect(() => loadPlaybooks(dir)).toThrow(
+        /p\.yaml:\d+: steps\.1\.include: brings fact shared, which another fragment already defines/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("causes", () => {
+  it("refuse a cause without a symptom, saying what one is", () => {
+    const [problem] = problemsOf(
+      valid.replace("    symptom:\n      when: steps.pods.count > 0\n      text: pods\n", "    when: steps.pods.count > 0\n"),
+    );
+    expect(problem?.path).toBe("causes.0");
+    expect(problem?.message).toBe(
+      "a cause needs a symptom: what it explains, read from the alert's own data (rules/README.md, Three-valued evidence)",
+    );
   });
 });

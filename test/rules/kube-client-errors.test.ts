@@ -6,6 +6,7 @@ import { diagnose } from "../../src/diagnosis/diagnose.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import { createSources } from "../../src/main.ts";
 import type { AlertDiagnosis } from "../../src/model/diagnosis.ts";
+import type { FakeKubeOptions } from "../../src/playbook-tests/fixture-cluster.ts";
 import { type DemoCluster, startDemoCluster } from "../support/demo-cluster.ts";
 import { kubeClientErrorsScenarios, QUERY, type Scenario, scenarioNamed } from "../support/kube-client-errors-scenarios.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
@@ -18,17 +19,26 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function diagnoseScenario(scenario: Scenario): Promise<AlertDiagnosis> {
-  cluster = await startDemoCluster(scenario);
+async function diagnoseScenario(
+  scenario: Scenario,
+  options: { kube?: FakeKubeOptions; prometheus?: { hang?: boolean }; labels?: Record<string, string>; stepTimeoutMs?: number } = {},
+): Promise<AlertDiagnosis> {
+  cluster = await startDemoCluster(scenario, options.kube, options.prometheus);
   const env = { ...cluster.env, ALLOW_UNAUTHENTICATED: "true" };
   const config = loadConfig(env);
-  const payload = kubeClientErrorsPayload(scenario.alertLabels);
+  const payload = kubeClientErrorsPayload({ ...scenario.alertLabels, ...options.labels });
   const alert = payload.alerts[0];
   if (alert) alert.startsAt = scenario.alertStartsAt;
   const diagnosis = await diagnose("test", payload, {
     playbooks,
     sources: createSources(config),
-    limits: { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 },
+    limits: {
+      stepTimeoutMs: options.stepTimeoutMs ?? 5000,
+      deadlineMs: 20_000,
+      listLimit: 500,
+      logTailLines: 2000,
+      logLimitBytes: 1024 * 1024,
+    },
     maxPlaybookRuns: 10,
   });
   return diagnosis.alerts[0] as AlertDiagnosis;
@@ -95,7 +105,10 @@ describe("KubeClientErrors playbook", () => {
 
   it("names the API server pod that is not ready and its last exit", async () => {
     const result = await diagnoseScenario(scenarioNamed("apiserver-crashlooping"));
-    expect(result.causes[0]?.summary).toBe("The errors are server-side: API server pod kube-apiserver-control-plane is not ready.");
+    expect(result.causes[0]?.summary).toBe(
+      "The errors are server-side: API server pod kube-apiserver-control-plane is not ready, and it answers 8% of all requests with 5xx; " +
+        "P99 latency of LIST is 4.2 s.",
+    );
     const evidence = result.causes[0]?.evidence.map((e) => e.text) ?? [];
     expect(evidence).toContain("kube-apiserver-control-plane: not ready, 4 restarts, last exit: Error");
     expect(evidence).toContain("8% of all API server requests are answered 5xx");
@@ -135,5 +148,60 @@ describe("KubeClientErrors playbook", () => {
     expect(result.partial).toBe(true);
     expect(result.steps.find((s) => s.id === "apiserver_pods")?.error).toBe("API server did not answer a Pod list in kube-system in 0.5 s");
     expect(result.causes[0]?.id).toBe("authentication_failure");
+  });
+
+  // A read that fails leaves what it would decide "not checked": never "nothing there", never a cause it cannot see.
+  it("says it could not check, and blames nothing, when Prometheus (where the client's error codes are) does not answer", async () => {
+    const result = await diagnoseScenario(scenarioNamed("credentials-rejected"), { prometheus: { hang: true }, stepTimeoutMs: 300 });
+    expect(result.verdict).toBe("could_not_check");
+    expect(result.causes).toEqual([]);
+    expect(result.partial).toBe(true);
+    expect(result.couldNotRead?.some((r) => r.startsWith("Prometheus"))).toBe(true);
+    expect(result.notChecked?.map((n) => n.id)).toEqual(
+      expect.arrayContaining(["authentication_failure", "authorization_failure", "network_failure", "apiserver_unhealthy"]),
+    );
+  });
+
+  it("still blames the 401s when the ServiceAccount cannot be read, and counts that check as not made", async () => {
+    const failing = {
+      failWith: (r: { path: string }) =>
+        r.path.includes("/serviceaccounts/") ? { status: 500, message: "etcdserver: request timed out" } : undefined,
+    };
+    const result = await diagnoseScenario(scenarioNamed("credentials-rejected"), { kube: failing });
+    const top = result.causes[0];
+    expect(top?.id).toBe("authentication_failure");
+    expect(top?.checks?.made).toBeLessThan(top?.checks?.total ?? 0);
+    expect(top?.evidence.map((e) => e.text).join("\n")).not.toContain("does not exist");
+    expect(top?.remediation.join("\n")).not.toContain("create serviceaccount");
+    expect(result.partial).toBe(true);
+  });
+
+  it("KubernetesApiClientErrors: could not check whether the API server fails the client's 5xx when its log cannot be read", async () => {
+    const failing = {
+      failWith: (r: { path: string }) =>
+        r.path.endsWith("/pods/kube-apiserver-control-plane/log") ? { status: 500, message: "kubelet unreachable" } : undefined,
+    };
+    const result = await diagnoseScenario(scenarioNamed("control-plane-events"), {
+      kube: failing,
+      labels: { alertname: "KubernetesApiClientErrors" },
+    });
+    expect(result.playbook).toBe("KubernetesApiClientErrors");
+    expect(result.verdict).toBe("could_not_check");
+    expect(result.causes).toEqual([]);
+    expect(result.notChecked?.map((n) => n.id)).toContain("apiserver_side_errors");
+    expect(result.ruledOut).toContain("The client is starved of CPU or memory");
+  });
+
+  it("KubernetesApiClientErrors: names the API server failing the client when its log shows etcd errors", async () => {
+    const scenario = scenarioNamed("control-plane-events");
+    scenario.cluster.logs = {
+      ...scenario.cluster.logs,
+      "kube-system/kube-apiserver-control-plane/kube-apiserver":
+        'E1123 09:41:00.000000       1 status.go:71] rpctypes.EtcdError{code:0xe, desc:"etcdserver: request timed out"}',
+    };
+    const result = await diagnoseScenario(scenario, { labels: { alertname: "KubernetesApiClientErrors" } });
+    expect(result.verdict).toBe("cause");
+    expect(result.causes[0]?.id).toBe("apiserver_side_errors");
+    expect(result.causes[0]?.summary).toContain("its own logs show why: etcd errors");
   });
 });

@@ -121,8 +121,10 @@ export function kubeClientErrorsScenarios(now = Date.now()): Scenario[] {
         base.filter((o) => o.kind !== "ServiceAccount"),
         [
           HEALTHY_LOG,
-          "E1123 09:41:07.118273       1 reflector.go:147] k8s.io/client-go/tools/cache/reflector.go:229: Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized",
-          "E1123 09:41:08.201771       1 reflector.go:147] Failed to watch *v1.Node: failed to list *v1.Node: Unauthorized (token eyJhbGciOiJSUzI1NiIsImtpZCI6IkFCQyJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJl)",
+          "E1123 09:41:07.118273       1 reflector.go:147] k8s.io/client-go/tools/cache/reflector.go:229: " +
+            "Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized",
+          "E1123 09:41:08.201771       1 reflector.go:147] Failed to watch *v1.Node: failed to list *v1.Node: Unauthorized " +
+            "(token eyJhbGciOiJSUzI1NiIsImtpZCI6IkFCQyJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJl)",
         ].join("\n"),
       ),
       prometheus: [
@@ -138,7 +140,8 @@ export function kubeClientErrorsScenarios(now = Date.now()): Scenario[] {
         base,
         [
           HEALTHY_LOG,
-          'E1123 09:41:07.118273       1 reflector.go:147] failed to list *v1.Secret: secrets is forbidden: User "system:serviceaccount:monitoring:kube-state-metrics" cannot list resource "secrets" in API group "" at the cluster scope',
+          "E1123 09:41:07.118273       1 reflector.go:147] failed to list *v1.Secret: secrets is forbidden: " +
+            'User "system:serviceaccount:monitoring:kube-state-metrics" cannot list resource "secrets" in API group "" at the cluster scope',
         ].join("\n"),
       ),
       prometheus: [
@@ -192,7 +195,8 @@ export function kubeClientErrorsScenarios(now = Date.now()): Scenario[] {
         base,
         [
           HEALTHY_LOG,
-          "I1123 09:41:07.118273       1 request.go:697] Waited for 1.196s due to client-side throttling, not priority and fairness, request: GET:https://10.96.0.1:443/api/v1/pods",
+          "I1123 09:41:07.118273       1 request.go:697] Waited for 1.196s due to client-side throttling, not priority and fairness, " +
+            "request: GET:https://10.96.0.1:443/api/v1/pods",
         ].join("\n"),
       ),
       prometheus: [
@@ -225,7 +229,8 @@ export function kubeClientErrorsScenarios(now = Date.now()): Scenario[] {
         ],
         [
           HEALTHY_LOG,
-          'E1123 09:41:07.118273       1 reflector.go:147] failed to list *v1.Pod: Get "https://10.96.0.1:443/api/v1/pods?limit=500": dial tcp 10.96.0.1:443: i/o timeout',
+          "E1123 09:41:07.118273       1 reflector.go:147] failed to list *v1.Pod: " +
+            'Get "https://10.96.0.1:443/api/v1/pods?limit=500": dial tcp 10.96.0.1:443: i/o timeout',
         ].join("\n"),
       ),
       prometheus: [errorRatio("<error>", 0.1)],
