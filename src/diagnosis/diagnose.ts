@@ -106,6 +106,7 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
         ...(ranking.notChecked.length > 0 ? { notChecked: ranking.notChecked } : {}),
         ...(couldNotRead.length > 0 ? { couldNotRead } : {}),
         ...(ranking.ruledOut.length > 0 ? { ruledOut: ranking.ruledOut } : {}),
+        ...(ranking.verdict === "could_not_check" && ranking.stillKnown.length > 0 ? { stillKnown: ranking.stillKnown } : {}),
         steps: run.steps,
         logExcerpts: run.logExcerpts,
         partial: run.partial,

@@ -15,11 +15,15 @@ export interface Ranking {
   notChecked: NotChecked[];
   /** Titles of the causes the evidence ruled out. */
   ruledOut: string[];
+  /** What was seen of the causes that could not be checked (their explanations that were read), at most five. */
+  stillKnown: string[];
   /** Conditions that failed on their own account (a rule bug or data of an unexpected shape): for rule authors. */
   unevaluated: Array<{ cause: string; error: string }>;
 }
 
 type Truth = true | false | "unknown";
+
+const STILL_KNOWN = 5;
 
 interface Decision {
   value: Truth;
@@ -56,6 +60,7 @@ export function rankCauses(playbook: CompiledPlaybook, scope: Scope, unknown: Un
   const holding: Array<{ spec: CompiledCause; cause: Cause }> = [];
   const notChecked: NotChecked[] = [];
   const ruledOut: string[] = [];
+  const stillKnown = new Set<string>();
   for (const spec of playbook.causes) {
     const symptom = spec.symptom ? decide(spec.symptom.when, scope, unknown) : undefined;
     const own = spec.when ? decide(spec.when, scope, unknown) : undefined;
@@ -64,6 +69,7 @@ export function rankCauses(playbook: CompiledPlaybook, scope: Scope, unknown: Un
     if (decision.value === true) holding.push({ spec, cause: renderCause(spec, scope, unknown) });
     else if (decision.value === false) ruledOut.push(spec.title);
     else {
+      for (const line of spec.evidence.flatMap((e) => renderEvidence(e, scope, unknown).lines)) stillKnown.add(line.text);
       notChecked.push({
         id: spec.id,
         title: spec.title,
@@ -73,11 +79,15 @@ export function rankCauses(playbook: CompiledPlaybook, scope: Scope, unknown: Un
     }
   }
   const causes = order(holding);
-  if (causes.length > 0) return { verdict: "cause", causes, notChecked, ruledOut, unevaluated };
+  const known = [...stillKnown].slice(0, STILL_KNOWN);
+  if (causes.length > 0) return { verdict: "cause", causes, notChecked, ruledOut, stillKnown: known, unevaluated };
   // "Nothing matched" is only said when every read that could decide a cause succeeded. A check this installation
   // cannot make at all (no audit log) does not stop it; it is listed as not checked beside the verdict.
-  if (notChecked.some((n) => !n.unavailable)) return { verdict: "could_not_check", causes: [], notChecked, ruledOut, unevaluated };
-  return { verdict: "no_cause", causes: [renderCause(playbook.noCorrelation, scope, unknown)], notChecked, ruledOut, unevaluated };
+  if (notChecked.some((n) => !n.unavailable)) {
+    return { verdict: "could_not_check", causes: [], notChecked, ruledOut, stillKnown: known, unevaluated };
+  }
+  const noCause = renderCause(playbook.noCorrelation, scope, unknown);
+  return { verdict: "no_cause", causes: [noCause], notChecked, ruledOut, stillKnown: known, unevaluated };
 }
 
 /**

@@ -44,5 +44,8 @@ export function unreadSummary(steps: StepRecord[]): string[] {
       add(`other:${message}`, (n) => (n === 1 ? message : `${message} (${n} steps)`));
     }
   }
-  return [...groups.values()].sort((a, b) => b.count - a.count).map((g) => g.text(g.count));
+  // The reads that failed first, most common first; the steps that could not run because of them last.
+  const dependent = groups.get("dependent");
+  groups.delete("dependent");
+  return [...[...groups.values()].sort((a, b) => b.count - a.count), ...(dependent ? [dependent] : [])].map((g) => g.text(g.count));
 }

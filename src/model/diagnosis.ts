@@ -134,6 +134,8 @@ export interface AlertDiagnosis {
   couldNotRead?: string[];
   /** Titles of the causes the evidence ruled out. */
   ruledOut?: string[];
+  /** What was seen of the causes that could not be checked: facts a person can still act on. */
+  stillKnown?: string[];
   steps: StepRecord[];
   logExcerpts: LogExcerpt[];
   /** True when a step failed or timed out, or the playbook deadline cut the run short. */

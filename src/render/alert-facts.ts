@@ -73,9 +73,11 @@ export function headline(a: AlertDiagnosis): Headline | undefined {
   if (a.verdict === "could_not_check") {
     const unread = a.couldNotRead ?? [];
     const ruledOut = a.ruledOut ?? [];
+    const seen = a.stillKnown ?? [];
     const text = [
       unread.length > 0 ? unread.join("; ") : "the reads that decide between the causes failed",
-      ruledOut.length > 0 ? `Still known: ruled out ${ruledOut.join(", ")}` : "",
+      ruledOut.length > 0 ? `Ruled out: ${ruledOut.join(", ")}` : "",
+      seen.length > 0 ? `Still known: ${seen.join("; ")}` : "",
     ]
       .filter((part) => part !== "")
       .join(". ");

@@ -114,7 +114,9 @@ function plainAlertLines(a: AlertDiagnosis): string[] {
 
 function diagnosedAlertLines(a: AlertDiagnosis): string[] {
   const lines = [headerLine(a), `Playbook: ${printable(a.playbook ?? "")}`];
-  if (a.partial) lines.push("PARTIAL: some steps failed or timed out; the causes below rest on what did answer.");
+  if (a.partial && a.verdict !== "could_not_check") {
+    lines.push("PARTIAL: some steps failed or timed out; the causes below rest on what did answer.");
+  }
   const [first, ...others] = a.causes;
   const h = headline(a);
   if (h !== undefined) lines.push(...causeLines(a.verdict === "could_not_check" ? undefined : first, h));

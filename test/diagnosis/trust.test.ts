@@ -144,6 +144,8 @@ describe("a read that failed is could not check, not nothing there", () => {
     expect(a.causes).toEqual([]);
     expect(a.couldNotRead).toEqual(["Prometheus could not be reached: connect ECONNREFUSED 127.0.0.1:9 (3 queries)"]);
     expect(a.notChecked?.map((n) => n.id).sort()).toEqual(["apiserver_unhealthy", "authentication_failure", "etcd_full"]);
+    // What was read is still worth saying: the explanation seen, though no cause can be named without its symptom.
+    expect(a.stillKnown).toEqual(["ServiceAccount monitoring/ksm does not exist"]);
     for (const text of [
       renderText({ ...(await diagnoseOnce({ prometheusDown: true })) }),
       JSON.stringify(renderSlackMessage(await diagnoseOnce({ prometheusDown: true }))),
