@@ -117,7 +117,10 @@ describe("KubeClientErrors playbook", () => {
 
   it("names the flow schema and priority level that throttle the client", async () => {
     const result = await diagnoseScenario(scenarioNamed("throttled-by-apf"));
-    expect(result.causes[0]?.summary).toContain("flow schema workload-low (priority level workload-low, queue-full)");
+    expect(result.causes[0]?.summary).toContain("flow schema workload-low (priority level workload-low): its queues are full");
+    // The client's own throttling is still named, behind the rejections that explain it.
+    expect(result.causes.map((c) => c.id)).toContain("throttled");
+    expect(result.causes[0]?.explains).toContain("throttled");
   });
 
   it("reads the cluster only with GET, as alert-enricher, and never lists pods across the cluster without a selector", async () => {

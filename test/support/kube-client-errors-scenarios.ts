@@ -34,7 +34,7 @@ export const QUERY = {
   errorRatioByCode: /sum by \(code\) \(rate\(rest_client_requests_total/,
   errorsByHost: /topk\(5, sum by \(host, method, code\)/,
   clientsOverThreshold: /topk\(10, sum by \(job, instance\)/,
-  errorHistory: /code=~"4\.\.\|5\.\.\|<error>"\}\[1m\]\)\)/,
+  errorHistory: /code=~"4\.\.\|5\.\.\|<error>"\}\[2m\]\)\)/,
   certExpiry: /apiserver_client_certificate_expiration_seconds_bucket/,
   apiserverErrorRatio: /apiserver_request_total\{code=~"5\.\."\}/,
   apiserverLatency: /apiserver_request_duration_seconds_bucket/,
@@ -189,7 +189,8 @@ export function kubeClientErrorsScenarios(now = Date.now()): Scenario[] {
     }),
     scenario({
       name: "throttled-by-apf",
-      expectedCause: "throttled",
+      // The server side's rejections explain the client's throttling, so they lead (explains: throttled).
+      expectedCause: "apf_rejecting",
       description: "API Priority and Fairness rejects kube-state-metrics' requests (queue-full)",
       cluster: state(
         base,
