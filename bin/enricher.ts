@@ -10,7 +10,7 @@ import { atTime } from "../src/engine/expressions.ts";
 import { loadPlaybooks, PlaybookLoadError } from "../src/engine/load-playbooks.ts";
 import { fragmentSchema, playbookSchema } from "../src/engine/playbook.ts";
 import type { StepSources } from "../src/engine/run-playbook.ts";
-import { createSinks, createSources } from "../src/main.ts";
+import { createLogger, createSinks, createSources, loadKnownAlertRules } from "../src/main.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
 import { formatReport, PlaybookTestFileError, runPlaybookTestSuite } from "../src/playbook-tests/run-playbook-tests.ts";
 import { renderText } from "../src/render/text.ts";
@@ -93,6 +93,7 @@ async function diagnoseFile(args: string[]): Promise<number> {
       alertmanagerUrl: config.alertmanagerUrl,
       publicUrl: config.publicUrl,
       maxPlaybookRuns: config.maxPlaybookRuns,
+      alertRules: loadKnownAlertRules(config, createLogger("silent")),
     });
   const diagnosis = at ? await atTime(at, run) : await run();
   if (at) process.stdout.write(`${replayNote(at)}\n\n`);

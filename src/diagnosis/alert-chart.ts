@@ -2,6 +2,7 @@
 // Only a rule the service knows is charted (the shipped rules, ALERT_RULES_FILES), and only when the alert's
 // generatorURL carries that very rule's expression: PromQL that arrives in an alert is never sent to Prometheus as such.
 // The query is bounded like any other: a range of at most 6 h, at most 360 points a series, 200 series, 2 MiB.
+import { evaluationTime } from "../engine/expressions.ts";
 import type { Alert } from "../model/alertmanager.ts";
 import type { PromQuery } from "../sources/prometheus.ts";
 import type { AlertChart, ChartComparison } from "../model/diagnosis.ts";
@@ -399,7 +400,8 @@ export async function fetchAlertChart(
   const stepMs = Math.max(options.stepMs ?? 60_000, 15_000, Math.ceil(rangeMs / MAX_CHART_POINTS));
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 5000);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  const to = new Date();
+  // The run's evaluation time: now, or the moment `enricher diagnose --at` replays.
+  const to = new Date(evaluationTime());
   let output: SourceOutput;
   try {
     output = await prometheus.query(

@@ -1,5 +1,5 @@
 // The shape of a rule file (rules/*.yaml) as a TypeScript type and the JSON Schema that validates it.
-// rules/schema.json is generated from this schema (npx enricher rules schema) so editors can check rule files too.
+// rules/schema.json is generated from this schema and the step kinds' (npx enricher rules schema) so editors can check rule files too.
 import type { JSONSchemaType } from "ajv";
 import { DURATION, ID, optionalText, text } from "./rule-schema-parts.ts";
 import type { AuditStepSpec } from "./step-kinds/audit.ts";

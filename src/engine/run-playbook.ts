@@ -153,8 +153,8 @@ export async function runPlaybook(playbook: CompiledPlaybook, alert: Alert, sour
 }
 
 /**
- * Known or not, and if known whether anything was there. A step skipped because its condition was false was not
- * needed: its empty data is an answer. One that ran over an empty list read nothing because there was nothing to read.
+ * Known or not, and if known whether anything was there. A step skipped because its condition was false, or whose
+ * forEach list was empty, was not needed: its empty data is an answer.
  */
 function outcomeKind(step: CompiledStep, outcome: StepOutcome): StepOutcomeKind {
   if (outcome.unknown || outcome.status === "failed" || outcome.status === "timeout") return "unknown";
@@ -177,6 +177,25 @@ interface StepOutcome {
   excerpts: Omit<LogExcerpt, "step">[];
 }
 
+function skipped(summary: string): StepOutcome {
+  return { status: "skipped", request: "", summary, data: {}, excerpts: [] };
+}
+
+function notRun(summary: string, unavailable?: boolean): StepOutcome {
+  return { ...skipped(summary), unknown: true, error: summary, ...(unavailable ? { unavailable } : {}) };
+}
+
+/**
+ * A step that could not be decided (whether it is needed, what it lists, what it reads) because an expression failed:
+ * because something it reads is unknown — then that read's reason is passed on — or on its own account.
+ */
+function notDecided(sources: string[], unknown: Unknowns, what: string, error: unknown, ownWords = false): StepOutcome {
+  const unread = sources.map((source) => unknownReason(source, unknown)).find((r) => r !== undefined);
+  const message = (error as Error).message;
+  if (unread === undefined) return notRun(ownWords ? `not run: ${message}` : `not run: ${what} could not be evaluated (${message})`);
+  return { ...notRun(`not run: ${what} depends on a read that failed (${unread.reason})`, unread.unavailable), rootReason: unread.reason };
+}
+
 async function runStep(
   step: CompiledStep,
   scope: Scope,
@@ -186,20 +205,7 @@ async function runStep(
   deadline: AbortSignal,
   deadlineMs: number,
 ): Promise<StepOutcome> {
-  const skipped = (summary: string): StepOutcome => ({ status: "skipped", request: "", summary, data: {}, excerpts: [] });
-  const notRun = (summary: string, unavailable?: boolean): StepOutcome => ({
-    ...skipped(summary),
-    unknown: true,
-    error: summary,
-    ...(unavailable ? { unavailable } : {}),
-  });
-  /** An expression of the step that failed: because something it reads is unknown, or on its own account. */
-  const undecided = (source: string, what: string, error: unknown) => {
-    const unread = unknownReason(source, unknown);
-    return unread !== undefined
-      ? { ...notRun(`not run: ${what} depends on a read that failed (${unread.reason})`, unread.unavailable), rootReason: unread.reason }
-      : notRun(`not run: ${what} could not be evaluated (${(error as Error).message})`);
-  };
+  const undecided = (source: string, what: string, error: unknown) => notDecided([source], unknown, what, error);
   if (deadline.aborted) return notRun(`not started: the playbook deadline of ${seconds(deadlineMs)} was reached`);
   if (step.when) {
     try {
@@ -225,11 +231,11 @@ async function runStep(
   const runs = await Promise.all(
     items.map((item) => runOnce(step, item === undefined ? scope : { ...scope, item }, unknown, sources, limits, deadline, timeoutMs)),
   );
+  if (!step.forEach) return runs[0] as StepOutcome;
   const succeeded = runs.filter((r) => r.status === "ok");
   const failures = runs.filter((r) => r.status !== "ok");
   const request = runs.length === 1 ? (runs[0]?.request ?? "") : `${runs[0]?.request ?? ""}  (and ${runs.length - 1} more like it)`;
   const excerpts = runs.flatMap((r) => r.excerpts);
-  if (!step.forEach) return runs[0] as StepOutcome;
 
   const data = { ...mergeRuns(succeeded.map((r) => r.data)), each: succeeded.map((r) => r.data) };
   const summary = [succeeded.map((r) => r.summary).join("; "), failures.length ? `${failures.length} of ${runs.length} failed` : ""]
@@ -239,10 +245,14 @@ async function runStep(
     const timedOut = failures.every((f) => f.status === "timeout");
     const status = failures.every((f) => f.status === "skipped") ? "skipped" : timedOut ? "timeout" : "failed";
     const unavailable = failures.every((f) => f.unavailable === true);
+    // When every run stopped for the same failed read, what depends on this step is told that read, not this list.
+    const roots = new Set(failures.map((f) => f.rootReason));
+    const [root] = roots;
     return {
       status,
       unknown: true,
       ...(unavailable ? { unavailable } : {}),
+      ...(roots.size === 1 && root !== undefined ? { rootReason: root } : {}),
       request,
       summary,
       error: failures.map((f) => f.error).join("; "),
@@ -262,28 +272,20 @@ async function runOnce(
   deadline: AbortSignal,
   timeoutMs: number,
 ): Promise<StepOutcome> {
-  const notRun = (summary: string, unavailable?: boolean): StepOutcome => ({
-    status: "skipped",
-    unknown: true,
-    ...(unavailable ? { unavailable } : {}),
-    request: "",
-    summary,
-    error: summary,
-    data: {},
-    excerpts: [],
-  });
   const kind = STEP_KINDS[step.kind];
   let request: unknown;
   try {
     const field = (name: string) => step.fields[name]?.render(scope) || undefined;
     request = kind.request(step.spec[step.kind], field, limits);
   } catch (error) {
-    const unread = Object.values(step.fields)
-      .map((t) => unknownReason(t.source, unknown))
-      .find((r) => r !== undefined);
-    return unread !== undefined
-      ? { ...notRun(`not run: it depends on a read that failed (${unread.reason})`, unread.unavailable), rootReason: unread.reason }
-      : notRun(`not run: ${(error as Error).message}`);
+    return notDecided(
+      Object.values(step.fields).map((t) => t.source),
+      unknown,
+      "what to read",
+      error,
+      // A request the step refused to build (a value that is no valid name) says why in its own words.
+      true,
+    );
   }
   const read = kind.reader(sources);
   if ("unavailable" in read) return notRun(`not run: ${read.unavailable}`, true);

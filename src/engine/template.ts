@@ -214,7 +214,8 @@ const WORKLOAD = /^(deployment|statefulset|daemonset|replicaset|job|cronjob|pod)
 export const VALUE_KINDS = {
   namespace: { what: "a namespace name, a DNS-1123 label such as kube-system", test: isDns1123Label },
   name: { what: "an object name, a DNS-1123 subdomain such as metrics-server-6d94bc8694-7xq2k", test: isDns1123Subdomain },
-  // DNS-1035 for Services until RelaxedServiceNameValidation (KEP 5311) allows any DNS-1123 label.
+  // Existing Services' names are DNS-1035 labels (a letter first), which DNS-1123 accepts; DNS-1123 also takes the names
+  // that RelaxedServiceNameValidation (KEP 5311) allows, so the looser rule is checked here.
   service: { what: "a Service name, a DNS-1123 label such as metrics-server", test: isDns1123Label },
   container: { what: "a container name, a DNS-1123 label such as kube-state-metrics", test: isDns1123Label },
   // Kubernetes does not restrict CertificateSigningRequest names beyond what a path segment can hold.

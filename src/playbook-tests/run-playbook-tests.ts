@@ -352,8 +352,12 @@ function usageProblems(
   }
   notRun.forEach((id, i) => {
     const step = record(id);
-    if (step && step.status !== "skipped")
-      problems.push({ path: [...where, "expect", "notRun", i], message: `step ${id} ran (${step.status}: ${step.summary})` });
+    // Not run by its own choice (its when was false), not because a read it needed failed or time ran out.
+    if (step && step.outcome !== "not_needed")
+      problems.push({
+        path: [...where, "expect", "notRun", i],
+        message: `step ${id} was not left out by its own when (${step.status}: ${step.summary})`,
+      });
   });
   return problems;
 }

@@ -159,7 +159,7 @@ ${EXAMPLE_CLUSTER}cases:
     const ran = declared.replace("errors: [{ value: 0.3 }]", "errors: [{ value: 0.6 }]");
     const result = only(await run(ran), "deep is not read at 30%");
     expect(result.passed).toBe(false);
-    expect(result.problems.join("\n")).toContain("cases.0.expect.notRun.0: step deep ran (ok: 1 series)");
+    expect(result.problems.join("\n")).toContain("cases.0.expect.notRun.0: step deep was not left out by its own when (ok: 1 series)");
   });
 
   it("count a file-level answer as used when any case uses it, and fail the file when none does", async () => {
