@@ -5,6 +5,7 @@
 // `1m30s`, double quotes), not as the rule file wrote it, so both are compared in a canonical form.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
+import { PROMQL_KEYWORDS } from "../engine/promql-syntax.ts";
 
 export interface AlertRule {
   alert: string;
@@ -109,21 +110,7 @@ const AGGREGATORS = new Set([
   "limit_ratio",
 ]);
 /** Words the lexer reads as keywords in any case (outside label lists and braces). */
-const KEYWORDS = new Set([
-  ...AGGREGATORS,
-  "and",
-  "or",
-  "unless",
-  "atan2",
-  "by",
-  "without",
-  "on",
-  "ignoring",
-  "group_left",
-  "group_right",
-  "bool",
-  "offset",
-]);
+const KEYWORDS = new Set([...AGGREGATORS, ...PROMQL_KEYWORDS]);
 /** Keywords followed by a list of label names, whose words are names, not keywords. */
 const LABEL_LIST_BEFORE = new Set(["by", "without", "on", "ignoring", "group_left", "group_right"]);
 const OPERATORS = [

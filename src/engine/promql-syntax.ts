@@ -161,8 +161,12 @@ const EXPERIMENTAL_AGGREGATIONS = new Set(["limitk", "limit_ratio"]);
 const COMPARISONS = new Set(["Eql", "Neq", "Gtr", "Lss", "Gte", "Lte"]);
 const SET_OPERATORS = new Set(["And", "Or", "Unless"]);
 const BINARY_OPERATORS = new Set([...COMPARISONS, ...SET_OPERATORS, "Pow", "Mul", "Div", "Mod", "Atan2", "Add", "Sub"]);
-/** Words after which "(" is part of the syntax, not a function call. */
-const KEYWORDS = new Set([
+/** PromQL's binary-operator and modifier keywords: words that are never a metric or a function. */
+export const PROMQL_KEYWORDS: ReadonlySet<string> = new Set([
+  "and",
+  "or",
+  "unless",
+  "atan2",
   "by",
   "without",
   "on",
@@ -171,12 +175,10 @@ const KEYWORDS = new Set([
   "group_right",
   "bool",
   "offset",
-  "and",
-  "or",
-  "unless",
-  "start",
-  "end",
 ]);
+
+/** Words after which "(" is part of the syntax, not a function call. */
+const KEYWORDS = new Set([...PROMQL_KEYWORDS, "start", "end"]);
 
 const DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 const DURATION_UNIT_MS = [365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1];
