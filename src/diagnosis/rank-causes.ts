@@ -36,7 +36,7 @@ interface Decision {
 }
 
 /** Evaluates a condition three-valued: an error caused by an unknown step or fact is "unknown", not false. */
-export function decide(expression: { source: string; evaluate(scope: Scope): unknown }, scope: Scope, unknown: Unknowns): Decision {
+function decide(expression: { source: string; evaluate(scope: Scope): unknown }, scope: Scope, unknown: Unknowns): Decision {
   try {
     return { value: expression.evaluate(scope) === true };
   } catch (error) {
@@ -172,8 +172,9 @@ function renderEvidence(
   scope: Scope,
   unknown: Unknowns,
 ): { state: "seen" | "not_seen" | "unknown"; lines: Evidence[] } {
-  if (unknown.has(`steps.${evidence.step}`) && !unknown.get(`steps.${evidence.step}`)?.unavailable) return { state: "unknown", lines: [] };
-  if (unknown.has(`steps.${evidence.step}`)) return { state: "not_seen", lines: [] };
+  // An explanation this installation cannot read at all (no audit log) is not a check left undone: it is not seen.
+  const unread = unknown.get(`steps.${evidence.step}`);
+  if (unread !== undefined) return { state: unread.unavailable ? "not_seen" : "unknown", lines: [] };
   if (evidence.when) {
     const d = decide(evidence.when, scope, unknown);
     if (d.value === "unknown") return { state: d.error === undefined ? "unknown" : "not_seen", lines: [] };
