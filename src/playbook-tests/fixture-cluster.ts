@@ -38,6 +38,12 @@ export interface FakeKubeOptions {
   failWith?: (req: FakeKubeRequest) => { status: number; message: string } | undefined;
   /** The clock used by sinceSeconds; defaults to the real time. */
   now?: () => Date;
+  /**
+   * The versions a built-in group is served in, preferred first, instead of its built-in one: e.g.
+   * `{ "flowcontrol.apiserver.k8s.io": ["v1beta3"] }` for a server before 1.29. The group's objects may be held in
+   * any version and are served in the one asked for, as the real server converts them.
+   */
+  groupVersions?: Record<string, string[]>;
 }
 
 export interface RecordedKubeRequest extends FakeKubeRequest {
@@ -677,6 +683,7 @@ function statusBody(error: KubeError): KubeStatus {
 
 interface Reply {
   status: number;
+  /** "" sends no Content-Type header. */
   contentType: string;
   body: string;
   headers?: Record<string, string>;
@@ -719,9 +726,11 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
   }
 
   function discoverTypes(): ResourceType[] {
-    const types = [...BUILT_IN_RESOURCES];
+    const served = options.groupVersions ?? {};
+    const types = BUILT_IN_RESOURCES.flatMap((t) => (served[t.group] ?? [t.version]).map((version) => ({ ...t, version })));
     for (const o of state.objects) {
       const { group, version } = splitApiVersion(o.apiVersion);
+      if (served[group]) continue;
       if (types.some((t) => t.group === group && t.version === version && t.kind === o.kind)) continue;
       types.push({
         group,
@@ -745,6 +754,11 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
       // Both Event APIs are views of the same core/v1 storage.
       const core = [...state.objects.filter(isCoreEvent), ...state.objects.filter(isEventsV1Event).map(eventsV1ToCoreEvent)];
       return gv === "v1" ? core : core.map(coreEventToEventsV1);
+    }
+    if (type.builtIn && options.groupVersions?.[type.group]) {
+      return state.objects
+        .filter((o) => o.kind === type.kind && splitApiVersion(o.apiVersion).group === type.group)
+        .map((o) => ({ ...o, apiVersion: gv }));
     }
     return state.objects.filter((o) => o.apiVersion === gv && o.kind === type.kind);
   }
@@ -798,7 +812,12 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
   function list(type: ResourceType, namespace: string | undefined, query: Record<string, string>): Reply {
     const labelRequirements = parseLabelSelector(query.labelSelector ?? "");
     const fieldRequirements = parseFieldSelector(query.fieldSelector ?? "", type);
-    const limit = parseInteger(query.limit, "limit") ?? 0;
+    const requestedLimit = parseInteger(query.limit, "limit") ?? 0;
+    // Like the real server (ListPredicate's MatchesSingle): `metadata.name=X` in one namespace, or of a cluster-scoped
+    // kind, is a read of that one key; the limit does not apply and no continue token comes back.
+    const singleKey =
+      (namespace !== undefined || !type.namespaced) && fieldRequirements.some((r) => r.field === "metadata.name" && r.equal);
+    const limit = singleKey ? 0 : requestedLimit;
     let startAfter: string | undefined;
     if (query.continue !== undefined && query.continue !== "") {
       if (query.resourceVersion !== undefined && query.resourceVersion !== "") {
@@ -882,6 +901,9 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     if (!podType) throw new KubeError(500, "pod resource missing");
     const pod = get(podType, namespace, podName);
     const containerName = validateContainer(pod, container);
+    // No node, no kubelet to ask: the real server's LogLocation has no location and answers 204, empty, with no
+    // Content-Type (measured on a v1.24 kube-apiserver), whatever the container's state.
+    if (fieldText(pod, "spec.nodeName") === "") return { status: 204, contentType: "", body: "" };
     const text = logText(pod, namespace, containerName, previous);
 
     const cutoff = sinceTime ?? (sinceSeconds !== undefined ? new Date(now().getTime() - sinceSeconds * 1000) : undefined);
@@ -1058,7 +1080,7 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     } catch (error) {
       reply = failure(error instanceof KubeError ? error : new KubeError(500, error instanceof Error ? error.message : String(error)));
     }
-    res.writeHead(reply.status, { "Content-Type": reply.contentType, ...reply.headers });
+    res.writeHead(reply.status, { ...(reply.contentType ? { "Content-Type": reply.contentType } : {}), ...reply.headers });
     res.end(reply.body);
   }
 

@@ -34,7 +34,7 @@ import {
   type Segments,
   type YamlSource,
 } from "./fixture-checks.ts";
-import { type ClusterState, type FakeKubeApi, type KubeObject, startFakeKubeApi } from "./fixture-cluster.ts";
+import { type ClusterState, type FakeKubeApi, type FakeKubeOptions, type KubeObject, startFakeKubeApi } from "./fixture-cluster.ts";
 import { type CaseFaults, caseFaults, overrideReads, touchesAudit } from "./faults.ts";
 import { backendFaults, faultMatrix, type GeneratedResult, type OpenCase, Replay, recordBase, refute } from "./generated-checks.ts";
 import { checkFileSeries, useRealPrometheus } from "./real-prometheus.ts";
@@ -167,6 +167,8 @@ export interface PrepareOptions {
    * the real time, as `npm run demo` needs for a service that runs on the real clock.
    */
   at?: Date;
+  /** The versions the fake API server serves built-in groups in (an older server's), as FakeKubeOptions.groupVersions. */
+  groupVersions?: FakeKubeOptions["groupVersions"];
 }
 
 /** Serves a case's cluster state and answers its PromQL and audit steps: what a test, or the demo, runs a playbook against. */
@@ -178,7 +180,8 @@ export async function prepareCase(
   options: PrepareOptions = {},
 ): Promise<PreparedCase> {
   const at = options.at ?? new Date();
-  const prepared = await serveCase(playbook, spec, testCase, userAgent, at, caseCluster(spec, testCase, at.getTime()));
+  const state = caseCluster(spec, testCase, at.getTime());
+  const prepared = await serveCase(playbook, spec, testCase, userAgent, at, state, { groupVersions: options.groupVersions });
   prepared.sources = withCaseFaults(playbook, testCase, prepared.sources).sources;
   return prepared;
 }
@@ -202,11 +205,12 @@ async function serveCase(
   userAgent: string,
   at: Date,
   state: ClusterState,
+  kube: FakeKubeOptions = {},
 ): Promise<PreparedCase> {
   const now = at.getTime();
   const alert = resolveTimes(alertOf(playbook, spec.alert, testCase.alert, now), now);
   const prometheus = { ...spec.prometheus, ...testCase.prometheus };
-  const cluster = await startFakeKubeApi(state, { now: () => new Date(now) });
+  const cluster = await startFakeKubeApi(state, { ...kube, now: () => new Date(now) });
   const client = createKubernetesClient(loadKubeConfig(cluster.kubeconfigPath), userAgent);
   const objects = new KubernetesSource(client);
   const logs = new LogsSource(client);

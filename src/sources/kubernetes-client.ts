@@ -9,21 +9,76 @@ import {
   ApisApi,
   CoreV1Api,
   createConfiguration,
+  HttpMethod,
   KubeConfig,
+  type KubernetesObject,
   KubernetesObjectApi,
   Observable,
   type ObservableMiddleware,
+  type ResponseContext,
   ServerConfiguration,
 } from "@kubernetes/client-node";
 import { SourceError } from "./source.ts";
 
 export interface KubernetesClient {
-  objects: KubernetesObjectApi;
+  objects: PagingObjectApi;
   core: CoreV1Api;
   apis: ApisApi;
   /** Runs `call` with `signal` attached to every request it makes. */
   withSignal<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T>;
   server: string;
+}
+
+/** One page of a list as the API server sent it: `metadata.continue` kept (client-node's own list drops it for many kinds). */
+export interface RawListPage {
+  metadata?: { continue?: string; remainingItemCount?: number; resourceVersion?: string };
+  items: KubernetesObject[];
+}
+
+export interface ListPageRequest {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  fieldSelector?: string;
+  labelSelector?: string;
+  limit: number;
+  continueToken?: string;
+}
+
+/** Marks a request whose response is handed back as parsed JSON, not deserialized into client-node's model classes. */
+const RAW_JSON = "alert-enricher/raw-json";
+
+/**
+ * KubernetesObjectApi plus `listPage`, which reads one page of a list the way `list` does (same discovery, auth,
+ * middleware: our User-Agent and the caller's AbortSignal) but returns the raw response. client-node 2.0.1's `list`
+ * deserializes by the list's kind and, for kinds it has no model for (EventList among them), keeps only
+ * KubernetesObject's fields: `metadata.continue` is lost and a caller never asks for the second page (issue #13).
+ */
+export class PagingObjectApi extends KubernetesObjectApi {
+  async listPage(request: ListPageRequest): Promise<RawListPage> {
+    const path = await this.specUriPath(
+      { apiVersion: request.apiVersion, kind: request.kind, metadata: { namespace: request.namespace } },
+      "list",
+    );
+    const context = this.configuration.baseServer.makeRequestContext(path, HttpMethod.GET);
+    context.setHeaderParam("Accept", "application/json");
+    if (request.fieldSelector) context.setQueryParam("fieldSelector", request.fieldSelector);
+    if (request.labelSelector) context.setQueryParam("labelSelector", request.labelSelector);
+    context.setQueryParam("limit", String(request.limit));
+    if (request.continueToken) context.setQueryParam("continue", request.continueToken);
+    const page = (await this.requestPromise(context, RAW_JSON)) as unknown as RawListPage;
+    if (!page || typeof page !== "object" || !Array.isArray(page.items)) {
+      // A list with nothing in it may come back with `items: null` from some servers.
+      return { metadata: page?.metadata, items: [] };
+    }
+    return page;
+  }
+
+  protected override async processResponse<T extends KubernetesObject>(response: ResponseContext, type?: string): Promise<T> {
+    if (type !== RAW_JSON) return super.processResponse<T>(response, type);
+    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(await response.body.text()) as T;
+    throw new ApiException(response.httpStatusCode, "Unsuccessful HTTP Request", await response.getBodyAsAny(), response.headers);
+  }
 }
 
 const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -66,7 +121,7 @@ export function createKubernetesClient(kc: KubeConfig, userAgent: string): Kuber
     authMethods: { default: kc },
     middleware: [requestMiddleware],
   });
-  const objects = new KubernetesObjectApi(configuration);
+  const objects = new PagingObjectApi(configuration);
   return {
     objects,
     core: new CoreV1Api(configuration),

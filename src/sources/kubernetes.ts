@@ -69,13 +69,21 @@ export class KubernetesSource {
   }
 
   async read(requested: KubernetesRead, signal: AbortSignal): Promise<SourceOutput> {
-    let request = requested;
+    let apiVersion: string;
     try {
-      request = { ...requested, apiVersion: await this.resolveApiVersion(requested.apiVersion, signal) };
+      apiVersion = await this.resolveApiVersion(requested.apiVersion, signal);
     } catch (error) {
       if (signal.aborted || error instanceof SourceError) throw error;
       throw explainKubernetesError(error);
     }
+    const request = { ...requested, apiVersion };
+    const output = await this.readVersion(request, signal);
+    // The group/version read (a bare group resolved to the server's preferred one): a remediation that applies a
+    // manifest writes the version this cluster serves. Built-in lists leave apiVersion off their items.
+    return { ...output, data: { ...output.data, apiVersion: request.apiVersion } };
+  }
+
+  private async readVersion(request: KubernetesRead, signal: AbortSignal): Promise<SourceOutput> {
     const requestLine = kubernetesRequestLine(request);
     if (request.name) {
       try {
@@ -111,21 +119,19 @@ export class KubernetesSource {
       do {
         const pageSize = Math.min(PAGE_SIZE, request.limit - items.length);
         const page = await this.client.withSignal(signal, () =>
-          this.client.objects.list(
-            request.apiVersion,
-            request.kind,
-            request.namespace,
-            undefined,
-            undefined,
-            undefined,
-            request.fieldSelector,
-            request.labelSelector,
-            pageSize,
+          this.client.objects.listPage({
+            apiVersion: request.apiVersion,
+            kind: request.kind,
+            namespace: request.namespace,
+            fieldSelector: request.fieldSelector,
+            labelSelector: request.labelSelector,
+            limit: pageSize,
             continueToken,
-          ),
+          }),
         );
-        items.push(...page.items.map(toPlainJson));
-        continueToken = page.metadata?._continue || undefined;
+        // Already plain JSON (the raw response): no class instances to flatten.
+        items.push(...page.items);
+        continueToken = page.metadata?.continue || undefined;
         if (continueToken && items.length >= request.limit) {
           truncated = true;
           break;
@@ -135,12 +141,17 @@ export class KubernetesSource {
       if (signal.aborted) throw error;
       throw explainKubernetesError(error);
     }
-    if (request.sortBy) sortDescending(items, request.sortBy);
     const noun = `${items.length} ${items.length === 1 ? request.kind : plural(request.kind)}`;
+    const summary = truncated ? `${noun} (stopped at the limit of ${request.limit})` : noun;
+    if (!request.sortBy) return { data: { items, count: items.length, truncated }, request: requestLine, summary };
+    sortDescending(items, request.sortBy);
+    // The API server lists in key order (namespace/name), not by the sort field: a list cut by its limit is ordered
+    // only among the objects read, and the newest (or largest) may be on a page that was never asked for.
+    const orderPartial = truncated;
     return {
-      data: { items, count: items.length, truncated },
+      data: { items, count: items.length, truncated, orderPartial },
       request: requestLine,
-      summary: truncated ? `${noun} (stopped at the limit of ${request.limit})` : noun,
+      summary: orderPartial ? `${summary}, ${sortWords(request.sortBy)} among the ${items.length} read of more` : summary,
     };
   }
 }
@@ -148,6 +159,11 @@ export class KubernetesSource {
 /** client-node hands back class instances with Date fields; conditions, templates and the store want plain JSON. */
 function toPlainJson(object: KubernetesObject): KubernetesObject {
   return JSON.parse(JSON.stringify(object)) as KubernetesObject;
+}
+
+/** "newest first" for a time field (lastTimestamp, metadata.creationTimestamp, eventTime), else "largest first". */
+function sortWords(path: string): string {
+  return /time/i.test(path.split(".").pop() ?? "") ? "newest first" : "largest first";
 }
 
 function sortDescending(items: KubernetesObject[], path: string): void {

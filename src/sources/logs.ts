@@ -1,4 +1,5 @@
 // Pod logs: a bounded tail of one container's log, counted and excerpted by named patterns, credentials redacted.
+import { type ConfigurationOptions, Observable, type ResponseContext } from "@kubernetes/client-node";
 import { explainKubernetesError, type KubernetesClient } from "./kubernetes-client.ts";
 import { redact } from "./redact.ts";
 import type { SourceOutput } from "./source.ts";
@@ -54,34 +55,71 @@ export class LogsSource {
 
   async read(request: LogRead, signal: AbortSignal): Promise<SourceOutput> {
     let text: string;
+    const answer = { noContent: false };
     try {
       text = await this.client.withSignal(signal, () =>
-        this.client.core.readNamespacedPodLog({
-          name: request.pod,
-          namespace: request.namespace,
-          container: request.container,
-          previous: request.previous,
-          tailLines: request.tailLines,
-          sinceSeconds: request.sinceSeconds,
-          limitBytes: request.limitBytes,
-        }),
+        this.client.core.readNamespacedPodLog(
+          {
+            name: request.pod,
+            namespace: request.namespace,
+            container: request.container,
+            previous: request.previous,
+            tailLines: request.tailLines,
+            sinceSeconds: request.sinceSeconds,
+            limitBytes: request.limitBytes,
+          },
+          noContentAsEmptyText(answer),
+        ),
       );
     } catch (error) {
       if (signal.aborted) throw error;
       throw explainKubernetesError(error);
     }
-    const result = scanLog(String(text ?? ""), request.patterns, request.maxExcerpts);
     const where = `${request.namespace}/${request.pod}${request.container ? `/${request.container}` : ""}`;
+    if (answer.noContent) {
+      // 204: the API server had no kubelet to ask, as the pod has no node (not scheduled yet). A known absence of
+      // logs, not a failed read: it is evidence (the pod is Pending) and the API server is fine.
+      const result = scanLog("", request.patterns, request.maxExcerpts);
+      return {
+        data: { pod: request.pod, namespace: request.namespace, container: request.container ?? "", ...result, noNode: true },
+        request: logRequestLine(request),
+        summary: `pod ${request.namespace}/${request.pod} has no node yet, so it has no logs`,
+      };
+    }
+    const result = scanLog(String(text ?? ""), request.patterns, request.maxExcerpts);
     const matched = Object.entries(result.matches)
       .filter(([, n]) => n > 0)
       .map(([name, n]) => `${name} ×${n}`)
       .join(", ");
     return {
-      data: { pod: request.pod, namespace: request.namespace, container: request.container ?? "", ...result },
+      data: { pod: request.pod, namespace: request.namespace, container: request.container ?? "", ...result, noNode: false },
       request: logRequestLine(request),
       summary: `${where}: ${result.lines} lines${matched ? `, ${matched}` : ", no pattern matched"}`,
     };
   }
+}
+
+/**
+ * Call options that mark a 204 answer in `answer` and hand client-node an empty text/plain body for it: the API server
+ * answers a pod with no node 204 with no Content-Type, which client-node 2.0.1 cannot parse ("Cannot parse content.
+ * No Content-Type defined."). Appended to the client's own middleware (User-Agent, signal).
+ */
+function noContentAsEmptyText(answer: { noContent: boolean }): ConfigurationOptions {
+  return {
+    middleware: [
+      {
+        pre: (context) => new Observable(Promise.resolve(context)),
+        post: (context: ResponseContext) => {
+          if (context.httpStatusCode === 204) {
+            answer.noContent = true;
+            context.headers["content-type"] = "text/plain";
+          }
+          return new Observable(Promise.resolve(context));
+        },
+      },
+    ],
+    middlewareMergeStrategy: "append",
+  };
 }
 
 /** Counts lines per pattern and keeps the last `maxExcerpts` matching lines of each, redacted and shortened. */

@@ -254,6 +254,25 @@ describe("the fake kube-apiserver", () => {
     expect(garbage.code).toBe(400);
   });
 
+  it("answers a list narrowed to one name with no continue token, whatever the limit, as the real API server does", async () => {
+    const { fake } = await start();
+    const page = async (path: string) =>
+      (await (await fetch(`${fake.url}${path}`)).json()) as {
+        items: Array<{ metadata: { name: string } }>;
+        metadata: { continue?: string };
+      };
+    // A real kube-apiserver reads the one key (ListPredicate's MatchesSingle): limit does not apply, no continue.
+    const one = await page(`/api/v1/namespaces/shop/pods?fieldSelector=${encodeURIComponent("metadata.name=api-1")}&limit=1`);
+    expect(one.items.map((o) => o.metadata.name)).toEqual(["api-1"]);
+    expect(one.metadata.continue).toBeUndefined();
+    const none = await page(`/api/v1/namespaces/shop/pods?fieldSelector=${encodeURIComponent("metadata.name=nope")}&limit=1`);
+    expect(none.items).toEqual([]);
+    expect(none.metadata.continue).toBeUndefined();
+    // Across namespaces there is no single key: the list is paged as any other.
+    const everywhere = await page(`/api/v1/pods?fieldSelector=${encodeURIComponent("metadata.name=api-1")}&limit=1`);
+    expect(everywhere.metadata.continue).toBeTruthy();
+  });
+
   it("tails a pod log and hides the kubelet timestamps unless asked", async () => {
     const { core } = await start();
     expect(await core.readNamespacedPodLog({ name: "web-1", namespace: "shop", tailLines: 2 })).toBe(
@@ -283,6 +302,39 @@ describe("the fake kube-apiserver", () => {
     expect(noPrevious.body.message).toBe('previous terminated container "app" in pod "web-1" not found');
     const waiting = await failureOf(core.readNamespacedPodLog({ name: "web-2", namespace: "shop" }));
     expect(waiting.body.message).toBe('container "app" in pod "web-2" is waiting to start: ContainerCreating');
+  });
+
+  it("answers the log of a pod with no node 204, empty, with no Content-Type, as the real API server does", async () => {
+    const pending = pod({ name: "unscheduled", namespace: "shop", nodeName: "", phase: "Pending" });
+    const quiet = pod({ name: "quiet", namespace: "shop", nodeName: "node-a" });
+    const { fake } = await start({ objects: [pending, quiet], logs: { "shop/quiet/app": "" } });
+    const noNode = await fetch(`${fake.url}/api/v1/namespaces/shop/pods/unscheduled/log?tailLines=10`);
+    expect(noNode.status).toBe(204);
+    expect(noNode.headers.get("content-type")).toBeNull();
+    expect(await noNode.text()).toBe("");
+    // A node-bound pod with an empty log: 200 text/plain, empty.
+    const empty = await fetch(`${fake.url}/api/v1/namespaces/shop/pods/quiet/log?tailLines=10`);
+    expect(empty.status).toBe(200);
+    expect(empty.headers.get("content-type")).toBe("text/plain");
+    expect(await empty.text()).toBe("");
+  });
+
+  it("serves a built-in group in the versions it is told, converting the objects held", async () => {
+    const { fake } = await start(
+      { objects: [flowSchema({ name: "service-accounts", priorityLevel: "workload-low", matchingPrecedence: 9000 })] },
+      { groupVersions: { "flowcontrol.apiserver.k8s.io": ["v1beta3", "v1beta2"] } },
+    );
+    const group = (await (await fetch(`${fake.url}/apis/flowcontrol.apiserver.k8s.io`)).json()) as {
+      preferredVersion: { groupVersion: string };
+    };
+    expect(group.preferredVersion.groupVersion).toBe("flowcontrol.apiserver.k8s.io/v1beta3");
+    expect((await fetch(`${fake.url}/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas`)).status).toBe(404);
+    const list = (await (await fetch(`${fake.url}/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas`)).json()) as {
+      apiVersion: string;
+      items: KubernetesObject[];
+    };
+    expect(list.apiVersion).toBe("flowcontrol.apiserver.k8s.io/v1beta3");
+    expect(names(list.items)).toEqual(["service-accounts"]);
   });
 
   it("rejects sinceSeconds together with sinceTime as invalid log options", async () => {

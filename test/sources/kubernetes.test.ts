@@ -1,11 +1,15 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
+import { loadPlaybookFile } from "../../src/engine/load-playbooks.ts";
+import { runPlaybook } from "../../src/engine/run-playbook.ts";
+import { BackendGuard } from "../../src/sources/backend-guard.ts";
 import { type KubernetesRead, KubernetesSource } from "../../src/sources/kubernetes.ts";
 import { createKubernetesClient, type KubernetesClient, loadKubeConfig } from "../../src/sources/kubernetes-client.ts";
 import { type LogRead, LogsSource } from "../../src/sources/logs.ts";
 import { SourceError } from "../../src/sources/source.ts";
 import { type ClusterState, type FakeKubeApi, type FakeKubeOptions, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
 import { event, pod } from "../support/kube-objects.ts";
+import { kubeClientErrorsPayload } from "../support/payloads.ts";
 
 const USER_AGENT = "alert-enricher/test";
 
@@ -129,6 +133,75 @@ describe("KubernetesSource lists", () => {
       signal(),
     );
     expect(names(output.data.items)).toEqual(["c", "b", "a"]);
+  });
+
+  // Issue #13: client-node's KubernetesObjectApi.list drops `continue` from an EventList's metadata, so only the first
+  // page was ever read, and a sorted list cut by its limit was called "newest first" though the server lists by name.
+  const events = (count: number) =>
+    Array.from({ length: count }, (_, i) =>
+      event({
+        name: `ev-${String(i).padStart(4, "0")}`,
+        namespace: "kube-system",
+        involvedObject: { kind: "Pod", name: "x" },
+        reason: "R",
+        message: `m${i}`,
+        // Names sort oldest first, so the newest Events are on the last page the server returns.
+        lastTimestamp: new Date(Date.UTC(2025, 0, 15, 9, 0, 0) + i * 1000).toISOString().replace(".000Z", "Z"),
+      }),
+    );
+  const listEvents = (overrides: Partial<KubernetesRead> = {}): KubernetesRead => ({
+    apiVersion: "v1",
+    kind: "Event",
+    namespace: "kube-system",
+    limit: 500,
+    ...overrides,
+  });
+  const eventPages = () => fake?.requests.filter((r) => r.path === "/api/v1/namespaces/kube-system/events") ?? [];
+
+  it("follows continue tokens past the first page of Events", async () => {
+    const source = new KubernetesSource(await clientFor({ objects: events(300) }));
+    const output = await source.read(listEvents(), signal());
+    expect(output.data.count).toBe(300);
+    expect(output.data.truncated).toBe(false);
+    expect(output.summary).toBe("300 Events");
+    expect(new Set(names(output.data.items)).size).toBe(300);
+    expect(eventPages().map((r) => r.query.limit)).toEqual(["250", "250"]);
+    expect(eventPages()[1]?.query.continue).toBeTruthy();
+    expect(fake?.requests.every((r) => r.userAgent === USER_AGENT)).toBe(true);
+  });
+
+  it("stops a list of several pages at its limit and marks it truncated", async () => {
+    const source = new KubernetesSource(await clientFor({ objects: events(600) }));
+    const output = await source.read(listEvents(), signal());
+    expect(output.data.count).toBe(500);
+    expect(output.data.truncated).toBe(true);
+    expect(output.data.orderPartial).toBeUndefined();
+    expect(output.summary).toBe("500 Events (stopped at the limit of 500)");
+    // Discovery, then two pages of 250; the third page is never asked for.
+    expect(fake?.requests.map((r) => r.path)).toEqual([
+      "/api/v1",
+      "/api/v1/namespaces/kube-system/events",
+      "/api/v1/namespaces/kube-system/events",
+    ]);
+    expect(eventPages().map((r) => r.query.limit)).toEqual(["250", "250"]);
+  });
+
+  it("says a sorted list cut by its limit is ordered only among what was read", async () => {
+    const source = new KubernetesSource(await clientFor({ objects: events(600) }));
+    const output = await source.read(listEvents({ sortBy: "lastTimestamp" }), signal());
+    expect(output.data.truncated).toBe(true);
+    expect(output.data.orderPartial).toBe(true);
+    // The newest of all (ev-0599) is on the unread page: the first item is the newest of the 500 read.
+    expect(names(output.data.items)[0]).toBe("ev-0499");
+    expect(output.summary).toBe("500 Events (stopped at the limit of 500), newest first among the 500 read of more");
+  });
+
+  it("says nothing about partial order when a sorted list was read whole", async () => {
+    const source = new KubernetesSource(await clientFor({ objects: events(300) }));
+    const output = await source.read(listEvents({ sortBy: "lastTimestamp" }), signal());
+    expect(output.data.orderPartial).toBe(false);
+    expect(names(output.data.items)[0]).toBe("ev-0299");
+    expect(output.summary).toBe("300 Events");
   });
 
   it("returns plain JSON, timestamps as the API server wrote them", async () => {
@@ -267,6 +340,54 @@ describe("LogsSource", () => {
     const error = await sourceErrorOf(logs.read(logRead({ container: undefined }), signal()));
     expect(error.message).toContain("API server answered 400");
     expect(error.message).toContain("a container name must be specified for pod ksm, choose one of: [kube-state-metrics kube-rbac-proxy]");
+  });
+
+  it("reads a pod with no node as a known absence of logs: no error, no count against the API server", async () => {
+    const pending = pod({ name: "unscheduled", namespace: "monitoring", nodeName: "", phase: "Pending" });
+    const logs = new LogsSource(await clientFor({ objects: [pending] }));
+    const guard = new BackendGuard({ name: "API server", maxInFlight: 4, failureThreshold: 1, cooldownMs: 60_000 });
+    const read = guard.wrap((request: LogRead, s: AbortSignal) => logs.read(request, s));
+    const output = await read(logRead({ pod: "unscheduled", container: undefined }), signal());
+    expect(output.data).toMatchObject({ pod: "unscheduled", lines: 0, noNode: true, excerpts: [] });
+    expect(output.summary).toBe("pod monitoring/unscheduled has no node yet, so it has no logs");
+    expect(guard.stats).toMatchObject({ consecutiveFailures: 0, circuitOpenUntil: 0 });
+
+    // Through the engine: the step is read (known, absent), not unknown.
+    const loaded = loadPlaybookFile(
+      "test.yaml",
+      `
+alert: A
+title: t
+runbook: r
+steps:
+  - id: log
+    title: log
+    logs: { namespace: monitoring, pod: unscheduled, patterns: { e: error } }
+causes: []
+noCorrelation:
+  title: No correlation found
+  summary: nothing matched
+`,
+    );
+    if ("problems" in loaded) throw new Error(JSON.stringify(loaded.problems));
+    const alert = kubeClientErrorsPayload().alerts[0];
+    if (!alert) throw new Error("no alert");
+    const run = await runPlaybook(
+      loaded.playbook,
+      alert,
+      { kubernetes: () => Promise.reject(new Error("unused")), logs: read, prometheus: () => Promise.reject(new Error("unused")) },
+      { stepTimeoutMs: 5000, deadlineMs: 10_000, listLimit: 100, logTailLines: 100, logLimitBytes: 10_000 },
+    );
+    expect(run.steps[0]).toMatchObject({ status: "ok", summary: "pod monitoring/unscheduled has no node yet, so it has no logs" });
+    expect(run.steps[0]).not.toHaveProperty("unknown", true);
+    expect(guard.stats.consecutiveFailures).toBe(0);
+  });
+
+  it("reads an empty log of a pod on a node as zero lines", async () => {
+    const logs = new LogsSource(await clientFor(state()));
+    const output = await logs.read(logRead({ container: "kube-rbac-proxy" }), signal());
+    expect(output.data).toMatchObject({ lines: 0, noNode: false });
+    expect(output.summary).toBe("monitoring/ksm/kube-rbac-proxy: 0 lines, no pattern matched");
   });
 
   it("passes on the API server's message for a pod that does not exist", async () => {
