@@ -2,7 +2,7 @@
 // PostgreSQL refusing connections. Each is a configuration problem (exit 2) told in one line that names DATABASE_URL
 // and the cause, with no stack trace and never the password.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./support/prometheus-server.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -92,22 +92,9 @@ describe("npm start with a store it cannot use", () => {
   });
 
   it("exits 2 naming DATABASE_URL and the refusal, without the password, when PostgreSQL refuses connections", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const exit = await start(`postgres://enricher:Sup3r-s3cret-pw@127.0.0.1:${port}/alerts?password=Sup3r-s3cret-pw`);
     expectRefused(exit, new RegExp(`enricher@127\\.0\\.0\\.1:${port}/alerts .*ECONNREFUSED`));
     expect(exit.stderr + exit.stdout).not.toContain("Sup3r-s3cret-pw");
   });
 });
-
-/** A loopback port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -13,12 +13,12 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CompiledPlaybook, CompiledStep } from "../engine/load-playbooks.ts";
 import { PrometheusSource } from "../sources/prometheus.ts";
 import type { FixtureProblem } from "./fixture-checks.ts";
+import { freePort } from "./loopback-server.ts";
 import type { PreparedCase } from "./run-playbook-tests.ts";
 import {
   answersOverSeries,
@@ -144,18 +144,6 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // Already gone.
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function run(binary: string, args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
