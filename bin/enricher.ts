@@ -10,10 +10,11 @@ import { atTime } from "../src/engine/expressions.ts";
 import { loadPlaybooks, PlaybookLoadError } from "../src/engine/load-playbooks.ts";
 import { fragmentSchema, playbookSchema } from "../src/engine/playbook.ts";
 import type { StepSources } from "../src/engine/run-playbook.ts";
-import { createLogger, createSinks, createSources, loadKnownAlertRules } from "../src/main.ts";
+import { createClusterSelection, createLogger, createSinks, loadKnownAlertRules } from "../src/main.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
 import { formatReport, PlaybookTestFileError, runPlaybookTestSuite } from "../src/playbook-tests/run-playbook-tests.ts";
 import { renderText } from "../src/render/text.ts";
+import type { ClusterSelection } from "../src/sources/clusters.ts";
 import { LIST_TOKEN_ID, reportLinkFor } from "../src/server/report-links.ts";
 import { describeSchemaError } from "../src/server/app.ts";
 
@@ -74,11 +75,12 @@ async function diagnoseFile(args: string[]): Promise<number> {
   }
   const config = loadConfig(process.env, { requireWebhookAuth: false });
   const playbooks = loadPlaybooks(config.rulesDir);
-  const live = createSources(config);
+  // The same choice of cluster per alert as the service: CLUSTER_NAME, CLUSTERS_FILE and CLUSTER_LABEL.
+  const live = createClusterSelection(config);
   // A replay asks Prometheus for the moment of `at` (instant queries at it, range queries ending at it) and evaluates
   // the time functions of conditions there; the API server keeps no history, so objects and logs are read as they are.
   // The alert's chart asks Prometheus through the same source, so it ends at `at` too.
-  const sources = at ? { ...live, prometheus: withTime(live.prometheus, at.getTime()) } : live;
+  const sources = at ? atMoment(live, at.getTime()) : live;
   const run = () =>
     diagnose(`cli-${Date.now()}`, payload as AlertmanagerPayload, {
       playbooks,
@@ -111,6 +113,16 @@ async function diagnoseFile(args: string[]): Promise<number> {
 
 function withTime(prometheus: StepSources["prometheus"], at: number): StepSources["prometheus"] {
   return (request, signal, context) => prometheus({ ...request, at }, signal, context);
+}
+
+/** Every cluster's Prometheus asked for the moment `at`. */
+function atMoment(live: StepSources | ClusterSelection, at: number): StepSources | ClusterSelection {
+  const replayed = (sources: StepSources): StepSources => ({ ...sources, prometheus: withTime(sources.prometheus, at) });
+  if (typeof live !== "function") return replayed(live);
+  return (alert) => {
+    const choice = live(alert);
+    return "sources" in choice ? { ...choice, sources: replayed(choice.sources) } : choice;
+  };
 }
 
 /** What a replayed diagnosis could and could not see as it was. */

@@ -1,5 +1,6 @@
 // Environment → typed, validated configuration. Every problem names the variable and what to set.
 import { readFileSync } from "node:fs";
+import { type ClustersFile, ClustersFileError, LABEL_NAME, readClustersFile } from "./sources/clusters-file.ts";
 
 export interface Config {
   port: number;
@@ -11,6 +12,15 @@ export interface Config {
   prometheus: { url: string; bearerToken?: string };
   /** Kubernetes audit events (JSON lines) for the audit-log steps; optional. */
   auditLog?: { path: string } | { url: string };
+  /**
+   * CLUSTER_NAME: the one cluster this service reads, as the alerts' cluster label names it. An alert naming another
+   * cluster is forwarded undiagnosed; one without the label is read here, as without CLUSTER_NAME.
+   */
+  clusterName?: string;
+  /** The alert label that names the cluster: CLUSTER_LABEL, or the clusters file's clusterLabel; `cluster` by default. */
+  clusterLabel: string;
+  /** CLUSTERS_FILE, read and checked: several clusters, each with its own access; replaces KUBECONFIG/PROMETHEUS_URL/AUDIT_LOG_*. */
+  clusters?: ClustersFile;
   alertmanagerUrl?: string;
   slack: { webhookUrl?: string; botToken?: string; channel?: string; apiUrl: string };
   pagerduty: {
@@ -177,6 +187,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
   if (modeRaw && !["events", "notes", "both"].includes(modeRaw))
     throw new ConfigError(`PAGERDUTY_MODE must be events, notes or both (got ${modeRaw})`);
 
+  const clusterName = text("CLUSTER_NAME");
+  const clustersFile = text("CLUSTERS_FILE");
+  if (clusterName && clustersFile)
+    throw new ConfigError("set CLUSTER_NAME (one cluster) or CLUSTERS_FILE (several, each named in the file), not both");
+  let clusters: ClustersFile | undefined;
+  if (clustersFile) {
+    try {
+      clusters = readClustersFile(clustersFile);
+    } catch (error) {
+      if (error instanceof ClustersFileError) throw new ConfigError(error.message);
+      throw error;
+    }
+  }
+  const labelFromEnv = text("CLUSTER_LABEL");
+  if (labelFromEnv !== undefined && !new RegExp(LABEL_NAME).test(labelFromEnv))
+    throw new ConfigError(
+      `CLUSTER_LABEL must be a Prometheus label name: letters, digits and _ (got ${JSON.stringify(labelFromEnv.slice(0, 100))})`,
+    );
+  if (labelFromEnv !== undefined && clusters?.clusterLabel !== undefined && labelFromEnv !== clusters.clusterLabel)
+    throw new ConfigError(
+      `CLUSTER_LABEL=${labelFromEnv} disagrees with clusterLabel: ${clusters.clusterLabel} in CLUSTERS_FILE ${clusters.file}: set one of them`,
+    );
+  const clusterLabel = labelFromEnv ?? clusters?.clusterLabel ?? "cluster";
+
   const reportSecret = text("REPORT_SIGNING_SECRET");
   if (reportSecret !== undefined && reportSecret.length < 32)
     throw new ConfigError("REPORT_SIGNING_SECRET is too short: use at least 32 random characters (e.g. openssl rand -hex 32)");
@@ -189,6 +223,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     kubeconfigPath: text("KUBECONFIG"),
     prometheus: { url: url("PROMETHEUS_URL", "http://localhost:9090") as string, bearerToken: text("PROMETHEUS_BEARER_TOKEN") },
     auditLog: auditLog(),
+    ...(clusterName !== undefined ? { clusterName } : {}),
+    clusterLabel,
+    ...(clusters !== undefined ? { clusters } : {}),
     alertmanagerUrl: url("ALERTMANAGER_URL"),
     slack: { webhookUrl: url("SLACK_WEBHOOK_URL"), botToken, channel, apiUrl: url("SLACK_API_URL", "https://slack.com/api") as string },
     pagerduty: {

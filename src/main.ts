@@ -22,13 +22,8 @@ import { pagerDutySinks } from "./sinks/pagerduty-sinks.ts";
 import type { Sink } from "./sinks/sink.ts";
 import { SlackWebApiSink } from "./sinks/slack-web-api.ts";
 import { SlackWebhookSink } from "./sinks/slack-webhook.ts";
-import { BackendGuard } from "./sources/backend-guard.ts";
-import { KubernetesSource, type KubernetesRead } from "./sources/kubernetes.ts";
-import { type AuditQuery, AuditLogSource } from "./sources/audit-log.ts";
-import { createKubernetesClient, loadKubeConfig } from "./sources/kubernetes-client.ts";
-import { type LogRead, LogsSource } from "./sources/logs.ts";
-import { PrometheusSource, type PromQuery } from "./sources/prometheus.ts";
-import { ReadCacheBudget, requestKey, SharedReads } from "./sources/shared-reads.ts";
+import { ClusterAccessError, type ClusterSelection, createClusterSources, selectCluster } from "./sources/clusters.ts";
+import { ReadCacheBudget } from "./sources/shared-reads.ts";
 import { openPostgresStore } from "./store/postgres.ts";
 import { openSqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
@@ -113,75 +108,72 @@ export function loadKnownAlertRules(config: Config, logger: Logger): KnownAlertR
   return new KnownAlertRules(rules);
 }
 
+/** The sources of the one cluster KUBECONFIG and PROMETHEUS_URL describe (no CLUSTERS_FILE). */
 export function createSources(config: Config): StepSources {
-  let kubeConfig: ReturnType<typeof loadKubeConfig>;
+  return singleClusterSources(config, new ReadCacheBudget(config.backends.readCacheMaxBytes));
+}
+
+function singleClusterSources(config: Config, budget: ReadCacheBudget): StepSources {
   try {
-    kubeConfig = loadKubeConfig(config.kubeconfigPath);
-  } catch (error) {
-    throw new ConfigError(`KUBECONFIG: ${(error as Error).message}`);
-  }
-  const kubernetes = createKubernetesClient(kubeConfig, USER_AGENT);
-  const objects = new KubernetesSource(kubernetes);
-  const logs = new LogsSource(kubernetes);
-  const prometheus = new PrometheusSource({
-    url: config.prometheus.url,
-    bearerToken: config.prometheus.bearerToken,
-    userAgent: USER_AGENT,
-  });
-  const { backends } = config;
-  const apiServer = new BackendGuard({
-    name: "API server",
-    maxInFlight: backends.maxInFlightKubernetes,
-    failureThreshold: backends.breakerFailures,
-    cooldownMs: backends.breakerCooldownMs,
-  });
-  const prometheusGuard = new BackendGuard({
-    name: "Prometheus",
-    maxInFlight: backends.maxInFlightPrometheus,
-    failureThreshold: backends.breakerFailures,
-    cooldownMs: backends.breakerCooldownMs,
-  });
-  // Shared reads sit above the guards, so only reads that really go out count against the caps and the breaker.
-  // One byte budget for the results kept by all of them (READ_CACHE_MAX_BYTES).
-  const shared = { ttlMs: backends.readCacheMs, maxEntries: 2000, budget: new ReadCacheBudget(backends.readCacheMaxBytes) };
-  const objectReads = new SharedReads(
-    apiServer.wrap<KubernetesRead>((r, s) => objects.read(r, s)),
-    (r) => requestKey("k8s", r),
-    shared,
-  );
-  const logReads = new SharedReads(
-    apiServer.wrap<LogRead>((r, s) => logs.read(r, s)),
-    (r) => requestKey("log", r),
-    shared,
-  );
-  const queries = new SharedReads(
-    prometheusGuard.wrap<PromQuery>((r, s) => prometheus.query(r, s)),
-    (r) => requestKey("prom", r),
-    shared,
-  );
-  // The audit log like any other backend: ten alerts asking the same question read it once, and at most two scans
-  // (each streaming up to 32 MiB) run at a time.
-  let auditReads: SharedReads<AuditQuery> | undefined;
-  if (config.auditLog) {
-    const audit = new AuditLogSource(config.auditLog);
-    const auditGuard = new BackendGuard({
-      name: "audit log",
-      maxInFlight: 2,
-      failureThreshold: backends.breakerFailures,
-      cooldownMs: backends.breakerCooldownMs,
-    });
-    auditReads = new SharedReads(
-      auditGuard.wrap<AuditQuery>((r, s) => audit.query(r, s)),
-      (r) => requestKey("audit", r),
-      shared,
+    return createClusterSources(
+      { kubernetes: {}, prometheus: config.prometheus, ...(config.auditLog ? { auditLog: config.auditLog } : {}) },
+      {
+        userAgent: USER_AGENT,
+        backends: config.backends,
+        budget,
+        defaultKubeconfig: config.kubeconfigPath,
+        ...(config.clusterName !== undefined ? { name: config.clusterName } : {}),
+      },
     );
+  } catch (error) {
+    if (error instanceof ClusterAccessError) throw new ConfigError(`KUBECONFIG: ${error.message}`);
+    throw error;
   }
-  return {
-    kubernetes: objectReads.read,
-    logs: logReads.read,
-    prometheus: queries.read,
-    ...(auditReads ? { audit: auditReads.read } : {}),
-  };
+}
+
+/**
+ * Which cluster's sources read an alert. Without CLUSTER_NAME or CLUSTERS_FILE: the one cluster, whatever the alert's
+ * labels say (today's behaviour). With CLUSTER_NAME: that cluster, unless the alert's label names another. With
+ * CLUSTERS_FILE: the cluster the label names, each with its own sources; one budget of kept results for them all.
+ */
+export function createClusterSelection(config: Config): StepSources | ClusterSelection {
+  const budget = new ReadCacheBudget(config.backends.readCacheMaxBytes);
+  if (config.clusters === undefined) {
+    const sources = singleClusterSources(config, budget);
+    if (config.clusterName === undefined) return sources;
+    return selectCluster({
+      label: config.clusterLabel,
+      clusters: new Map([[config.clusterName, sources]]),
+      defaultCluster: config.clusterName,
+      namedBy: "CLUSTER_NAME",
+    });
+  }
+  const { file, clusters, defaultCluster } = config.clusters;
+  const byName = new Map<string, StepSources>();
+  for (const cluster of clusters) {
+    try {
+      byName.set(
+        cluster.name,
+        createClusterSources(cluster, {
+          userAgent: USER_AGENT,
+          backends: config.backends,
+          budget,
+          defaultKubeconfig: config.kubeconfigPath,
+          name: cluster.name,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ClusterAccessError)
+        throw new ConfigError(`CLUSTERS_FILE ${file}: cluster ${JSON.stringify(cluster.name)}: ${error.message}`);
+      throw error;
+    }
+  }
+  return selectCluster({
+    label: config.clusterLabel,
+    clusters: byName,
+    ...(defaultCluster !== undefined ? { defaultCluster } : {}),
+    namedBy: "CLUSTERS_FILE",
+  });
 }
 
 /** The first diagnosed alert's chart as a PNG, for the Slack thread. */
@@ -219,7 +211,8 @@ export function createSinks(config: Config): Sink[] {
 }
 
 export interface ServiceOverrides {
-  sources?: StepSources;
+  /** One cluster's sources, or a selection of a cluster per alert; instead of those the configuration describes. */
+  sources?: StepSources | ClusterSelection;
   sinks?: Sink[];
   store?: Store;
   logger?: Logger;
@@ -247,7 +240,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const playbooks = loadPlaybooks(config.rulesDir);
   const alertRules = loadKnownAlertRules(config, logger);
-  const sources = overrides.sources ?? createSources(config);
+  const sources = overrides.sources ?? createClusterSelection(config);
   const sinks = overrides.sinks ?? createSinks(config);
   const store = await openMigratedStore(config.databaseUrl, overrides.store);
   const metrics = createMetrics(() => store.queueDepth());
@@ -333,7 +326,19 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const address = await app.listen({ port: config.port, host: config.host });
   notifications.start();
   deliveries.start();
-  logger.info({ address, playbooks: playbooks.map((p) => p.name), sinks: sinks.map((s) => s.name) }, "alert-enricher ready");
+  logger.info(
+    {
+      address,
+      playbooks: playbooks.map((p) => p.name),
+      sinks: sinks.map((s) => s.name),
+      ...(config.clusters
+        ? { clusters: config.clusters.clusters.map((c) => c.name), clusterLabel: config.clusterLabel }
+        : config.clusterName !== undefined
+          ? { cluster: config.clusterName, clusterLabel: config.clusterLabel }
+          : {}),
+    },
+    "alert-enricher ready",
+  );
 
   return {
     url: address.replace("0.0.0.0", "127.0.0.1"),

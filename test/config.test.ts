@@ -274,3 +274,142 @@ describe("shared-read memory and chart rules", () => {
     ]);
   });
 });
+
+describe("clusters: CLUSTER_NAME, CLUSTER_LABEL, CLUSTERS_FILE", () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  /** Writes `yaml` as a clusters file and returns its path. */
+  function clustersFile(yaml: string): string {
+    dir ??= mkdtempSync(join(tmpdir(), "enricher-clusters-"));
+    const file = join(dir, "clusters.yaml");
+    writeFileSync(file, yaml);
+    return file;
+  }
+
+  const TWO_CLUSTERS = `clusters:
+  prod-eu:
+    kubernetes:
+      kubeconfig: kubeconfigs/prod-eu.yaml
+    prometheus:
+      url: https://mimir.example.com/prometheus/
+      bearerTokenFile: secrets/mimir-token
+      headers:
+        X-Scope-OrgID: prod-eu
+  prod-us:
+    kubernetes:
+      context: prod-us
+    prometheus:
+      url: http://prometheus.us:9090
+`;
+
+  it("reads no clusters by default: one cluster, labelled by `cluster`, whatever the alerts say", () => {
+    const config = loadConfig(OPEN);
+    expect(config.clusterName).toBeUndefined();
+    expect(config.clusters).toBeUndefined();
+    expect(config.clusterLabel).toBe("cluster");
+  });
+
+  it("reads CLUSTER_NAME and CLUSTER_LABEL, and refuses a label that is no Prometheus label name", () => {
+    const config = loadConfig({ ...OPEN, CLUSTER_NAME: "prod-eu", CLUSTER_LABEL: "k8s_cluster" });
+    expect(config.clusterName).toBe("prod-eu");
+    expect(config.clusterLabel).toBe("k8s_cluster");
+    expect(configErrorFor({ ...OPEN, CLUSTER_LABEL: "k8s-cluster" }).message).toMatch(/^CLUSTER_LABEL must be a Prometheus label name/);
+  });
+
+  it("reads every cluster of CLUSTERS_FILE, paths relative to the file, and lets the file name the label", () => {
+    const file = clustersFile(`clusterLabel: source_cluster\ndefault: prod-us\n${TWO_CLUSTERS}`);
+    const config = loadConfig({ ...OPEN, CLUSTERS_FILE: file });
+    expect(config.clusterLabel).toBe("source_cluster");
+    expect(config.clusters).toEqual({
+      file,
+      clusterLabel: "source_cluster",
+      defaultCluster: "prod-us",
+      clusters: [
+        {
+          name: "prod-eu",
+          kubernetes: { kubeconfig: join(dir as string, "kubeconfigs", "prod-eu.yaml") },
+          prometheus: {
+            url: "https://mimir.example.com/prometheus",
+            bearerTokenFile: join(dir as string, "secrets", "mimir-token"),
+            headers: { "X-Scope-OrgID": "prod-eu" },
+          },
+        },
+        { name: "prod-us", kubernetes: { context: "prod-us" }, prometheus: { url: "http://prometheus.us:9090" } },
+      ],
+    });
+  });
+
+  it("accepts the example clusters file shipped in docker/", () => {
+    const config = loadConfig({ ...OPEN, CLUSTERS_FILE: "docker/clusters.example.yaml" });
+    expect(config.clusters?.clusters.map((c) => c.name)).toEqual(["prod-eu", "prod-us", "staging"]);
+    expect(config.clusters?.defaultCluster).toBe("prod-eu");
+    expect(config.clusters?.clusters[1]?.prometheus.headers).toEqual({ "X-Scope-OrgID": "prod-us" });
+  });
+
+  it("names the file, the line, the cluster and the field of an unknown field", () => {
+    const file = clustersFile(TWO_CLUSTERS.replace("      headers:", "      header:"));
+    const error = configErrorFor({ ...OPEN, CLUSTERS_FILE: file });
+    expect(error.message).toBe(
+      `CLUSTERS_FILE ${file}:8: cluster "prod-eu": prometheus: unknown field "header" (known: url, bearerToken, bearerTokenFile, headers)`,
+    );
+  });
+
+  it("names the cluster whose Prometheus has no url", () => {
+    const file = clustersFile(TWO_CLUSTERS.replace("      url: http://prometheus.us:9090\n", "      bearerToken: t0ken\n"));
+    const error = configErrorFor({ ...OPEN, CLUSTERS_FILE: file });
+    expect(error.message).toBe(`CLUSTERS_FILE ${file}:13: cluster "prod-us": prometheus: url is required`);
+  });
+
+  it("reports every problem of a file at once, each on its own line, never echoing a URL", () => {
+    const file = clustersFile(`default: staging
+clusters:
+  prod-eu:
+    kubernetes: {}
+    prometheus: { url: "ftp://user:secret@prom", bearerToken: a, bearerTokenFile: b }
+  prod-us:
+    kubernetes: { inCluster: true, context: prod-us }
+    prometheus: { url: "http://prom" }
+    auditLog: { path: /a, url: "https://b" }
+`);
+    const lines = configErrorFor({ ...OPEN, CLUSTERS_FILE: file }).message.split("\n");
+    expect(lines).toEqual([
+      `CLUSTERS_FILE ${file}:4: cluster "prod-eu": kubernetes: needs kubeconfig (a file), context (in KUBECONFIG), or both, or inCluster: true`,
+      `CLUSTERS_FILE ${file}:5: cluster "prod-eu": prometheus.url: must be an http:// or https:// URL`,
+      `CLUSTERS_FILE ${file}:5: cluster "prod-eu": prometheus.bearerTokenFile: set only one of bearerToken and bearerTokenFile`,
+      `CLUSTERS_FILE ${file}:7: cluster "prod-us": kubernetes.inCluster: inCluster: true reads the pod's own ServiceAccount; it cannot be set with kubeconfig or context`,
+      `CLUSTERS_FILE ${file}:9: cluster "prod-us": auditLog: needs exactly one of path and url`,
+      `CLUSTERS_FILE ${file}:1: default: names no cluster of this file (prod-eu, prod-us)`,
+    ]);
+    expect(lines.join("\n")).not.toContain("secret");
+  });
+
+  it("refuses a file that is missing, not YAML, smuggles a header, or names no cluster", () => {
+    const missing = join(tmpdir(), "enricher-no-such-dir", "clusters.yaml");
+    expect(configErrorFor({ ...OPEN, CLUSTERS_FILE: missing }).message).toBe(`CLUSTERS_FILE ${missing} could not be read: ENOENT`);
+    const broken = clustersFile("clusters:\n  prod-eu: [\n");
+    expect(configErrorFor({ ...OPEN, CLUSTERS_FILE: broken }).message).toMatch(new RegExp(`^CLUSTERS_FILE ${broken}:\\d+: not YAML: `));
+    const smuggled = clustersFile(
+      'clusters:\n  a:\n    kubernetes: { context: a }\n    prometheus: { url: "http://p", headers: { X-Scope-OrgID: "a\\r\\nX-Evil: 1" } }\n',
+    );
+    expect(configErrorFor({ ...OPEN, CLUSTERS_FILE: smuggled }).message).toBe(
+      `CLUSTERS_FILE ${smuggled}:4: cluster "a": prometheus.headers.X-Scope-OrgID: a header value must be printable ASCII on one line`,
+    );
+    const empty = clustersFile("clusters: {}\n");
+    expect(configErrorFor({ ...OPEN, CLUSTERS_FILE: empty }).message).toBe(`CLUSTERS_FILE ${empty}:1: clusters: names no cluster`);
+  });
+
+  it("refuses CLUSTER_NAME beside CLUSTERS_FILE, and a CLUSTER_LABEL that disagrees with the file's", () => {
+    const file = clustersFile(`clusterLabel: source_cluster\n${TWO_CLUSTERS}`);
+    expect(configErrorFor({ ...OPEN, CLUSTERS_FILE: file, CLUSTER_NAME: "prod-eu" }).message).toBe(
+      "set CLUSTER_NAME (one cluster) or CLUSTERS_FILE (several, each named in the file), not both",
+    );
+    expect(configErrorFor({ ...OPEN, CLUSTERS_FILE: file, CLUSTER_LABEL: "cluster" }).message).toBe(
+      `CLUSTER_LABEL=cluster disagrees with clusterLabel: source_cluster in CLUSTERS_FILE ${file}: set one of them`,
+    );
+    expect(loadConfig({ ...OPEN, CLUSTERS_FILE: file, CLUSTER_LABEL: "source_cluster" }).clusterLabel).toBe("source_cluster");
+  });
+});

@@ -1,9 +1,11 @@
-// Turns one stored notification into one Diagnosis: for each firing alert, the playbook that covers it is run and
-// its causes ranked; alerts no playbook covers, and resolved alerts, are passed on with plain formatting.
+// Turns one stored notification into one Diagnosis: for each firing alert, the playbook that covers it is run against
+// the alert's own cluster and its causes ranked; alerts no playbook covers, resolved alerts, and alerts from a cluster
+// this service cannot read are passed on with plain formatting.
 import type { CompiledPlaybook } from "../engine/load-playbooks.ts";
 import { type RunLimits, runPlaybook, type StepSources } from "../engine/run-playbook.ts";
 import type { Alert, AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
+import type { ClusterChoice, ClusterSelection } from "../sources/clusters.ts";
 import { redactOutput } from "../sources/redact.ts";
 import { fetchAlertChart } from "./alert-chart.ts";
 import { KnownAlertRules } from "./alert-rules.ts";
@@ -13,7 +15,8 @@ import { unreadSummary } from "./unread.ts";
 
 export interface DiagnoseOptions {
   playbooks: CompiledPlaybook[];
-  sources: StepSources;
+  /** One cluster's sources for every alert, or the cluster each alert belongs to (its cluster label). */
+  sources: StepSources | ClusterSelection;
   limits: RunLimits;
   alertmanagerUrl?: string;
   publicUrl?: string;
@@ -45,6 +48,8 @@ export function findPlaybook(playbooks: CompiledPlaybook[], alertname: string | 
 }
 
 export async function diagnose(notificationId: string, payload: AlertmanagerPayload, options: DiagnoseOptions): Promise<Diagnosis> {
+  const { sources } = options;
+  const clusterOf: ClusterSelection = typeof sources === "function" ? sources : (): ClusterChoice => ({ sources });
   let runsLeft = options.maxPlaybookRuns;
   const reportUrl = options.reportLink
     ? options.reportLink(notificationId)
@@ -69,6 +74,9 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
       };
       if (!playbook) return { ...plain, note: "No playbook covers this alert; forwarded as received." };
       if (alert.status === "resolved") return { ...plain, note: `Resolved; the ${playbook.name} playbook runs only while an alert fires.` };
+      const choice = clusterOf(alert);
+      if ("notServed" in choice) return { ...plain, note: choice.notServed };
+      const cluster = choice.cluster !== undefined ? { cluster: choice.cluster } : {};
       if (options.plainOnly)
         return { ...plain, note: `The ${playbook.name} playbook failed on this notification several times; forwarded without it.` };
       if (runsLeft <= 0) {
@@ -86,8 +94,7 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
               alert,
               {
                 // Label values come from the cluster too: redacted as the playbook's own reads are (run-playbook.ts).
-                query: async (request, signal) =>
-                  redactOutput(await options.sources.prometheus(request, signal, { stepId: "alert_chart" })),
+                query: async (request, signal) => redactOutput(await choice.sources.prometheus(request, signal, { stepId: "alert_chart" })),
               },
               {
                 rules: options.alertRules ?? NO_RULES,
@@ -95,12 +102,13 @@ export async function diagnose(notificationId: string, payload: AlertmanagerPayl
                 onError: (error) => options.onNoChart?.({ alert, reason: error.message }),
               },
             );
-      const run = await runPlaybook(playbook, alert, options.sources, options.limits);
+      const run = await runPlaybook(playbook, alert, choice.sources, options.limits);
       const ranking = rankCauses(playbook, run.scope, run.unknown);
-      const couldNotRead = unreadSummary(run.steps);
+      const couldNotRead = unreadSummary(run.steps, choice.cluster);
       const result: AlertDiagnosis = {
         alert,
         playbook: playbook.name,
+        ...cluster,
         causes: ranking.causes,
         verdict: ranking.verdict,
         ...(ranking.notChecked.length > 0 ? { notChecked: ranking.notChecked } : {}),

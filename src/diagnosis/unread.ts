@@ -15,7 +15,9 @@ const READS: Record<StepKind, [string, string]> = {
   audit: ["read", "reads"],
 };
 
-export function unreadSummary(steps: StepRecord[]): string[] {
+/** `cluster`: the cluster read, named beside its backends ("the API server (prod-eu) did not answer …"). */
+export function unreadSummary(steps: StepRecord[], cluster?: string): string[] {
+  const backend = (kind: StepKind) => (cluster === undefined ? BACKEND[kind] : `${BACKEND[kind]} (${cluster})`);
   const groups = new Map<string, { text: (n: number) => string; count: number }>();
   const add = (key: string, text: (n: number) => string) => {
     const group = groups.get(key) ?? { text, count: 0 };
@@ -31,7 +33,7 @@ export function unreadSummary(steps: StepRecord[]): string[] {
       const within = /\bin (\d+(?:\.\d+)? s)$/.exec(message)?.[1];
       add(
         `timeout:${BACKEND[step.kind]}:${within ?? ""}`,
-        (n) => `${BACKEND[step.kind]} did not answer ${noun(n)}${within ? ` in ${within}` : " before the deadline"}`,
+        (n) => `${backend(step.kind)} did not answer ${noun(n)}${within ? ` in ${within}` : " before the deadline"}`,
       );
     } else if (step.status === "failed") {
       add(`failed:${step.kind}:${message}`, (n) => `${message} (${noun(n)})`);

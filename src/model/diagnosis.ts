@@ -119,6 +119,8 @@ export interface AlertDiagnosis {
   alert: Alert;
   /** The playbook that ran, or null when none ran (the alert is forwarded with plain formatting). */
   playbook: string | null;
+  /** The cluster whose API server and Prometheus the playbook read, when the service knows its clusters by name. */
+  cluster?: string;
   /** Why no playbook ran, when none did: none covers the alert, it resolved, the run limit, repeated failures. */
   note?: string;
   /**

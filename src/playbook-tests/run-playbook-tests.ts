@@ -149,11 +149,34 @@ function prometheusOutput(fixture: PrometheusFixture | undefined, request: PromQ
   return { data: { series, count: series.length }, request: query, summary: `${series.length} series` };
 }
 
+/**
+ * The Kubernetes API server a case is read from: the in-process fake (the default), or a real kube-apiserver the case
+ * has been loaded into (the tests' real-API-server suite).
+ */
+export interface CaseCluster {
+  kubeconfigPath: string;
+  /** The requests that tried to change the cluster while the case ran ("METHOD path"): there must be none. */
+  writes(): string[];
+  close(): Promise<void>;
+}
+
+/** Serves a case's cluster state at its clock. */
+export type ServeCluster = (state: ClusterState, at: Date) => Promise<CaseCluster>;
+
+const serveFake: ServeCluster = async (state, at) => {
+  const fake: FakeKubeApi = await startFakeKubeApi(state, { now: () => at });
+  return {
+    kubeconfigPath: fake.kubeconfigPath,
+    writes: () => fake.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.path}`),
+    close: () => fake.close(),
+  };
+};
+
 export interface PreparedCase {
   alert: Alert;
   /** Kubernetes reads go to the case's cluster through the real client; PromQL and audit steps answer from the case. */
   sources: StepSources;
-  cluster: FakeKubeApi;
+  cluster: CaseCluster;
   /** The clock the case was prepared at: run the playbook inside atTime(at, …) so its time functions agree. */
   at: Date;
   /** The step ids whose canned answers were asked for, so far. */
@@ -181,7 +204,11 @@ export async function prepareCase(
 ): Promise<PreparedCase> {
   const at = options.at ?? new Date();
   const state = caseCluster(spec, testCase, at.getTime());
-  const prepared = await serveCase(playbook, spec, testCase, userAgent, at, state, { groupVersions: options.groupVersions });
+  const serve: ServeCluster = async (served, clock) => {
+    const fake = await startFakeKubeApi(served, { groupVersions: options.groupVersions, now: () => clock });
+    return { kubeconfigPath: fake.kubeconfigPath, writes: () => [], close: () => fake.close() };
+  };
+  const prepared = await serveCase(playbook, spec, testCase, userAgent, at, state, serve);
   prepared.sources = withCaseFaults(playbook, testCase, prepared.sources).sources;
   return prepared;
 }
@@ -205,12 +232,12 @@ async function serveCase(
   userAgent: string,
   at: Date,
   state: ClusterState,
-  kube: FakeKubeOptions = {},
+  serve: ServeCluster = serveFake,
 ): Promise<PreparedCase> {
   const now = at.getTime();
   const alert = resolveTimes(alertOf(playbook, spec.alert, testCase.alert, now), now);
   const prometheus = { ...spec.prometheus, ...testCase.prometheus };
-  const cluster = await startFakeKubeApi(state, { ...kube, now: () => new Date(now) });
+  const cluster = await serve(state, at);
   const client = createKubernetesClient(loadKubeConfig(cluster.kubeconfigPath), userAgent);
   const objects = new KubernetesSource(client);
   const logs = new LogsSource(client);
@@ -261,14 +288,19 @@ interface CaseRun {
 /** Checks to build from a case while it is served, from its recorded run (generated-checks.ts). */
 type Generate = (open: OpenCase, replay: Replay, base: Diagnosis) => Promise<void>;
 
-async function runCase(loaded: LoadedTestFile, index: number, generate?: Generate): Promise<CaseRun> {
+async function runCase(
+  loaded: LoadedTestFile,
+  index: number,
+  generate?: Generate,
+  on: { serve: ServeCluster } = { serve: serveFake },
+): Promise<CaseRun> {
   const { file, spec, playbook, source } = loaded;
   const testCase = spec.cases[index] as TestCase;
   const at = caseTime(spec, testCase);
   const where: Segments = ["cases", index];
   const located = (problems: FixtureProblem[]) => problems.map((p) => describeProblem(file, source, p));
   const { state, defaults } = assembleCase(spec, testCase, at.getTime());
-  const prepared = await serveCase(playbook, spec, testCase, "alert-enricher/rules-test", at, state);
+  const prepared = await serveCase(playbook, spec, testCase, "alert-enricher/rules-test", at, state, on.serve);
   // A case with series: its PromQL steps go to a real Prometheus over them (real-prometheus.ts).
   const real = await useRealPrometheus(loaded, index, prepared, at);
   // The case's faults go over whatever answers a step, a canned answer or a real Prometheus.
@@ -296,9 +328,8 @@ async function runCase(loaded: LoadedTestFile, index: number, generate?: Generat
     replay.stopRecording();
     const result = diagnosis.alerts[0] as AlertDiagnosis;
     const problems = [...fixtureProblems, ...compare(testCase, result, faults.faulted)];
-    const writes = prepared.cluster.requests.filter((r) => r.method !== "GET");
-    if (writes.length > 0)
-      problems.push(`the playbook tried to write to the cluster: ${writes.map((w) => `${w.method} ${w.path}`).join(", ")}`);
+    const writes = prepared.cluster.writes();
+    if (writes.length > 0) problems.push(`the playbook tried to write to the cluster: ${writes.join(", ")}`);
 
     problems.push(
       ...located(usageProblems(playbook, testCase, prepared.answered, result, where)),
@@ -540,6 +571,24 @@ export function loadTestFiles(testsDir: string, playbooks: CompiledPlaybook[]): 
 /** Runs every case of every test file in `testsDir` against `playbooks`. */
 export async function runPlaybookTests(testsDir: string, playbooks: CompiledPlaybook[]): Promise<CaseResult[]> {
   return (await runCases(loadTestFiles(testsDir, playbooks))).results;
+}
+
+/**
+ * Runs every case once, one after the other, at its own clock, against the cluster `serve` gives each (a real API
+ * server the case is loaded into): no generated checks, no shared-answer bookkeeping.
+ */
+export async function runCasesOn(
+  files: LoadedTestFile[],
+  serve: ServeCluster,
+): Promise<Array<CaseResult & { diagnosis?: AlertDiagnosis }>> {
+  const results: Array<CaseResult & { diagnosis?: AlertDiagnosis }> = [];
+  for (const loaded of files) {
+    for (let i = 0; i < loaded.spec.cases.length; i++) {
+      const run = await runCase(loaded, i, undefined, { serve });
+      results.push({ ...run.result, ...(run.diagnosis ? { diagnosis: run.diagnosis } : {}) });
+    }
+  }
+  return results;
 }
 
 interface RanCase {

@@ -108,6 +108,7 @@ function alertDetails(a: AlertDiagnosis, detail: Detail): Record<string, unknown
     startsAt: a.alert.startsAt,
     fingerprint: a.alert.fingerprint,
     playbook: a.playbook,
+    ...(a.cluster !== undefined ? { cluster: a.cluster } : {}),
     partial: a.partial,
     ...(a.verdict !== undefined ? { verdict: a.verdict } : {}),
     ...(a.couldNotRead !== undefined ? { could_not_read: a.couldNotRead } : {}),
@@ -120,7 +121,11 @@ function alertDetails(a: AlertDiagnosis, detail: Detail): Record<string, unknown
       remediation: c.remediation,
     })),
   };
-  if (a.playbook === null) details.annotations = a.alert.annotations;
+  if (a.playbook === null) {
+    details.annotations = a.alert.annotations;
+    // Why it was not diagnosed: no playbook, resolved, or from a cluster this service cannot read.
+    if (a.note !== undefined) details.note = a.note;
+  }
   if (detail.steps) {
     details.steps = a.steps.map((s) => ({
       id: s.id,

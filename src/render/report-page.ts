@@ -107,6 +107,7 @@ function alertSection(a: AlertDiagnosis, index: number): string {
   parts.push(
     `<dl><dt>Status</dt><dd>${escapeHtml(a.alert.status)}</dd><dt>Started</dt><dd>${escapeHtml(a.alert.startsAt)}</dd>` +
       `<dt>Playbook</dt><dd>${a.playbook ? escapeHtml(a.playbook) : "none ran"}${a.note ? ` — ${escapeHtml(a.note)}` : ""}</dd>` +
+      (a.cluster !== undefined ? `<dt>Cluster read</dt><dd>${escapeHtml(a.cluster)}</dd>` : "") +
       (a.partial ? `<dt>Completeness</dt><dd>Partial: a step failed or the run was cut short</dd>` : "") +
       `</dl>`,
   );

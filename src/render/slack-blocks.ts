@@ -231,8 +231,9 @@ function diagnosedAlertBlocks(a: AlertDiagnosis, index: number): SlackBlock[] {
     context.push(`Also considered: ${others.join(", ")}${more}`);
   }
   const failed = a.steps.filter((s) => s.status === "failed" || s.status === "timeout").length;
+  const cluster = a.cluster !== undefined ? ` on cluster *${safeMrkdwn(a.cluster, 200)}*` : "";
   context.push(
-    `Playbook ${safeMrkdwn(a.playbook ?? "", 200)}: ${a.steps.length} steps${failed > 0 ? `, ${failed} failed or timed out` : ""}`,
+    `Playbook ${safeMrkdwn(a.playbook ?? "", 200)}${cluster}: ${a.steps.length} steps${failed > 0 ? `, ${failed} failed or timed out` : ""}`,
   );
   blocks.push({ type: "context", elements: context.map((t) => mrkdwn(fitted(t, CONTEXT_TEXT))) });
   const buttons = linkButtons(a, index);

@@ -164,7 +164,8 @@ function alertHeading(a: AlertDiagnosis): string {
   if (a.playbook !== null) {
     const ran = Date.parse(a.finishedAt) - Date.parse(a.startedAt);
     const took = Number.isFinite(ran) ? ` in ${formatStepDuration(ran)}` : "";
-    lines.push(`Playbook ${inlineCode(a.playbook, 200)}: ${a.steps.length} step${a.steps.length === 1 ? "" : "s"}${took}`);
+    const cluster = a.cluster !== undefined ? ` on cluster *${safe(a.cluster, 200)}*` : "";
+    lines.push(`Playbook ${inlineCode(a.playbook, 200)}${cluster}: ${a.steps.length} step${a.steps.length === 1 ? "" : "s"}${took}`);
   }
   if (a.partial) lines.push("⚠️ *PARTIAL*: some steps failed or timed out; the causes rest on what did answer.");
   return lines.join("\n");

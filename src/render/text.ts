@@ -113,7 +113,8 @@ function plainAlertLines(a: AlertDiagnosis): string[] {
 }
 
 function diagnosedAlertLines(a: AlertDiagnosis): string[] {
-  const lines = [headerLine(a), `Playbook: ${printable(a.playbook ?? "")}`];
+  const cluster = a.cluster !== undefined ? ` on cluster ${printable(a.cluster)}` : "";
+  const lines = [headerLine(a), `Playbook: ${printable(a.playbook ?? "")}${cluster}`];
   if (a.partial && a.verdict !== "could_not_check") {
     lines.push("PARTIAL: some steps failed or timed out; the causes below rest on what did answer.");
   }

@@ -1,4 +1,5 @@
 // PromQL instant and range queries against the Prometheus HTTP API (/api/v1/query, /api/v1/query_range).
+import { readFile } from "node:fs/promises";
 import axios, { type AxiosInstance, isAxiosError } from "axios";
 import { SourceError, type SourceOutput } from "./source.ts";
 
@@ -56,10 +57,23 @@ export class PrometheusSource {
   private readonly http: AxiosInstance;
   private readonly baseUrl: string;
 
-  constructor(options: { url: string; bearerToken?: string; userAgent: string }) {
+  private readonly bearerTokenFile: string | undefined;
+
+  /**
+   * `headers` go with every query (X-Scope-OrgID for a Mimir/Cortex tenant); `bearerTokenFile` is read again for each
+   * query, as Prometheus reads its own credentials_file, so a rotated token is used as soon as it is written.
+   */
+  constructor(options: {
+    url: string;
+    bearerToken?: string;
+    bearerTokenFile?: string;
+    headers?: Record<string, string>;
+    userAgent: string;
+  }) {
     this.baseUrl = options.url.replace(/\/+$/, "");
-    const headers: Record<string, string> = { "User-Agent": options.userAgent, Accept: "application/json" };
+    const headers: Record<string, string> = { ...options.headers, "User-Agent": options.userAgent, Accept: "application/json" };
     if (options.bearerToken) headers.Authorization = `Bearer ${options.bearerToken}`;
+    this.bearerTokenFile = options.bearerTokenFile;
     this.http = axios.create({ baseURL: this.baseUrl, headers, validateStatus: () => true, maxContentLength: MAX_PROMETHEUS_BYTES });
   }
 
@@ -83,7 +97,7 @@ export class PrometheusSource {
       // axios counts the bytes as they arrive and stops reading past maxContentLength: a huge answer is never held whole.
       const response = await this.http.post<PromEnvelope>(path, params.toString(), {
         signal,
-        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        headers: { "Content-Type": "application/x-www-form-urlencoded", ...(await this.tokenFileAuthorization()) },
         maxContentLength: maxBytes,
       });
       envelope = response.data;
@@ -91,6 +105,7 @@ export class PrometheusSource {
     } catch (error) {
       if (signal.aborted) throw error;
       // The query asked for too much (its own fault), not Prometheus failing: it does not count towards the breaker.
+      if (error instanceof SourceError) throw error;
       if (isAxiosError(error) && /maxContentLength/.test(error.message)) {
         throw new SourceError(`Prometheus answered more than ${formatBytes(maxBytes)}, the most this query may read`);
       }
@@ -135,6 +150,20 @@ export class PrometheusSource {
             ? `1 series, value ${formatValue(samples[0]?.value)}`
             : `${samples.length} series`,
     };
+  }
+
+  private async tokenFileAuthorization(): Promise<Record<string, string>> {
+    if (this.bearerTokenFile === undefined) return {};
+    let token: string;
+    try {
+      token = (await readFile(this.bearerTokenFile, "utf8")).trim();
+    } catch (error) {
+      throw new SourceError(
+        `Prometheus bearer token file ${this.bearerTokenFile} could not be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
+    }
+    if (token === "") throw new SourceError(`Prometheus bearer token file ${this.bearerTokenFile} is empty`);
+    return { Authorization: `Bearer ${token}` };
   }
 }
 

@@ -19,6 +19,8 @@ const API_SERVER_PORT = 6443;
 const KUBELET_PORT = 10250;
 
 interface KubeletState {
+  /** The case's clock, for sinceSeconds. */
+  now: string;
   logs: FixtureLogs;
   pods: Array<{ metadata: { name: string; namespace?: string }; status?: unknown }>;
 }
@@ -106,7 +108,9 @@ async function startKubelet(): Promise<void> {
         return;
       }
       const file = join(dir, KUBELET_STATE_FILE);
-      const state: KubeletState = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as KubeletState) : { logs: {}, pods: [] };
+      const state: KubeletState = existsSync(file)
+        ? (JSON.parse(readFileSync(file, "utf8")) as KubeletState)
+        : { now: new Date().toISOString(), logs: {}, pods: [] };
       const [, namespace, name, container] = match.map(decodeURIComponent) as [string, string, string, string];
       const pod = state.pods.find((p) => p.metadata.name === name && p.metadata.namespace === namespace);
       if (!pod) {
@@ -122,7 +126,11 @@ async function startKubelet(): Promise<void> {
         timestamps: query.get("timestamps") === "true",
         tailLines: number("tailLines"),
         limitBytes: number("limitBytes"),
-        since: sinceTime ? new Date(sinceTime) : sinceSeconds !== undefined ? new Date(Date.now() - sinceSeconds * 1000) : undefined,
+        since: sinceTime
+          ? new Date(sinceTime)
+          : sinceSeconds !== undefined
+            ? new Date(Date.parse(state.now) - sinceSeconds * 1000)
+            : undefined,
       });
       if (answer.status === 400) {
         response.writeHead(400, { "Content-Type": "text/plain" }).end(answer.message);

@@ -40,7 +40,7 @@ export interface RealKubeApi {
   /** A ServiceAccount token from the TokenRequest API, and a kubeconfig that uses it. */
   serviceAccount(namespace: string, name: string): Promise<{ token: string; kubeconfig: string }>;
   /** What the stand-in kubelet behind the API server serves: logs keyed as ClusterState.logs, and the pods they belong to. */
-  setKubeletState(state: { logs: Record<string, string>; pods: unknown[] }): void;
+  setKubeletState(state: { now: Date; logs: Record<string, string>; pods: unknown[] }): void;
   /** Every request recorded so far (audit level Metadata). */
   audit(): AuditEvent[];
   version: string;
