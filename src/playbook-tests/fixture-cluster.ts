@@ -1,8 +1,48 @@
-// In-process stand-in for a kube-apiserver: discovery, list/get with selectors and paging, pod logs, and refusal of every write.
+// In-process stand-in for a kube-apiserver (as of v1.36): discovery, get and list with label and field selectors and
+// paging, pod logs, and refusal of every write. Where a playbook can tell the difference it answers as the real server:
+// - field selectors: each kind takes exactly the labels the real server's conversions take, and any other gets the
+//   same 400 and message (field-selectors.ts);
+// - an object reads back as if created through the server: API defaults filled in (api-defaults.ts), times in the
+//   server's precision (api-timestamps.ts), both Event APIs served from one core/v1 storage (event-apis.ts);
+// - lists come in key order (namespace/name); a continue token comes back only when a page was cut with objects left
+//   after it, never for a single-key read (metadata.name in one namespace) and never past the end;
+//   remainingItemCount only for a list without selectors.
+//
+// What it does NOT emulate:
+// | A real kube-apiserver                                         | This fake                                         |
+// |---------------------------------------------------------------|---------------------------------------------------|
+// | resourceVersion per object and per list; resourceVersion and  | one resourceVersion per state; both parameters    |
+// | resourceVersionMatch select a snapshot; tokens expire on      | ignored (but resourceVersion=0 lifts the limit, as |
+// | compaction                                                    | the watch cache does); a token expires on setState |
+// | watch, watch lists, bookmarks                                 | 400: the service never watches                    |
+// | writes: create, update, patch, delete, server-side apply      | 405 for every method but GET; no managedFields    |
+// | the server sets uid, resourceVersion, generation and          | kept as the fixture gives them (base-cluster.ts   |
+// | creationTimestamp (whole seconds, now) on create              | fills in uid and a creationTimestamp)             |
+// | registry strategies on create: Pod status reset to Pending    | not run: status and everything else stay as given |
+// | with qosClass, Namespace spec.finalizers, Job selector and    |                                                   |
+// | controller-uid labels, Service clusterIP and ipFamilies       |                                                   |
+// | admission plugins: ServiceAccount (serviceAccountName,        | not run: an object holds what it is given plus    |
+// | token volume), Priority, DefaultTolerationSeconds,            | its API defaults                                  |
+// | LimitRanger, PodSecurity, admission webhooks                  |                                                   |
+// | validation refuses a bad object (an eventTime without six     | times are normalised; only a value that is no     |
+// | fractional digits, a missing container image, ...)            | RFC 3339 time is refused (start/setState throws)  |
+// | controllers: garbage collection, Event TTL, endpoints, the    | none: objects stay exactly as given; an APIService |
+// | aggregator's availability controller rewriting an APIService's| keeps the Available condition it is given         |
+// | Available condition within a second                           |                                                   |
+// | authentication, RBAC (401, 403), API Priority and Fairness    | the token is not checked; 429 and other failures  |
+// | (429), audit logging                                          | only through the failWith option                  |
+// | protobuf, CBOR, Table (kubectl get) and gzip responses        | JSON only                                         |
+// | aggregated discovery (/apis v2), OpenAPI                      | legacy discovery (/api, /apis, /apis/g/v) only    |
+// | field selectors a CRD declares in selectableFields            | custom resources take metadata.name/namespace only|
+// | streamed logs (follow=true)                                   | 400                                               |
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { withApiDefaults } from "./api-defaults.ts";
+import { withServerTimestamps } from "./api-timestamps.ts";
+import { coreEventToEventsV1, eventsV1ToCoreEvent, isCoreEvent, isEventsV1Event, storedCoreEvent } from "./event-apis.ts";
+import { type FieldRequirement, FieldSelectorError, matchesFields, parseFieldSelector, requiredValue } from "./field-selectors.ts";
 import { listenOnLoopback } from "./loopback-server.ts";
 
 export interface KubeObject {
@@ -55,6 +95,10 @@ export interface FakeKubeApi {
   requests: RecordedKubeRequest[];
   /** A kubeconfig pointing at url (plain http, insecure-skip-tls-verify, token user); removed by close(). */
   kubeconfigPath: string;
+  /**
+   * Replaces every object and log, as if created through the server (defaults, times in its precision); throws for an
+   * object no API server could hold (a time field that is no RFC 3339 time), keeping the state it had.
+   */
   setState(state: ClusterState): void;
   close(): Promise<void>;
 }
@@ -165,14 +209,6 @@ function pluralOf(kind: string): string {
   return `${lower}s`;
 }
 
-function isCoreEvent(o: KubeObject): boolean {
-  return o.kind === "Event" && o.apiVersion === "v1";
-}
-
-function isEventsV1Event(o: KubeObject): boolean {
-  return o.kind === "Event" && o.apiVersion === "events.k8s.io/v1";
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -186,212 +222,13 @@ function field(o: unknown, path: string): unknown {
   return current;
 }
 
-/** How the API server prints a field for a field selector: missing fields compare as "". */
+/** A field as text, "" when missing. */
 function fieldText(o: unknown, path: string): string {
   const value = field(o, path);
   if (value === undefined || value === null) return "";
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   return "";
-}
-
-function withoutUndefined<T extends Record<string, unknown>>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** The events.k8s.io/v1 view of a stored core Event, as the API server's conversion builds it. */
-function coreEventToEventsV1(e: KubeObject): KubeObject {
-  return withoutUndefined({
-    apiVersion: "events.k8s.io/v1",
-    kind: "Event",
-    metadata: e.metadata,
-    eventTime: e.eventTime ?? null,
-    series: e.series,
-    reportingController: e.reportingComponent,
-    reportingInstance: e.reportingInstance,
-    action: e.action,
-    reason: e.reason,
-    regarding: e.involvedObject,
-    related: e.related,
-    note: e.message,
-    type: e.type,
-    deprecatedSource: e.source,
-    deprecatedFirstTimestamp: e.firstTimestamp,
-    deprecatedLastTimestamp: e.lastTimestamp,
-    deprecatedCount: e.count,
-  });
-}
-
-function eventsV1ToCoreEvent(e: KubeObject): KubeObject {
-  return withoutUndefined({
-    apiVersion: "v1",
-    kind: "Event",
-    metadata: e.metadata,
-    involvedObject: e.regarding ?? {},
-    reason: e.reason,
-    message: e.note,
-    source: e.deprecatedSource ?? {},
-    firstTimestamp: e.deprecatedFirstTimestamp,
-    lastTimestamp: e.deprecatedLastTimestamp,
-    count: e.deprecatedCount,
-    type: e.type,
-    eventTime: e.eventTime,
-    series: e.series,
-    action: e.action,
-    related: e.related,
-    reportingComponent: e.reportingController ?? "",
-    reportingInstance: e.reportingInstance ?? "",
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Field selectors: which labels each kind accepts, and the value the server compares against.
-
-type FieldValue = (o: KubeObject) => string;
-
-const META_FIELDS: Record<string, FieldValue> = {
-  "metadata.name": (o) => o.metadata.name,
-  "metadata.namespace": (o) => o.metadata.namespace ?? "",
-};
-
-function podIP(o: KubeObject): string {
-  const ips = field(o, "status.podIPs");
-  if (Array.isArray(ips) && ips.length > 0) return fieldText(ips[0], "ip");
-  return fieldText(o, "status.podIP");
-}
-
-function eventSource(component: string, reporter: string): string {
-  return component !== "" ? component : reporter;
-}
-
-const FIELDS_BY_KIND: Record<string, Record<string, FieldValue>> = {
-  "v1/Pod": {
-    "spec.nodeName": (o) => fieldText(o, "spec.nodeName"),
-    // Kept for old clients: the server maps it to spec.nodeName.
-    "spec.host": (o) => fieldText(o, "spec.nodeName"),
-    "spec.restartPolicy": (o) => fieldText(o, "spec.restartPolicy"),
-    "spec.schedulerName": (o) => fieldText(o, "spec.schedulerName"),
-    "spec.serviceAccountName": (o) => fieldText(o, "spec.serviceAccountName"),
-    "spec.hostNetwork": (o) => String(field(o, "spec.hostNetwork") === true),
-    "status.phase": (o) => fieldText(o, "status.phase"),
-    "status.podIP": podIP,
-    // Accepted by the label conversion but absent from the pod's selectable field set, so it only ever equals "".
-    "status.podIPs": () => "",
-    "status.nominatedNodeName": (o) => fieldText(o, "status.nominatedNodeName"),
-  },
-  "v1/Event": {
-    "involvedObject.kind": (o) => fieldText(o, "involvedObject.kind"),
-    "involvedObject.namespace": (o) => fieldText(o, "involvedObject.namespace"),
-    "involvedObject.name": (o) => fieldText(o, "involvedObject.name"),
-    "involvedObject.uid": (o) => fieldText(o, "involvedObject.uid"),
-    "involvedObject.apiVersion": (o) => fieldText(o, "involvedObject.apiVersion"),
-    "involvedObject.resourceVersion": (o) => fieldText(o, "involvedObject.resourceVersion"),
-    "involvedObject.fieldPath": (o) => fieldText(o, "involvedObject.fieldPath"),
-    reason: (o) => fieldText(o, "reason"),
-    reportingComponent: (o) => fieldText(o, "reportingComponent"),
-    source: (o) => eventSource(fieldText(o, "source.component"), fieldText(o, "reportingComponent")),
-    type: (o) => fieldText(o, "type"),
-  },
-  "events.k8s.io/v1/Event": {
-    "regarding.kind": (o) => fieldText(o, "regarding.kind"),
-    "regarding.namespace": (o) => fieldText(o, "regarding.namespace"),
-    "regarding.name": (o) => fieldText(o, "regarding.name"),
-    "regarding.uid": (o) => fieldText(o, "regarding.uid"),
-    "regarding.apiVersion": (o) => fieldText(o, "regarding.apiVersion"),
-    "regarding.resourceVersion": (o) => fieldText(o, "regarding.resourceVersion"),
-    "regarding.fieldPath": (o) => fieldText(o, "regarding.fieldPath"),
-    reason: (o) => fieldText(o, "reason"),
-    reportingController: (o) => fieldText(o, "reportingController"),
-    source: (o) => eventSource(fieldText(o, "deprecatedSource.component"), fieldText(o, "reportingController")),
-    type: (o) => fieldText(o, "type"),
-  },
-  "v1/Secret": { type: (o) => fieldText(o, "type") },
-  "v1/Node": { "spec.unschedulable": (o) => String(field(o, "spec.unschedulable") === true) },
-  "v1/Namespace": { "status.phase": (o) => fieldText(o, "status.phase"), name: (o) => o.metadata.name },
-  "apps/v1/ReplicaSet": { "status.replicas": (o) => String(Number(field(o, "status.replicas") ?? 0)) },
-  "batch/v1/Job": { "status.successful": (o) => String(Number(field(o, "status.succeeded") ?? 0)) },
-  "certificates.k8s.io/v1/CertificateSigningRequest": { "spec.signerName": (o) => fieldText(o, "spec.signerName") },
-};
-
-function selectableFields(type: ResourceType): Record<string, FieldValue> {
-  return { ...META_FIELDS, ...(FIELDS_BY_KIND[`${groupVersionOf(type)}/${type.kind}`] ?? {}) };
-}
-
-interface FieldRequirement {
-  field: string;
-  equal: boolean;
-  value: string;
-}
-
-function splitUnescaped(text: string, separator: string): string[] {
-  const parts: string[] = [];
-  let current = "";
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charAt(i);
-    if (ch === "\\" && i + 1 < text.length) {
-      current += ch + text.charAt(i + 1);
-      i++;
-    } else if (ch === separator) {
-      parts.push(current);
-      current = "";
-    } else {
-      current += ch;
-    }
-  }
-  parts.push(current);
-  return parts;
-}
-
-function unescapeFieldValue(value: string): string {
-  let out = "";
-  for (let i = 0; i < value.length; i++) {
-    const ch = value.charAt(i);
-    if (ch === "\\") {
-      const next = value.charAt(i + 1);
-      if (next !== "\\" && next !== "," && next !== "=")
-        throw new KubeError(400, `invalid field selector: invalid escape sequence: ${value}`);
-      out += next;
-      i++;
-    } else if (ch === "," || ch === "=") {
-      throw new KubeError(400, `invalid field selector: unescaped character '${ch}' in value: ${value}`);
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
-
-/** Parses like k8s.io/apimachinery/pkg/fields.ParseSelector, then rejects labels the kind does not support. */
-function parseFieldSelector(selector: string, type: ResourceType): FieldRequirement[] {
-  const requirements: FieldRequirement[] = [];
-  const supported = selectableFields(type);
-  for (const part of splitUnescaped(selector, ",")) {
-    if (part === "") continue;
-    let split: { field: string; op: string; value: string } | undefined;
-    for (let i = 0; i < part.length && split === undefined; i++) {
-      for (const op of ["!=", "==", "="]) {
-        if (part.startsWith(op, i)) {
-          split = { field: part.slice(0, i), op, value: part.slice(i + op.length) };
-          break;
-        }
-      }
-    }
-    if (split === undefined) throw new KubeError(400, `invalid selector: '${selector}'; can't understand '${part}'`);
-    requirements.push({ field: split.field, equal: split.op !== "!=", value: unescapeFieldValue(split.value) });
-  }
-  for (const r of requirements) {
-    if (!(r.field in supported)) throw new KubeError(400, `field label not supported: ${r.field}`);
-  }
-  return requirements;
-}
-
-function matchesFields(o: KubeObject, requirements: FieldRequirement[], type: ResourceType): boolean {
-  const fields = selectableFields(type);
-  return requirements.every((r) => {
-    const read = fields[r.field];
-    const actual = read ? read(o) : "";
-    return r.equal ? actual === r.value : actual !== r.value;
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -615,9 +452,10 @@ interface ContinueToken {
   start: string;
 }
 
+/** storage.EncodeContinue: JSON in unpadded URL-safe base64. */
 function encodeContinue(rv: number, lastKey: string): string {
   const token: ContinueToken = { v: "meta.k8s.io/v1", rv, start: `${lastKey}\u0000` };
-  return Buffer.from(JSON.stringify(token)).toString("base64");
+  return Buffer.from(JSON.stringify(token)).toString("base64url");
 }
 
 /** The key the previous page ended on; like etcd, the token holds the key just after it (key + NUL). */
@@ -625,16 +463,21 @@ function lastKeyOf(token: ContinueToken): string {
   return token.start.endsWith("\u0000") ? token.start.slice(0, -1) : token.start;
 }
 
+/** storage.DecodeContinue, with ValidateListOptions' 400 for a token it cannot read. */
 function decodeContinue(text: string): ContinueToken {
+  const invalid = (why: string) => new KubeError(400, `invalid continue token: continue key is not valid${why}`);
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw invalid(": illegal base64 data");
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(text, "base64").toString("utf8"));
-    if (isRecord(parsed) && parsed.v === "meta.k8s.io/v1" && typeof parsed.rv === "number" && typeof parsed.start === "string") {
-      return { v: parsed.v, rv: parsed.rv, start: parsed.start };
-    }
+    parsed = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
   } catch {
-    // Falls through to the same error the server gives for any undecodable token.
+    throw invalid(": the token is not JSON");
   }
-  throw new KubeError(400, `continue key is not valid: ${text}`);
+  if (!isRecord(parsed) || typeof parsed.rv !== "number" || typeof parsed.start !== "string") throw invalid("");
+  if (parsed.v !== "meta.k8s.io/v1") throw invalid(`: server does not recognize this encoded version ${String(parsed.v)}`);
+  if (parsed.rv === 0) throw invalid(": incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+  if (parsed.start === "") throw invalid(": encoded start key empty (version meta.k8s.io/v1)");
+  return { v: parsed.v, rv: parsed.rv, start: parsed.start };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -699,6 +542,32 @@ function failure(error: KubeError): Reply {
   return reply;
 }
 
+function isEventKind(type: ResourceType): boolean {
+  return type.kind === "Event" && (groupVersionOf(type) === "v1" || groupVersionOf(type) === "events.k8s.io/v1");
+}
+
+function isBuiltInObject(o: KubeObject): boolean {
+  const { group } = splitApiVersion(o.apiVersion);
+  return BUILT_IN_RESOURCES.some((t) => t.group === group && t.kind === o.kind);
+}
+
+/** What the server would hold had the object been created through it: defaults filled in, times in its precision. */
+function storedForm(o: KubeObject): KubeObject {
+  if (isEventsV1Event(o)) return withServerTimestamps(eventsV1ToCoreEvent(o), true);
+  if (isCoreEvent(o)) return withServerTimestamps(storedCoreEvent(o), true);
+  const builtIn = isBuiltInObject(o);
+  return withServerTimestamps(builtIn ? withApiDefaults(o) : o, builtIn);
+}
+
+function fieldSelectorOf(selector: string, type: ResourceType): FieldRequirement[] {
+  try {
+    return parseFieldSelector(selector, type);
+  } catch (error) {
+    if (error instanceof FieldSelectorError) throw new KubeError(400, error.message);
+    throw error;
+  }
+}
+
 function objectKey(o: KubeObject, type: ResourceType): string {
   return type.namespaced ? `${o.metadata.namespace ?? ""}/${o.metadata.name}` : o.metadata.name;
 }
@@ -711,6 +580,8 @@ function compareKeys(a: string, b: string): number {
 export async function startFakeKubeApi(initialState: ClusterState, options: FakeKubeOptions = {}): Promise<FakeKubeApi> {
   let state = initialState;
   let stateVersion = 1;
+  /** The state's objects as the server would hold them had they been created through it; throws for one it would refuse. */
+  let held = initialState.objects.map(storedForm);
   const requests: RecordedKubeRequest[] = [];
   const now = options.now ?? (() => new Date());
   let closed = false;
@@ -750,17 +621,19 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
 
   function storedObjects(type: ResourceType): KubeObject[] {
     const gv = groupVersionOf(type);
-    if (type.kind === "Event" && (gv === "v1" || gv === "events.k8s.io/v1")) {
-      // Both Event APIs are views of the same core/v1 storage.
-      const core = [...state.objects.filter(isCoreEvent), ...state.objects.filter(isEventsV1Event).map(eventsV1ToCoreEvent)];
-      return gv === "v1" ? core : core.map(coreEventToEventsV1);
-    }
+    // Both Event APIs serve the same core/v1 storage.
+    if (isEventKind(type)) return held.filter(isCoreEvent);
     if (type.builtIn && options.groupVersions?.[type.group]) {
-      return state.objects
-        .filter((o) => o.kind === type.kind && splitApiVersion(o.apiVersion).group === type.group)
-        .map((o) => ({ ...o, apiVersion: gv }));
+      return held.filter((o) => o.kind === type.kind && splitApiVersion(o.apiVersion).group === type.group);
     }
-    return state.objects.filter((o) => o.apiVersion === gv && o.kind === type.kind);
+    return held.filter((o) => o.apiVersion === gv && o.kind === type.kind);
+  }
+
+  /** A stored object in the version the request asked for. */
+  function servedAs(o: KubeObject, type: ResourceType): KubeObject {
+    const gv = groupVersionOf(type);
+    if (isEventKind(type) && gv === "events.k8s.io/v1") return coreEventToEventsV1(o);
+    return o.apiVersion === gv ? o : { ...o, apiVersion: gv };
   }
 
   function notFound(type: ResourceType, name: string): KubeError {
@@ -809,21 +682,26 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     return { name, versions: entries, preferredVersion: entries[0] };
   }
 
-  function list(type: ResourceType, namespace: string | undefined, query: Record<string, string>): Reply {
+  function list(type: ResourceType, pathNamespace: string | undefined, query: Record<string, string>): Reply {
     const labelRequirements = parseLabelSelector(query.labelSelector ?? "");
-    const fieldRequirements = parseFieldSelector(query.fieldSelector ?? "", type);
+    const fieldRequirements = fieldSelectorOf(query.fieldSelector ?? "", type);
     const requestedLimit = parseInteger(query.limit, "limit") ?? 0;
-    // Like the real server (ListPredicate's MatchesSingle): `metadata.name=X` in one namespace, or of a cluster-scoped
-    // kind, is a read of that one key; the limit does not apply and no continue token comes back.
+    const continuing = query.continue !== undefined && query.continue !== "";
+    // Store.ListPredicate: a list of every namespace narrowed by `metadata.namespace=X` is a list of namespace X, and
+    // `metadata.name=Y` in one namespace (or of a cluster-scoped kind) is a read of that one key, which the limit does
+    // not cut and which returns no continue token. Neither applies to a continued list.
+    const selectedNamespace = continuing ? undefined : requiredValue(fieldRequirements, "metadata.namespace");
+    const namespace = pathNamespace ?? (type.namespaced ? selectedNamespace : undefined);
     const singleKey =
-      (namespace !== undefined || !type.namespaced) && fieldRequirements.some((r) => r.field === "metadata.name" && r.equal);
-    const limit = singleKey ? 0 : requestedLimit;
+      !continuing && (namespace !== undefined || !type.namespaced) && requiredValue(fieldRequirements, "metadata.name") !== undefined;
+    // A list at resourceVersion=0 is served whole from the watch cache, whatever the limit (computeListLimit).
+    const limit = singleKey || (query.resourceVersion === "0" && !continuing) ? 0 : requestedLimit;
     let startAfter: string | undefined;
-    if (query.continue !== undefined && query.continue !== "") {
-      if (query.resourceVersion !== undefined && query.resourceVersion !== "") {
+    if (continuing) {
+      const token = decodeContinue(query.continue ?? "");
+      if (query.resourceVersion !== undefined && query.resourceVersion !== "" && query.resourceVersion !== "0") {
         throw new KubeError(400, "specifying resource version is not allowed when using continue");
       }
-      const token = decodeContinue(query.continue);
       if (token.rv !== resourceVersion()) {
         // setState stands for a compaction: the snapshot the token points into is gone.
         throw new KubeError(410, CONTINUE_TOO_OLD, undefined, {
@@ -847,6 +725,8 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
       lastKey = objectKey(o, type);
       if (matchesLabels(o, labelRequirements) && matchesFields(o, fieldRequirements, type)) items.push(o);
     }
+    // A continue token only when the page was cut with objects left after it (PrepareContinueToken's hasMoreItems);
+    // remainingItemCount only when nothing was filtered, since the server cannot count what a selector would keep.
     const remaining = candidates.length - scanned;
     const metadata: Record<string, unknown> = { resourceVersion: String(resourceVersion()) };
     if (limit > 0 && remaining > 0 && lastKey !== undefined) {
@@ -855,17 +735,23 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     }
     // The server leaves apiVersion/kind off the items of built-in lists; only custom resources carry them.
     const served = items.map((o) => {
-      if (!type.builtIn) return o;
-      const { apiVersion: _apiVersion, kind: _kind, ...rest } = o;
+      const view = servedAs(o, type);
+      if (!type.builtIn) return view;
+      const { apiVersion: _apiVersion, kind: _kind, ...rest } = view;
       return rest;
     });
     return json({ kind: `${type.kind}List`, apiVersion: groupVersionOf(type), metadata, items: served });
   }
 
-  function get(type: ResourceType, namespace: string | undefined, name: string): KubeObject {
+  /** The stored object, as held (a core Event for either Event API). */
+  function stored(type: ResourceType, namespace: string | undefined, name: string): KubeObject {
     const found = storedObjects(type).find((o) => o.metadata.name === name && (!type.namespaced || o.metadata.namespace === namespace));
     if (!found) throw notFound(type, name);
     return found;
+  }
+
+  function get(type: ResourceType, namespace: string | undefined, name: string): KubeObject {
+    return servedAs(stored(type, namespace, name), type);
   }
 
   function podLog(namespace: string, podName: string, query: Record<string, string>): Reply {
@@ -899,7 +785,7 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
 
     const podType = BUILT_IN_RESOURCES.find((t) => t.group === "" && t.kind === "Pod");
     if (!podType) throw new KubeError(500, "pod resource missing");
-    const pod = get(podType, namespace, podName);
+    const pod = stored(podType, namespace, podName);
     const containerName = validateContainer(pod, container);
     // No node, no kubelet to ask: the real server's LogLocation has no location and answers 204, empty, with no
     // Content-Type (measured on a v1.24 kube-apiserver), whatever the container's state.
@@ -1095,6 +981,7 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     requests,
     kubeconfigPath,
     setState(next: ClusterState): void {
+      held = next.objects.map(storedForm);
       state = next;
       stateVersion++;
     },

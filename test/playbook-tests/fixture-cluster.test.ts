@@ -252,6 +252,7 @@ describe("the fake kube-apiserver", () => {
       objects.list("v1", "Pod", "shop", undefined, undefined, undefined, undefined, undefined, 2, "not-a-token"),
     );
     expect(garbage.code).toBe(400);
+    expect(garbage.body.message).toMatch(/^invalid continue token: continue key is not valid/);
   });
 
   it("answers a list narrowed to one name with no continue token, whatever the limit, as the real API server does", async () => {
@@ -271,6 +272,56 @@ describe("the fake kube-apiserver", () => {
     // Across namespaces there is no single key: the list is paged as any other.
     const everywhere = await page(`/api/v1/pods?fieldSelector=${encodeURIComponent("metadata.name=api-1")}&limit=1`);
     expect(everywhere.metadata.continue).toBeTruthy();
+  });
+
+  it("reads metadata.namespace and metadata.name across all namespaces as one key, with no continue token", async () => {
+    const { fake } = await start();
+    const page = async (query: string) =>
+      (await (await fetch(`${fake.url}/api/v1/pods?${query}`)).json()) as {
+        items: Array<{ metadata: { name: string; namespace: string } }>;
+        metadata: { continue?: string };
+      };
+    // Store.ListPredicate narrows a list of every namespace to the one its field selector requires.
+    const one = await page(`fieldSelector=${encodeURIComponent("metadata.namespace=shop,metadata.name=web-1")}&limit=1`);
+    expect(one.items.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual(["shop/web-1"]);
+    expect(one.metadata.continue).toBeUndefined();
+    const shop = await page(`fieldSelector=${encodeURIComponent("metadata.namespace=shop")}&limit=10`);
+    expect(shop.items.map((o) => o.metadata.namespace)).toEqual(["shop", "shop", "shop", "shop"]);
+    expect(shop.metadata.continue).toBeUndefined();
+  });
+
+  it("leaves the continue token off a page that ends the list, and counts what remains only without selectors", async () => {
+    const { fake } = await start();
+    const page = async (query: string) =>
+      (await (await fetch(`${fake.url}/api/v1/namespaces/shop/pods?${query}`)).json()) as {
+        items: unknown[];
+        metadata: { continue?: string; remainingItemCount?: number };
+      };
+    const exact = await page("limit=4");
+    expect(exact.items).toHaveLength(4);
+    expect(exact.metadata).not.toHaveProperty("continue");
+    const cut = await page("limit=2");
+    expect(cut.metadata.remainingItemCount).toBe(2);
+    // The token is the server's: JSON in unpadded URL-safe base64 (a client may pass it on unescaped), naming the key
+    // just past the last one served.
+    expect(cut.metadata.continue).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(JSON.parse(Buffer.from(cut.metadata.continue ?? "", "base64url").toString())).toMatchObject({
+      v: "meta.k8s.io/v1",
+      start: "shop/crashy\u0000",
+    });
+    const selected = await page(`limit=1&labelSelector=${encodeURIComponent("app=web")}`);
+    expect(selected.metadata.continue).toBeTruthy();
+    expect(selected.metadata).not.toHaveProperty("remainingItemCount");
+  });
+
+  it("serves a list at resourceVersion=0 whole from the cache, whatever the limit", async () => {
+    const { fake } = await start();
+    const body = (await (await fetch(`${fake.url}/api/v1/namespaces/shop/pods?resourceVersion=0&limit=1`)).json()) as {
+      items: unknown[];
+      metadata: { continue?: string };
+    };
+    expect(body.items).toHaveLength(4);
+    expect(body.metadata.continue).toBeUndefined();
   });
 
   it("tails a pod log and hides the kubelet timestamps unless asked", async () => {
