@@ -42,6 +42,7 @@ import { join } from "node:path";
 import { withApiDefaults } from "./api-defaults.ts";
 import { withServerTimestamps } from "./api-timestamps.ts";
 import { coreEventToEventsV1, eventsV1ToCoreEvent, isCoreEvent, isEventsV1Event, storedCoreEvent } from "./event-apis.ts";
+import { kubeletLog, LOG_LINE_TIME } from "./kubelet-logs.ts";
 import { type FieldRequirement, FieldSelectorError, matchesFields, parseFieldSelector, requiredValue } from "./field-selectors.ts";
 import { listenOnLoopback } from "./loopback-server.ts";
 
@@ -444,8 +445,6 @@ function parseInteger(text: string | undefined, name: string): number | undefine
   return Number(text);
 }
 
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))(?: |$)/;
-
 interface ContinueToken {
   v: string;
   rv: number;
@@ -763,7 +762,8 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     const sinceSeconds = parseInteger(query.sinceSeconds, "sinceSeconds");
     let sinceTime: Date | undefined;
     if (query.sinceTime !== undefined) {
-      if (!RFC3339.test(query.sinceTime)) throw new KubeError(400, `sinceTime: parsing time "${query.sinceTime}" as RFC3339: cannot parse`);
+      if (!LOG_LINE_TIME.test(query.sinceTime))
+        throw new KubeError(400, `sinceTime: parsing time "${query.sinceTime}" as RFC3339: cannot parse`);
       sinceTime = new Date(query.sinceTime);
     }
     if (parseBool(query.follow, "follow")) throw new KubeError(400, "the fake API server does not stream logs (follow=true)");
@@ -790,21 +790,10 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     // No node, no kubelet to ask: the real server's LogLocation has no location and answers 204, empty, with no
     // Content-Type (measured on a v1.24 kube-apiserver), whatever the container's state.
     if (fieldText(pod, "spec.nodeName") === "") return { status: 204, contentType: "", body: "" };
-    const text = logText(pod, namespace, containerName, previous);
-
     const cutoff = sinceTime ?? (sinceSeconds !== undefined ? new Date(now().getTime() - sinceSeconds * 1000) : undefined);
-    let lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
-    if (cutoff !== undefined) {
-      lines = lines.filter((line) => {
-        const stamp = RFC3339.exec(line)?.[1];
-        return stamp === undefined || new Date(stamp).getTime() >= cutoff.getTime();
-      });
-    }
-    if (!timestamps) lines = lines.map((line) => line.replace(RFC3339, ""));
-    if (tailLines !== undefined) lines = tailLines === 0 ? [] : lines.slice(-tailLines);
-    let body = lines.map((line) => `${line}\n`).join("");
-    if (limitBytes !== undefined) body = Buffer.from(body).subarray(0, limitBytes).toString("utf8");
-    return { status: 200, contentType: "text/plain", body };
+    const answer = kubeletLog(state.logs ?? {}, pod, containerName, { previous, timestamps, tailLines, limitBytes, since: cutoff });
+    if (answer.status === 400) throw new KubeError(400, answer.message);
+    return { status: 200, contentType: "text/plain", body: answer.body };
   }
 
   function containerNames(pod: KubeObject, list: "initContainers" | "containers" | "ephemeralContainers"): string[] {
@@ -822,53 +811,6 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     }
     if (!all.includes(container)) throw new KubeError(400, `container ${container} is not valid for pod ${pod.metadata.name}`);
     return container;
-  }
-
-  /** Which instance's log the kubelet would serve, following its validateContainerLogStatus. */
-  function logText(pod: KubeObject, namespace: string, container: string, previous: boolean): string {
-    const logs = state.logs ?? {};
-    const base = `${namespace}/${pod.metadata.name}/${container}`;
-    const statuses = [
-      field(pod, "status.initContainerStatuses"),
-      field(pod, "status.containerStatuses"),
-      field(pod, "status.ephemeralContainerStatuses"),
-    ]
-      .filter(Array.isArray)
-      .flat();
-    const quoted = `"${container}" in pod "${pod.metadata.name}"`;
-    if (statuses.length === 0) {
-      // A hand-written pod without any status: serve what the state holds rather than insist on kubelet bookkeeping.
-      if (previous) {
-        const text = logs[`${base}/previous`];
-        if (text === undefined) throw new KubeError(400, `previous terminated container ${quoted} not found`);
-        return text;
-      }
-      return logs[base] ?? logs[`${namespace}/${pod.metadata.name}`] ?? "";
-    }
-    const status: unknown = statuses.find((s) => fieldText(s, "name") === container);
-    if (status === undefined) throw new KubeError(400, `container ${quoted} is not available`);
-    const lastTerminatedId = fieldText(status, "lastState.terminated.containerID");
-    const current = logs[base] ?? logs[`${namespace}/${pod.metadata.name}`] ?? "";
-    if (previous) {
-      if (lastTerminatedId === "") throw new KubeError(400, `previous terminated container ${quoted} not found`);
-      return logs[`${base}/previous`] ?? "";
-    }
-    if (field(status, "state.running") !== undefined) return current;
-    if (field(status, "state.terminated") !== undefined) {
-      if (fieldText(status, "state.terminated.containerID") !== "") return current;
-      if (lastTerminatedId !== "") return logs[`${base}/previous`] ?? current;
-      throw new KubeError(400, `container ${quoted} is terminated`);
-    }
-    // Waiting (e.g. CrashLoopBackOff) after an earlier run: the kubelet serves the last run's log.
-    if (lastTerminatedId !== "") return logs[`${base}/previous`] ?? current;
-    const waitingReason = fieldText(status, "state.waiting.reason");
-    if (field(status, "state.waiting") !== undefined) {
-      if (waitingReason === "ErrImagePull") throw new KubeError(400, `container ${quoted} is waiting to start: image can't be pulled`);
-      if (waitingReason === "ImagePullBackOff")
-        throw new KubeError(400, `container ${quoted} is waiting to start: trying and failing to pull image`);
-      throw new KubeError(400, `container ${quoted} is waiting to start: ${waitingReason}`);
-    }
-    throw new KubeError(400, `container ${quoted} is waiting to start - no logs yet`);
   }
 
   function serveResources(groupVersion: string, rest: string[], query: Record<string, string>): Reply {
