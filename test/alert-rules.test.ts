@@ -1,12 +1,14 @@
 // The Prometheus alerting rules shipped in docker/prometheus/: promtool checks them and runs their unit tests
 // (simulated time, real `for:` durations), and the PrometheusRule must carry exactly the plain rules file's groups.
-// promtool comes from Debian's `prometheus` package; .ci/run installs it. A missing promtool fails, never skips.
+// Both promtools check them (alerting-stacks.ts): Debian's `prometheus` package (2.42) and the current 3.x built by
+// .ci/build-prometheus-stack; .ci/install-test-deps provides both. A missing promtool fails, never skips.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { type AlertingStack, alertingStacks } from "./support/alerting-stacks.ts";
 import type { Rule, RulesFile } from "./support/rules-file.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -76,12 +78,13 @@ interface PromtoolRun {
   output: string;
 }
 
-function promtool(...args: string[]): PromtoolRun {
-  const run = spawnSync("promtool", args, { cwd: DIR, encoding: "utf8", timeout: 25_000 });
+function runPromtool(stack: AlertingStack, args: string[]): PromtoolRun {
+  const binary = stack.binaries().promtool;
+  const run = spawnSync(binary, args, { cwd: DIR, encoding: "utf8", timeout: 25_000 });
   if (run.error !== undefined) {
     if ("code" in run.error && run.error.code === "ENOENT") {
       throw new Error(
-        "promtool is not on PATH. Install it with `apt-get install prometheus` (Debian's package ships promtool; .ci/run does this in CI).",
+        `${binary} is not on PATH. Install it with \`apt-get install prometheus\` (Debian's package ships promtool; .ci/run does this in CI).`,
       );
     }
     throw run.error;
@@ -89,7 +92,15 @@ function promtool(...args: string[]): PromtoolRun {
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
-describe("promtool", () => {
+describe.each(alertingStacks().map((stack) => [stack.name, stack] as const))("promtool of %s", (_, stack) => {
+  const promtool = (...args: string[]) => runPromtool(stack, args);
+
+  it("is the release it names", () => {
+    const run = promtool("--version");
+    expect(run.status, run.output).toBe(0);
+    expect(/version (\S+)/.exec(run.output)?.[1]).toMatch(stack.prometheusVersion);
+  });
+
   it("accepts the shipped rules file", () => {
     const run = promtool("check", "rules", RULES);
     expect(run.status, run.output).toBe(0);

@@ -1,6 +1,6 @@
 // A playbook test case that gives `series:` (series.ts) runs its PromQL steps against a real Prometheus: the series are
 // written as OpenMetrics, `promtool tsdb create-blocks-from openmetrics` makes a TSDB block of them in a data
-// directory of the case's own, and a `prometheus` (2.42 or later) started over that directory on a free loopback port
+// directory of the case's own, and a `prometheus` (2.42 or later, 3.x included) started over that directory on a free loopback port
 // answers the case's steps through the service's own PrometheusSource, evaluated at the case's clock. A step with a
 // canned answer (`prometheus:`) that reads none of the series keeps it. One Prometheus per case: blocks of two cases
 // would overlap in time for the same series, and promtool and Prometheus together start in about 0.15 s. A block is
@@ -8,7 +8,9 @@
 // Prometheus, and removes its directory, when the process that started it ends, even killed by a signal.
 //
 // Every query sent to a real Prometheus is recorded (realEvaluations), so a test can check that every PromQL step of
-// every playbook was evaluated for real by some case.
+// every playbook was evaluated for real by some case, and compare two Prometheus versions' answers. The binaries are
+// `promtool` and `prometheus` on PATH unless PROMTOOL_BINARY / PROMETHEUS_BINARY name others (or a test calls
+// usePrometheusBinaries), e.g. a Prometheus 3.x built by .ci/build-prometheus-stack.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -44,6 +46,15 @@ export interface RealEvaluation {
   query: string;
   /** Series in the answer (0: it answered, with nothing). */
   series: number;
+  /** The answer itself: each series' labels and its values (an instant query's one value, a range query's points). */
+  answer: EvaluatedSeries[];
+  /** The prometheus binary that answered. */
+  binary: string;
+}
+
+export interface EvaluatedSeries {
+  labels: Record<string, string>;
+  values: number[];
 }
 
 /** Every query sent to a real Prometheus by this process, in order. */
@@ -102,20 +113,48 @@ export function coveredSteps(steps: PromQLStep[], evaluations: RealEvaluation[] 
 // ---------------------------------------------------------------------------------------------------------------
 // The binaries
 
-const NEEDS_BINARIES =
-  "needs promtool and prometheus (2.42 or later) on PATH to evaluate its series: for real (Debian and Ubuntu: apt-get install prometheus; " +
-  "elsewhere the release archive from https://prometheus.io/download/)";
-
-let binariesFound: boolean | undefined;
-
-function onPath(binary: string): boolean {
-  const probe = spawnSync(binary, ["--version"], { stdio: "ignore", timeout: 10_000 });
-  return !(probe.error && (probe.error as NodeJS.ErrnoException).code === "ENOENT");
+export interface PrometheusBinaries {
+  /** The prometheus executable: a path, or a name looked up on PATH. */
+  prometheus: string;
+  /** The promtool of the same release (it writes the TSDB blocks prometheus reads). */
+  promtool: string;
 }
 
-/** Whether promtool and prometheus can be run (asked once per process). */
+function binariesFromEnv(env: NodeJS.ProcessEnv): PrometheusBinaries {
+  return { prometheus: env.PROMETHEUS_BINARY || "prometheus", promtool: env.PROMTOOL_BINARY || "promtool" };
+}
+
+let binaries = binariesFromEnv(process.env);
+let binariesFound: boolean | undefined;
+
+/** The binaries cases are evaluated with from now on in this process (a test comparing two Prometheus versions). */
+export function usePrometheusBinaries(next: PrometheusBinaries): void {
+  binaries = { ...next };
+  binariesFound = undefined;
+}
+
+export function prometheusBinaries(): PrometheusBinaries {
+  return { ...binaries };
+}
+
+function needsBinaries(): string {
+  const { prometheus, promtool } = binaries;
+  const named = prometheus !== "prometheus" || promtool !== "promtool";
+  return named
+    ? `needs ${promtool} and ${prometheus} (PROMTOOL_BINARY, PROMETHEUS_BINARY) to evaluate its series for real, and one of them cannot be run`
+    : "needs promtool and prometheus (2.42 or later) on PATH to evaluate its series: for real (Debian and Ubuntu: apt-get install prometheus; " +
+        "elsewhere the release archive from https://prometheus.io/download/, or name them with PROMTOOL_BINARY and PROMETHEUS_BINARY)";
+}
+
+function runnable(binary: string): boolean {
+  const probe = spawnSync(binary, ["--version"], { stdio: "ignore", timeout: 10_000 });
+  const code = (probe.error as NodeJS.ErrnoException | undefined)?.code;
+  return code !== "ENOENT" && code !== "EACCES";
+}
+
+/** Whether promtool and prometheus can be run (asked once per process, and again after usePrometheusBinaries). */
 export function realPrometheusAvailable(): boolean {
-  binariesFound ??= onPath("promtool") && onPath("prometheus");
+  binariesFound ??= runnable(binaries.promtool) && runnable(binaries.prometheus);
   return binariesFound;
 }
 
@@ -159,6 +198,8 @@ function run(binary: string, args: string[], cwd: string): Promise<{ code: numbe
 
 export interface RealPrometheus {
   url: string;
+  /** The prometheus binary serving it. */
+  binary: string;
   /** Stops Prometheus and removes the data directory. */
   close(): Promise<void>;
 }
@@ -177,31 +218,35 @@ export async function startRealPrometheus(series: CaseSeries, endMs: number): Pr
   };
   try {
     writeFileSync(join(dir, "prometheus.yml"), "# No scrapes and no rules: the data are the imported block.\nglobal: {}\n");
-    cpSync(await blocksOf(toOpenMetrics(series.series, endMs, series.intervalMs)), join(dir, "data"), { recursive: true });
+    const { prometheus, promtool } = binaries;
+    cpSync(await blocksOf(promtool, toOpenMetrics(series.series, endMs, series.intervalMs)), join(dir, "data"), { recursive: true });
     let lastError = "";
     for (let attempt = 0; attempt < 3; attempt++) {
-      const started = await startOver(dir);
+      const started = await startOver(prometheus, dir);
       if ("url" in started) {
         let closing: Promise<void> | undefined;
-        return { url: started.url, close: () => (closing ??= started.stop().then(removeDir)) };
+        return { url: started.url, binary: prometheus, close: () => (closing ??= started.stop().then(removeDir)) };
       }
       lastError = started.error;
       // Another process took the port between freePort() and the bind: try another one.
       if (!/address already in use/i.test(lastError)) break;
     }
-    throw new Error(`prometheus did not start: ${lastError}`);
+    throw new Error(`${prometheus} did not start: ${lastError}`);
   } catch (error) {
     await removeDir();
     throw error;
   }
 }
 
-/** Blocks made in this process, by their OpenMetrics text: a case served again (the generated checks) skips promtool. */
+/**
+ * Blocks made in this process, by promtool and OpenMetrics text: a case served again (the generated checks) skips
+ * promtool. Keyed by promtool too, as a 3.x block is not for a Prometheus before 2.55.
+ */
 const blocks = new Map<string, Promise<string>>();
 
 /** A directory holding the TSDB blocks of `openMetrics`, made once per process by promtool; copy it, never write to it. */
-function blocksOf(openMetrics: string): Promise<string> {
-  const key = createHash("sha256").update(openMetrics).digest("hex");
+function blocksOf(promtool: string, openMetrics: string): Promise<string> {
+  const key = createHash("sha256").update(promtool).update("\0").update(openMetrics).digest("hex");
   let made = blocks.get(key);
   if (!made) {
     if (blockCacheDir === undefined) {
@@ -211,8 +256,8 @@ function blocksOf(openMetrics: string): Promise<string> {
     const root = blockCacheDir;
     made = (async () => {
       writeFileSync(join(root, `${key}.om`), openMetrics);
-      const made = await run("promtool", ["tsdb", "create-blocks-from", "openmetrics", "--quiet", `${key}.om`, key], root);
-      if (made.code !== 0) throw new Error(`promtool tsdb create-blocks-from openmetrics failed: ${made.output.trim()}`);
+      const made = await run(promtool, ["tsdb", "create-blocks-from", "openmetrics", "--quiet", `${key}.om`, key], root);
+      if (made.code !== 0) throw new Error(`${promtool} tsdb create-blocks-from openmetrics failed: ${made.output.trim()}`);
       return join(root, key);
     })();
     made.catch(() => blocks.delete(key));
@@ -222,12 +267,12 @@ function blocksOf(openMetrics: string): Promise<string> {
 }
 
 /**
- * Runs prometheus (its arguments after the data directory) and stops it, removing the directory, within a second of
+ * Runs the prometheus binary (its second argument, its own arguments after it) and stops it, removing the directory, within a second of
  * the process that started it ending, however it ends: a test worker killed by a signal runs no exit hook. Stopped
  * normally, the whole group gets SIGTERM (sleep included), and the script waits for Prometheus and exits at once.
  */
-const WATCHED_PROMETHEUS = `dir=$1; shift
-prometheus "$@" &
+const WATCHED_PROMETHEUS = `dir=$1; binary=$2; shift 2
+"$binary" "$@" &
 p=$!
 trap 'kill "$p" 2>/dev/null; wait "$p"; exit $?' TERM INT HUP
 while kill -0 "$PPID" 2>/dev/null && kill -0 "$p" 2>/dev/null; do sleep 0.5; done
@@ -248,7 +293,7 @@ function removeWhenGone(dir: string): void {
  * Starts prometheus over `dir` on a free port, watched (WATCHED_PROMETHEUS). Its output goes to a file, and the child
  * does not keep the process alive: the watcher stops it when the process ends.
  */
-async function startOver(dir: string): Promise<{ url: string; stop(): Promise<void> } | { error: string }> {
+async function startOver(binary: string, dir: string): Promise<{ url: string; stop(): Promise<void> } | { error: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const logFile = join(dir, `prometheus-${port}.log`);
@@ -262,6 +307,7 @@ async function startOver(dir: string): Promise<{ url: string; stop(): Promise<vo
         WATCHED_PROMETHEUS,
         "sh",
         dir,
+        binary,
         `--config.file=${join(dir, "prometheus.yml")}`,
         `--storage.tsdb.path=${join(dir, "data")}`,
         // Blocks are dropped when older than this, counted from the newest: a case's series never are.
@@ -372,7 +418,7 @@ export async function useRealPrometheus(
     ...answersOverSeries(playbook, testCase.prometheus, series.series, [...where, "prometheus"]),
   ];
   if (!realPrometheusAvailable()) {
-    problems.push({ path: [...where, "name"], message: `this case ${NEEDS_BINARIES}` });
+    problems.push({ path: [...where, "name"], message: `this case ${needsBinaries()}` });
     return { problems: () => problems, close: async () => {} };
   }
   if (series.problems.length > 0) return { problems: () => problems, close: async () => {} };
@@ -396,7 +442,7 @@ export async function useRealPrometheus(
     // An answer over the series is reported above; it must not also be called unused.
     if (testCase.prometheus?.[step.id] !== undefined) answered.prometheus.add(step.id);
     const output = await source.query({ ...request, at: request.at ?? at.getTime() }, signal);
-    const data = output.data as { series?: unknown[] };
+    const answer = evaluatedSeries(output.data);
     realEvaluations.push({
       file,
       testCase: testCase.name,
@@ -404,7 +450,9 @@ export async function useRealPrometheus(
       step: step.id,
       ...(step.fragment ? { fragment: step.fragment } : {}),
       query: request.query,
-      series: Array.isArray(data.series) ? data.series.length : 0,
+      series: answer.length,
+      answer,
+      binary: prometheus.binary,
     });
     return output;
   };
@@ -413,6 +461,16 @@ export async function useRealPrometheus(
     problems: () => [...problems, ...unusedSeries(playbook, own, evaluated, notRun)],
     close: () => prometheus.close(),
   };
+}
+
+/** PrometheusSource's answer as series and values: a vector's samples, a matrix's points (a scalar is no series). */
+function evaluatedSeries(data: unknown): EvaluatedSeries[] {
+  const series = (data as { series?: unknown }).series;
+  if (!Array.isArray(series)) return [];
+  return series.map((s: { labels: Record<string, string>; value?: number; points?: Array<{ v: number }> }) => ({
+    labels: s.labels,
+    values: s.points ? s.points.map((p) => p.v) : [s.value ?? Number.NaN],
+  }));
 }
 
 /** The case's own series that no step which ran reads (unless the case says those steps must not run). */

@@ -1,5 +1,7 @@
-// The real Alertmanager (Debian's `prometheus-alertmanager` package, 0.25) on 127.0.0.1, for end-to-end tests: one
-// route to one webhook receiver (the service), with a bearer token in http_config and send_resolved.
+// The real Alertmanager on 127.0.0.1, for end-to-end tests: one route to one webhook receiver (the service), with a
+// bearer token in http_config and send_resolved. Debian's `prometheus-alertmanager` package (0.25) unless told which
+// binary (a 0.3x built by .ci/build-prometheus-stack, alerting-stacks.ts). The same config and command line serve
+// both: API v2 only (0.27 removed v1), an empty --cluster.listen-address for a single node without gossip.
 // A missing binary is an Error naming the apt package: a test using it fails, it never skips.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,6 +9,8 @@ import { stringify } from "yaml";
 import { startDaemon } from "./prometheus-server.ts";
 
 export interface AlertmanagerOptions {
+  /** The Alertmanager executable. Default `prometheus-alertmanager` on PATH (Debian's package). */
+  binary?: string;
   /** Where the receiver POSTs its notifications (the service's `/alerts`). */
   webhookUrl: string;
   /** Sent as `Authorization: Bearer <token>` (http_config.authorization.credentials). */
@@ -26,6 +30,8 @@ export interface AlertmanagerOptions {
 export interface RunningAlertmanager {
   /** `http://127.0.0.1:<port>`, also its --web.external-url (the payload's externalURL). */
   url: string;
+  /** The version it reports (`/api/v2/status`), e.g. "0.25.0". */
+  version: string;
   output(): string;
   stop(): Promise<void>;
 }
@@ -56,14 +62,14 @@ function alertmanagerConfig(options: AlertmanagerOptions): string {
 }
 
 /**
- * Starts Debian's `prometheus-alertmanager` with the command line of machine-facts.md: an empty
+ * Starts Alertmanager (options.binary, else Debian's `prometheus-alertmanager`) with the command line of machine-facts.md: an empty
  * `--cluster.listen-address=` (no gossip) and `--web.external-url` set to its own loopback URL (otherwise the payload's
  * URLs carry the host name). Waits for `/-/ready`.
  */
 export async function startAlertmanager(options: AlertmanagerOptions): Promise<RunningAlertmanager> {
   const daemon = await startDaemon({
-    binary: "prometheus-alertmanager",
-    aptPackage: "prometheus-alertmanager",
+    binary: options.binary ?? "prometheus-alertmanager",
+    ...(options.binary === undefined ? { aptPackage: "prometheus-alertmanager" } : {}),
     name: "e2e-alertmanager",
     args(dir, port) {
       const config = join(dir, "alertmanager.yml");
@@ -78,5 +84,12 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<R
       ];
     },
   });
-  return { url: daemon.url, output: daemon.output, stop: daemon.stop };
+  try {
+    const response = await fetch(`${daemon.url}/api/v2/status`);
+    const body = (await response.json()) as { versionInfo?: { version?: string } };
+    return { url: daemon.url, version: body.versionInfo?.version ?? "unknown", output: daemon.output, stop: daemon.stop };
+  } catch (error) {
+    await daemon.stop();
+    throw error;
+  }
 }

@@ -1,5 +1,8 @@
-// The real Prometheus (Debian's `prometheus` package, 2.42) on 127.0.0.1, for end-to-end tests of the alerting stack:
-// scraping test exporters every second, evaluating rule files, and sending alerts to an Alertmanager.
+// The real Prometheus on 127.0.0.1, for end-to-end tests of the alerting stack: scraping test exporters every second,
+// evaluating rule files, and sending alerts to an Alertmanager. Debian's `prometheus` package (2.42) unless told which
+// binary (a 3.x built by .ci/build-prometheus-stack, alerting-stacks.ts). One config serves both: alerts go to
+// Alertmanager's API v2 (the only one 3.x has), and the exporters send a Content-Type 3.x accepts (it fails a scrape
+// without one rather than guessing the format).
 // Also the process plumbing the real Alertmanager shares (alertmanager-server.ts): a free loopback port, a temp dir,
 // readiness polling, and a stop that kills the whole process group and removes the temp dir.
 // A missing binary is an Error naming the apt package: a test using it fails, it never skips.
@@ -22,10 +25,10 @@ export interface RunningDaemon {
 }
 
 export interface DaemonSpec {
-  /** The executable, looked up on PATH. */
+  /** The executable: a path, or a name looked up on PATH. */
   binary: string;
-  /** The Debian package that provides it, named in the error when it is missing. */
-  aptPackage: string;
+  /** The Debian package that provides it, named in the error when it is missing; none for a built binary. */
+  aptPackage?: string;
   /** The temp dir's name prefix. */
   name: string;
   /** Writes the config into `dir` and returns the command line for `port`. */
@@ -55,12 +58,16 @@ function installExitHook(): void {
   });
 }
 
-/** Throws an Error naming the apt package when `binary` is not on PATH. */
-export function requireBinary(binary: string, aptPackage: string): void {
+/** Throws an Error naming the apt package (or the build script) when `binary` cannot be run. */
+export function requireBinary(binary: string, aptPackage?: string): void {
   const probe = spawnSync(binary, ["--version"], { stdio: "ignore", timeout: 10_000 });
-  if (probe.error !== undefined && (probe.error as NodeJS.ErrnoException).code === "ENOENT") {
-    throw new Error(`${binary} is not installed (not on PATH): install Debian's ${aptPackage} package (apt-get install -y ${aptPackage})`);
-  }
+  const code = (probe.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== "ENOENT" && code !== "EACCES") return;
+  throw new Error(
+    aptPackage !== undefined
+      ? `${binary} is not installed (not on PATH): install Debian's ${aptPackage} package (apt-get install -y ${aptPackage})`
+      : `${binary} cannot be run (${code}): build it with \`bash .ci/build-prometheus-stack\``,
+  );
 }
 
 /** A port nothing listens on right now (the daemon may still lose a race for it; startDaemon retries). */
@@ -177,6 +184,8 @@ export interface ScrapeTarget {
 }
 
 export interface PrometheusOptions {
+  /** The prometheus executable. Default `prometheus` on PATH (Debian's package). */
+  binary?: string;
   /** Absolute paths of rule files (`rule_files:`). */
   rulesFiles: string[];
   scrapeTargets: ScrapeTarget[];
@@ -188,6 +197,8 @@ export interface PrometheusOptions {
 
 export interface RunningPrometheus {
   url: string;
+  /** The version it reports (`/api/v1/status/buildinfo`), e.g. "2.42.0". */
+  version: string;
   output(): string;
   stop(): Promise<void>;
 }
@@ -225,7 +236,7 @@ function prometheusConfig(options: PrometheusOptions): string {
 }
 
 /**
- * Starts Debian's `prometheus` on 127.0.0.1 with a free port and a temp dir for its TSDB, and waits for `/-/ready`.
+ * Starts `prometheus` (options.binary, else Debian's) on 127.0.0.1 with a free port and a temp dir for its TSDB, and waits for `/-/ready`.
  * `--web.external-url` is its own loopback URL, so alerts' generatorURL point at it. New targets are picked up in
  * 5 s batches, so the first scrape comes about 5 s after start (machine-facts.md).
  */
@@ -236,9 +247,10 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       throw new Error(`the scrape targets of job ${target.job} must share one metricsPath`);
     }
   }
+  const binary = options.binary ?? "prometheus";
   const daemon = await startDaemon({
-    binary: "prometheus",
-    aptPackage: "prometheus",
+    binary,
+    ...(options.binary === undefined ? { aptPackage: "prometheus" } : {}),
     name: "e2e-prometheus",
     args(dir, port) {
       const config = join(dir, "prometheus.yml");
@@ -252,5 +264,12 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       ];
     },
   });
-  return { url: daemon.url, output: daemon.output, stop: daemon.stop };
+  try {
+    const response = await fetch(`${daemon.url}/api/v1/status/buildinfo`);
+    const body = (await response.json()) as { data?: { version?: string } };
+    return { url: daemon.url, version: body.data?.version ?? "unknown", output: daemon.output, stop: daemon.stop };
+  } catch (error) {
+    await daemon.stop();
+    throw error;
+  }
 }
