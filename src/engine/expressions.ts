@@ -2,6 +2,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { X509Certificate } from "node:crypto";
 import { Environment } from "@marcbachmann/cel-js";
+import { eventFirstSeen, eventLastSeen } from "../sources/event-times.ts";
 
 export type Scope = Record<string, unknown>;
 export type CompiledExpression = { source: string; evaluate: (scope: Scope) => unknown };
@@ -130,6 +131,8 @@ const environment = new Environment({
   .registerFunction("num(dyn): double", (v: unknown) => asNumber(v))
   .registerFunction("sum(list): double", (items: unknown[]) => items.reduce<number>((total, v) => total + asNumber(v), 0))
   .registerFunction("minutesBetween(dyn, dyn): double", (a: unknown, b: unknown) => (isoTime(b) - isoTime(a)) / 60_000)
+  .registerFunction("firstSeen(dyn): string", (event: unknown) => eventFirstSeen(event))
+  .registerFunction("lastSeen(dyn): string", (event: unknown) => eventLastSeen(event))
   .registerFunction("join(list, string): string", (items: unknown[], separator: string) => items.map(String).join(separator))
   .registerFunction("min(list): double", (items: unknown[]) => Math.min(...items.map(asNumber)))
   .registerFunction("max(list): double", (items: unknown[]) => Math.max(...items.map(asNumber)));

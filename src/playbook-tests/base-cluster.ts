@@ -622,6 +622,11 @@ class BaseCluster {
     priorityClassName?: string;
   }): KubeObject {
     const ip = options.hostNetwork ? options.node.ip : (options.ip ?? this.#podIP(options.node, 2));
+    // A fixture's Node without an InternalIP gives its pods none: the API server refuses an empty one.
+    const addresses = {
+      ...(options.node.ip ? { hostIP: options.node.ip, hostIPs: [{ ip: options.node.ip }] } : {}),
+      ...(ip ? { podIP: ip, podIPs: [{ ip }] } : {}),
+    };
     const started = this.#time(options.startedAgo);
     const finished = options.finishedAgo !== undefined;
     const state = finished
@@ -660,22 +665,11 @@ class BaseCluster {
         ...(options.hostNetwork ? { hostNetwork: true } : {}),
         ...(options.priorityClassName ? { priorityClassName: options.priorityClassName } : {}),
         terminationGracePeriodSeconds: 30,
-        containers: [
-          {
-            name: options.container,
-            image: options.image,
-            imagePullPolicy: "IfNotPresent",
-            ...(options.ports ? { ports: options.ports } : {}),
-            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
-          },
-        ],
+        containers: [{ ...container(options.container, options.image, options.ports), imagePullPolicy: "IfNotPresent" }],
       },
       status: {
         phase: finished ? "Succeeded" : "Running",
-        hostIP: options.node.ip,
-        hostIPs: [{ ip: options.node.ip }],
-        podIP: ip,
-        podIPs: [{ ip }],
+        ...addresses,
         qosClass: "Burstable",
         startTime: this.#time(options.startedAgo + SECOND),
         conditions: [
@@ -807,6 +801,19 @@ class BaseCluster {
     const hash = "7c65d6cfc9";
     const image = "registry.k8s.io/coredns/coredns:v1.11.3";
     const labels = { "k8s-app": "kube-dns", "pod-template-hash": hash };
+    const ports = [
+      { name: "dns", containerPort: 53, protocol: "UDP" },
+      { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
+      { name: "metrics", containerPort: 9153, protocol: "TCP" },
+    ];
+    const template = (templateLabels: Record<string, string>) => ({
+      metadata: { labels: templateLabels },
+      spec: {
+        serviceAccountName: "coredns",
+        priorityClassName: "system-cluster-critical",
+        containers: [container("coredns", image, ports)],
+      },
+    });
     const pods = [this.#node("worker-1"), this.#node("worker-2")].map((node) =>
       this.#pod({
         name: `coredns-${hash}-${suffixOf(`coredns/${node.name}`)}`,
@@ -819,11 +826,7 @@ class BaseCluster {
         container: "coredns",
         startedAgo: CLUSTER_AGE - 2 * MINUTE,
         priorityClassName: "system-cluster-critical",
-        ports: [
-          { name: "dns", containerPort: 53, protocol: "UDP" },
-          { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
-          { name: "metrics", containerPort: 9153, protocol: "TCP" },
-        ],
+        ports,
       }),
     );
     this.#add(...pods);
@@ -848,7 +851,7 @@ class BaseCluster {
         spec: {
           replicas: 2,
           selector: { matchLabels: rsLabels },
-          template: { metadata: { labels: rsLabels }, spec: { serviceAccountName: "coredns" } },
+          template: template(rsLabels),
         },
         status: { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 },
       },
@@ -861,7 +864,7 @@ class BaseCluster {
             { apiVersion: "apps/v1", kind: "Deployment", name: "coredns", uid: uidOf("Deployment/kube-system/coredns"), controller: true },
           ],
         }),
-        spec: { replicas: 2, selector: { matchLabels: labels } },
+        spec: { replicas: 2, selector: { matchLabels: labels }, template: template(labels) },
         status: { replicas: 2, fullyLabeledReplicas: 2, readyReplicas: 2, availableReplicas: 2, observedGeneration: 1 },
       },
       {
@@ -971,7 +974,15 @@ class BaseCluster {
         }),
         spec: {
           selector: { matchLabels: labels },
-          template: { metadata: { labels }, spec: { serviceAccountName: "kube-proxy", hostNetwork: true } },
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: "kube-proxy",
+              hostNetwork: true,
+              priorityClassName: "system-node-critical",
+              containers: [container("kube-proxy", image)],
+            },
+          },
         },
         status: {
           currentNumberScheduled: pods.length,
@@ -1244,6 +1255,7 @@ class BaseCluster {
     const selector = { app: "web" };
     const workers = ["worker-1", "worker-2", "worker-3"].map((name) => this.#node(name));
     const rollout = 20 * MINUTE;
+    const webPorts = [{ name: "http", containerPort: 8080, protocol: "TCP" }];
     const pods = workers.map((node, i) =>
       this.#pod({
         name: `web-${newHash}-${suffixOf(`web/${i}`)}`,
@@ -1256,7 +1268,7 @@ class BaseCluster {
         container: "web",
         startedAgo: rollout - i * 40 * SECOND - 5 * SECOND,
         ip: this.#podIP(node, 41),
-        ports: [{ name: "http", containerPort: 8080, protocol: "TCP" }],
+        ports: webPorts,
       }),
     );
     this.#add(...pods);
@@ -1326,7 +1338,11 @@ class BaseCluster {
       );
     });
     this.#add(...events);
-    const template = { metadata: { labels: selector }, spec: { serviceAccountName: "web", containers: [{ name: "web", image }] } };
+    // A ReplicaSet's template carries the pod-template-hash its selector adds to the Deployment's.
+    const template = (hash?: string) => ({
+      metadata: { labels: hash === undefined ? selector : { ...selector, "pod-template-hash": hash } },
+      spec: { serviceAccountName: "web", containers: [container("web", image, webPorts)] },
+    });
     this.#add(
       {
         apiVersion: "apps/v1",
@@ -1340,7 +1356,7 @@ class BaseCluster {
           replicas: 3,
           selector: { matchLabels: selector },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } },
-          template,
+          template: template(),
         },
         status: { observedGeneration: 7, replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3 },
       },
@@ -1364,7 +1380,11 @@ class BaseCluster {
             },
           ],
         }),
-        spec: { replicas, selector: { matchLabels: { ...selector, "pod-template-hash": hash as string } }, template },
+        spec: {
+          replicas,
+          selector: { matchLabels: { ...selector, "pod-template-hash": hash as string } },
+          template: template(hash as string),
+        },
         status: { replicas, fullyLabeledReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: 1 },
       })),
       { apiVersion: "v1", kind: "ServiceAccount", metadata: this.#meta("ServiceAccount", "web", namespace, 29 * DAY) },
@@ -1478,7 +1498,7 @@ class BaseCluster {
               backoffLimit: 6,
               completions: 1,
               parallelism: 1,
-              template: { spec: { containers: [{ name: cron.name, image: cron.image }], restartPolicy: "OnFailure" } },
+              template: { spec: { containers: [container(cron.name, cron.image)], restartPolicy: "OnFailure" } },
             },
             status: {
               startTime: this.#time(ago),
@@ -1507,7 +1527,7 @@ class BaseCluster {
           failedJobsHistoryLimit: 1,
           suspend: false,
           jobTemplate: {
-            spec: { template: { spec: { containers: [{ name: cron.name, image: cron.image }], restartPolicy: "OnFailure" } } },
+            spec: { template: { spec: { containers: [container(cron.name, cron.image)], restartPolicy: "OnFailure" } } },
           },
         },
         status: {
@@ -1546,6 +1566,16 @@ class BaseCluster {
       });
     }
   }
+}
+
+/** A container as a workload's pod template and its pods declare it. */
+function container(name: string, image: string, ports?: Array<Record<string, unknown>>): Record<string, unknown> {
+  return {
+    name,
+    image,
+    ...(ports ? { ports } : {}),
+    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+  };
 }
 
 function text(o: unknown, path: string): string {

@@ -350,7 +350,68 @@ const TOP_LEVEL_FIELDS: Record<string, string[]> = {
   "networking.k8s.io/v1/NetworkPolicy": SPEC_STATUS,
 };
 
-/** Objects: no top-level field their kind does not have, and no two with the same kind, namespace and name. */
+/** Where a kind keeps the pod template a real API server validates: a Pod's own spec is one too. */
+const POD_TEMPLATES: Record<string, Segments> = {
+  "v1/Pod": [],
+  "apps/v1/Deployment": ["spec", "template"],
+  "apps/v1/ReplicaSet": ["spec", "template"],
+  "apps/v1/DaemonSet": ["spec", "template"],
+  "apps/v1/StatefulSet": ["spec", "template"],
+  "batch/v1/Job": ["spec", "template"],
+  "batch/v1/CronJob": ["spec", "jobTemplate", "spec", "template"],
+};
+
+function valueAt(o: unknown, path: Segments): unknown {
+  let value = o;
+  for (const key of path) value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+  return value;
+}
+
+/**
+ * The mistakes a real API server refuses (422) that the fake would serve: a pod (or a workload's pod template) with
+ * no container or a container without an image, and a workload whose selector does not match its template's labels
+ * (a Job's is generated).
+ */
+function checkPodTemplate(o: KubeObject, at: Segments): FixtureProblem[] {
+  const where = POD_TEMPLATES[`${o.apiVersion}/${o.kind}`];
+  if (where === undefined) return [];
+  const problems: FixtureProblem[] = [];
+  const spec = [...where, "spec"];
+  const containers = valueAt(o, [...spec, "containers"]);
+  if (!Array.isArray(containers) || containers.length === 0) {
+    problems.push({
+      path: [...at, ...spec],
+      message: `a ${o.kind} needs a container in ${[...spec, "containers"].join(".")}: the API server refuses it`,
+    });
+  }
+  for (const list of ["initContainers", "containers"]) {
+    const each = valueAt(o, [...spec, list]);
+    (Array.isArray(each) ? each : []).forEach((c: unknown, j) => {
+      const image = valueAt(c, ["image"]);
+      if (typeof image !== "string" || image === "") {
+        const name = String(valueAt(c, ["name"]) ?? j);
+        problems.push({ path: [...at, ...spec, list, j], message: `container ${name} has no image: the API server refuses it` });
+      }
+    });
+  }
+  const matchLabels = valueAt(o, ["spec", "selector", "matchLabels"]);
+  if (where.length > 0 && o.kind !== "Job" && o.kind !== "CronJob" && matchLabels && typeof matchLabels === "object") {
+    const labels = (valueAt(o, [...where, "metadata", "labels"]) ?? {}) as Record<string, unknown>;
+    const unmatched = Object.entries(matchLabels).filter(([k, v]) => labels[k] !== v);
+    if (unmatched.length > 0) {
+      problems.push({
+        path: [...at, ...where],
+        message: `the template's labels lack ${unmatched.map(([k, v]) => `${k}=${String(v)}`).join(", ")} of spec.selector: the API server refuses it`,
+      });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Objects: no top-level field their kind does not have, no two with the same kind, namespace and name, and no pod
+ * template a real API server would refuse.
+ */
 export function checkObjects(objects: KubeObject[] | undefined, at: Segments): FixtureProblem[] {
   const problems: FixtureProblem[] = [];
   const seen = new Map<string, number>();
@@ -361,6 +422,7 @@ export function checkObjects(objects: KubeObject[] | undefined, at: Segments): F
         problems.push({ path: [...at, i, key], message: `a ${o.kind} has no field ${key}${didYouMean(key, fields)}` });
       }
     }
+    problems.push(...checkPodTemplate(o, [...at, i]));
     const id = `${o.apiVersion.includes("/") ? o.apiVersion.slice(0, o.apiVersion.indexOf("/")) : ""}/${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
     const first = seen.get(id);
     if (first !== undefined) {

@@ -1,6 +1,7 @@
 // Kubernetes reads: get or list any resource by apiVersion and kind, with namespace, label and field selectors.
 // Read-only by construction: this file only calls read() and list().
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { eventLastSeen } from "./event-times.ts";
 import { explainKubernetesError, type KubernetesClient, statusCodeOf } from "./kubernetes-client.ts";
 import { type SourceOutput, SourceError } from "./source.ts";
 
@@ -144,7 +145,7 @@ export class KubernetesSource {
     const noun = `${items.length} ${items.length === 1 ? request.kind : plural(request.kind)}`;
     const summary = truncated ? `${noun} (stopped at the limit of ${request.limit})` : noun;
     if (!request.sortBy) return { data: { items, count: items.length, truncated }, request: requestLine, summary };
-    sortDescending(items, request.sortBy);
+    sortDescending(items, request.sortBy, request.kind);
     // The API server lists in key order (namespace/name), not by the sort field: a list cut by its limit is ordered
     // only among the objects read, and the newest (or largest) may be on a page that was never asked for.
     const orderPartial = truncated;
@@ -166,10 +167,17 @@ function sortWords(path: string): string {
   return /time/i.test(path.split(".").pop() ?? "") ? "newest first" : "largest first";
 }
 
-function sortDescending(items: KubernetesObject[], path: string): void {
+function sortDescending(items: KubernetesObject[], path: string, kind: string): void {
+  const isTime = sortWords(path) === "newest first";
+  // An Event recorded through events.k8s.io has "lastTimestamp": null: it is ordered by when it was last seen.
+  const byLastSeen = kind === "Event" && path === "lastTimestamp";
   const sortKey = (item: KubernetesObject): string | number => {
-    let value: unknown = item;
-    for (const key of path.split(".")) value = value && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+    const value = byLastSeen ? eventLastSeen(item) : fieldAt(item, path);
+    // Times compare as instants: "…:00.5Z" (a MicroTime) is later than "…:00Z", though it sorts before it as text.
+    if (isTime) {
+      const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
+      return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
+    }
     return typeof value === "number" ? value : typeof value === "string" ? value : "";
   };
   items.sort((a, b) => {
@@ -177,6 +185,12 @@ function sortDescending(items: KubernetesObject[], path: string): void {
     const y = sortKey(b);
     return x === y ? 0 : x > y ? -1 : 1;
   });
+}
+
+function fieldAt(item: unknown, path: string): unknown {
+  let value = item;
+  for (const key of path.split(".")) value = value && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+  return value;
 }
 
 function plural(kind: string): string {

@@ -73,7 +73,7 @@ cluster:
     - apiVersion: v1
       kind: Pod
       metadata: { name: web-1, namespace: shop }
-      spec: { nodeName: worker-1, containers: [{ name: app }] }
+      spec: { nodeName: worker-1, containers: [{ name: app, image: registry.example.com/app:1.0 }] }
     - apiVersion: v1
       kind: ConfigMap
       metadata: { name: settings, namespace: shop, creationTimestamp: now-90m }

@@ -22,7 +22,7 @@ const CRASHING_CASE = `
         - apiVersion: v1
           kind: Pod
           metadata: { name: web-1, namespace: shop, labels: { app: web } }
-          spec: { nodeName: worker-1, containers: [{ name: app }] }
+          spec: { nodeName: worker-1, containers: [{ name: app, image: registry.example.com/app:1.0 }] }
           status: { phase: Running, containerStatuses: [{ name: app, ready: false, restartCount: 7, state: { running: { startedAt: now-1m } } }] }
     expect: { cause: pods_crashing }`;
 

@@ -220,7 +220,7 @@ ${EXAMPLE_CLUSTER}cases:
         - apiVersion: v1
           kind: Pod
           metadata: { name: api-1, namespace: shop }
-          spec: { containers: [{ name: api }] }
+          spec: { containers: [{ name: api, image: registry.example.com/api:1.0 }] }
           stauts: { phase: Running }
     expect: { cause: high_errors }
 `;

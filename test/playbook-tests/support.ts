@@ -67,7 +67,7 @@ export const EXAMPLE_CLUSTER = `cluster:
     - apiVersion: v1
       kind: Pod
       metadata: { name: web-1, namespace: shop, labels: { app: web } }
-      spec: { nodeName: worker-1, containers: [{ name: app }] }
+      spec: { nodeName: worker-1, containers: [{ name: app, image: registry.example.com/app:1.0 }] }
       status: { phase: Running, podIP: 10.244.1.50 }
 `;
 
