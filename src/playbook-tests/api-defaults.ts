@@ -3,8 +3,9 @@
 // Taken from the defaulting functions and their generated callers in k8s.io/kubernetes pkg/apis/{core,apps,batch,
 // discovery,networking,admissionregistration,flowcontrol}/v1 (defaults.go, zz_generated.defaults.go) and the
 // aggregator's apiregistration/v1, plus the v1 round trip through the internal version (conversion.go) that fills
-// spec.serviceAccount and status.podIP/podIPs, and the unset structs and counters Go's encoding writes anyway. Left out: volume sources nobody uses here (iSCSI, RBD, Azure disk,
-// ScaleIO), resource quantities' rounding, and pod-level resources.
+// spec.serviceAccount and status.podIP/podIPs. What Go's encoding then writes of the stored object is api-encoding.ts.
+// Left out: volume sources nobody uses here (iSCSI, RBD, Azure disk, ScaleIO), resource quantities' rounding, and
+// pod-level resources.
 import type { KubeObject } from "./fixture-cluster.ts";
 
 type Json = Record<string, unknown>;
@@ -352,63 +353,11 @@ const DEFAULTS: Record<string, (o: Json) => void> = {
   },
 };
 
-/** Kinds whose status is a Go struct, not a pointer: written as {} when unset, though it has `omitempty`. */
-const STATUS_STRUCT = new Set([
-  "/Pod",
-  "/Service",
-  "/Node",
-  "/Namespace",
-  "/ResourceQuota",
-  "/ReplicationController",
-  "apps/Deployment",
-  "apps/ReplicaSet",
-  "apps/DaemonSet",
-  "apps/StatefulSet",
-  "batch/Job",
-  "batch/CronJob",
-  "certificates.k8s.io/CertificateSigningRequest",
-  "flowcontrol.apiserver.k8s.io/FlowSchema",
-  "flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration",
-  "apiregistration.k8s.io/APIService",
-]);
-
-/** Status counters without `omitempty`: written as 0 when unset. */
-const STATUS_COUNTERS: Record<string, string[]> = {
-  "apps/ReplicaSet": ["replicas"],
-  "apps/StatefulSet": ["replicas", "availableReplicas"],
-  "apps/DaemonSet": ["currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady"],
-};
-
-/** Every container's resources is a struct too: written as {} when unset. */
-function containerResources(node: unknown): void {
-  if (Array.isArray(node)) {
-    for (const item of node) containerResources(item);
-    return;
-  }
-  if (!isRecord(node)) return;
-  for (const [key, value] of Object.entries(node)) {
-    if (["containers", "initContainers", "ephemeralContainers"].includes(key)) {
-      for (const c of records(value)) defaultTo(c, "resources", {}, nil);
-    } else if (key !== "status" && key !== "metadata") {
-      containerResources(value);
-    }
-  }
-}
-
-/**
- * The object as a real API server stores and serves it after create: its kind's defaults filled in, and the fields
- * Go's encoding writes even when unset. The input is not changed.
- */
+/** The object with its kind's defaults filled in, as a real API server sets them on create. The input is not changed. */
 export function withApiDefaults(o: KubeObject): KubeObject {
   const slash = o.apiVersion.indexOf("/");
   const key = `${slash === -1 ? "" : o.apiVersion.slice(0, slash)}/${o.kind}`;
   const copy = structuredClone(o) as unknown as Json;
   DEFAULTS[key]?.(copy);
-  if (STATUS_STRUCT.has(key)) {
-    const status = child(copy, "status");
-    for (const counter of STATUS_COUNTERS[key] ?? []) defaultTo(status, counter, 0, nil);
-    if (key === "/Service") defaultTo(status, "loadBalancer", {}, nil);
-  }
-  containerResources(copy.spec);
   return copy as unknown as KubeObject;
 }

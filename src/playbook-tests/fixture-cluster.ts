@@ -1,12 +1,19 @@
 // In-process stand-in for a kube-apiserver (as of v1.36): discovery, get and list with label and field selectors and
-// paging, pod logs, and refusal of every write. Where a playbook can tell the difference it answers as the real server:
-// - field selectors: each kind takes exactly the labels the real server's conversions take, and any other gets the
-//   same 400 and message (field-selectors.ts);
-// - an object reads back as if created through the server: API defaults filled in (api-defaults.ts), times in the
-//   server's precision (api-timestamps.ts), both Event APIs served from one core/v1 storage (event-apis.ts);
+// paging, pod logs, and refusal of every write. Where a playbook can tell the difference it answers as the real server
+// (test/real-api-server/conformance.test.ts holds it to one, request by request):
+// - selectors: each kind takes exactly the field labels the real server's conversions take (field-selectors.ts); label
+//   selectors parse and fail as the real parser does (label-selectors.ts); both refused with the same 400 and message;
+// - an object reads back as if created through the server: API defaults filled in (api-defaults.ts), written back as
+//   Go writes the stored struct (api-encoding.ts), times in the server's precision (api-timestamps.ts), both Event APIs
+//   served from one core/v1 storage (event-apis.ts);
 // - lists come in key order (namespace/name); a continue token comes back only when a page was cut with objects left
-//   after it, never for a single-key read (metadata.name in one namespace) and never past the end;
-//   remainingItemCount only for a list without selectors.
+//   after it, never for a single-key read (metadata.name in one namespace) and never past the end, and holds the key
+//   relative to the namespace listed; remainingItemCount only for a list without selectors;
+// - query parameters convert as the server converts them, with Go's errors (query-parameters.ts); a log read is
+//   checked as the API server checks it (422 with causes, 400, 204 for a pod with no node), then answered as a kubelet
+//   answers it (kubelet-logs.ts);
+// - /apis lists what it serves and every version an Available APIService it holds announces; a path outside every API
+//   gets Go's plain "404 page not found".
 //
 // What it does NOT emulate:
 // | A real kube-apiserver                                         | This fake                                         |
@@ -20,30 +27,43 @@
 // | creationTimestamp (whole seconds, now) on create              | fills in uid and a creationTimestamp)             |
 // | registry strategies on create: Pod status reset to Pending    | not run: status and everything else stay as given |
 // | with qosClass, Namespace spec.finalizers, Job selector and    |                                                   |
-// | controller-uid labels, Service clusterIP and ipFamilies       |                                                   |
+// | controller-uid labels, Service clusterIP and ipFamilies, a    |                                                   |
+// | CertificateSigningRequest's requester (username, uid, groups) |                                                   |
+// | and the times of an approval it leaves unset                  |                                                   |
 // | admission plugins: ServiceAccount (serviceAccountName,        | not run: an object holds what it is given plus    |
 // | token volume), Priority, DefaultTolerationSeconds,            | its API defaults                                  |
+// | TaintNodesByCondition (a new Node's not-ready taint),         |                                                   |
 // | LimitRanger, PodSecurity, admission webhooks                  |                                                   |
 // | validation refuses a bad object (an eventTime without six     | times are normalised; only a value that is no     |
 // | fractional digits, a missing container image, ...)            | RFC 3339 time is refused (start/setState throws)  |
+// | Go's encoding of every field of every type (api-encoding.ts   | the fields of the kinds playbooks read            |
+// | covers the empty, zero and unset fields fixtures write)       |                                                   |
 // | controllers: garbage collection, Event TTL, endpoints, the    | none: objects stay exactly as given; an APIService |
-// | aggregator's availability controller rewriting an APIService's| keeps the Available condition it is given         |
-// | Available condition within a second                           |                                                   |
+// | aggregator's availability controller rewriting an APIService's| keeps the Available condition it is given, and    |
+// | Available condition within a second, API Priority and         | /apis follows it                                  |
+// | Fairness' Dangling condition, the server's own Lease and      |                                                   |
+// | extension-apiserver-authentication ConfigMap                  |                                                   |
 // | authentication, RBAC (401, 403), API Priority and Fairness    | the token is not checked; 429 and other failures  |
 // | (429), audit logging                                          | only through the failWith option                  |
 // | protobuf, CBOR, Table (kubectl get) and gzip responses        | JSON only                                         |
 // | aggregated discovery (/apis v2), OpenAPI                      | legacy discovery (/api, /apis, /apis/g/v) only    |
+// | every built-in kind, each resource's verbs, categories and    | the kinds playbooks read, with get/list/watch; a  |
+// | storageVersionHash; aggregated APIs (503 while unavailable)   | group only an APIService announces serves 404     |
 // | field selectors a CRD declares in selectableFields            | custom resources take metadata.name/namespace only|
+// | a continue token that is base64 but no JSON: Go's JSON error  | the same 400, in its own words                    |
 // | streamed logs (follow=true)                                   | 400                                               |
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withApiDefaults } from "./api-defaults.ts";
+import { withGoEncoding } from "./api-encoding.ts";
 import { withServerTimestamps } from "./api-timestamps.ts";
 import { coreEventToEventsV1, eventsV1ToCoreEvent, isCoreEvent, isEventsV1Event, storedCoreEvent } from "./event-apis.ts";
-import { kubeletLog, LOG_LINE_TIME } from "./kubelet-logs.ts";
+import { kubeletLog } from "./kubelet-logs.ts";
+import { QueryParameterError, queryBool, queryInt64, queryTime } from "./query-parameters.ts";
 import { type FieldRequirement, FieldSelectorError, matchesFields, parseFieldSelector, requiredValue } from "./field-selectors.ts";
+import { LabelSelectorError, matchesLabels, parseLabelSelector } from "./label-selectors.ts";
 import { listenOnLoopback } from "./loopback-server.ts";
 
 export interface KubeObject {
@@ -122,16 +142,16 @@ interface KubeStatus {
   status: "Failure";
   message: string;
   reason: string;
-  details?: Record<string, string>;
+  details?: Record<string, unknown>;
   code: number;
 }
 
 class KubeError extends Error {
   readonly code: number;
-  readonly details: Record<string, string> | undefined;
+  readonly details: Record<string, unknown> | undefined;
   readonly statusMetadata: Record<string, string> | undefined;
 
-  constructor(code: number, message: string, details?: Record<string, string>, statusMetadata?: Record<string, string>) {
+  constructor(code: number, message: string, details?: Record<string, unknown>, statusMetadata?: Record<string, string>) {
     super(message);
     this.code = code;
     this.details = details;
@@ -155,6 +175,11 @@ const REASON_BY_CODE: Record<number, string> = {
 };
 
 const NOT_FOUND_MESSAGE = "the server could not find the requested resource";
+
+/** A path the API server has no such resource, version or subresource under: a Status with empty details. */
+function noSuchResource(): KubeError {
+  return new KubeError(404, NOT_FOUND_MESSAGE, {});
+}
 
 const CONTINUE_TOO_OLD =
   "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
@@ -232,219 +257,6 @@ function fieldText(o: unknown, path: string): string {
   return "";
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Label selectors, following k8s.io/apimachinery/pkg/labels.Parse.
-
-type LabelOperator = "=" | "!=" | "in" | "notin" | "exists" | "!" | ">" | "<";
-
-interface LabelRequirement {
-  key: string;
-  op: LabelOperator;
-  values: string[];
-}
-
-type LabelToken =
-  | { kind: "identifier"; text: string }
-  | { kind: "in" | "notin" | "=" | "==" | "!=" | "!" | "(" | ")" | "," | ">" | "<" | "end"; text: string };
-
-const LABEL_SPECIAL = new Set(["=", "!", "(", ")", ",", ">", "<"]);
-
-function lexLabelSelector(selector: string): LabelToken[] {
-  const tokens: LabelToken[] = [];
-  let i = 0;
-  while (i < selector.length) {
-    const ch = selector.charAt(i);
-    if (/\s/.test(ch)) {
-      i++;
-    } else if (LABEL_SPECIAL.has(ch)) {
-      const two = selector.slice(i, i + 2);
-      if (two === "==" || two === "!=") {
-        tokens.push({ kind: two, text: two });
-        i += 2;
-      } else {
-        tokens.push({ kind: ch as "=" | "!" | "(" | ")" | "," | ">" | "<", text: ch });
-        i++;
-      }
-    } else {
-      let j = i;
-      while (j < selector.length && !LABEL_SPECIAL.has(selector.charAt(j)) && !/\s/.test(selector.charAt(j))) j++;
-      const text = selector.slice(i, j);
-      tokens.push(text === "in" || text === "notin" ? { kind: text, text } : { kind: "identifier", text });
-      i = j;
-    }
-  }
-  tokens.push({ kind: "end", text: "" });
-  return tokens;
-}
-
-const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function labelKeyProblem(key: string): string | undefined {
-  const slash = key.indexOf("/");
-  const name = slash === -1 ? key : key.slice(slash + 1);
-  const prefix = slash === -1 ? undefined : key.slice(0, slash);
-  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) {
-    return `prefix part must be a lowercase RFC 1123 subdomain`;
-  }
-  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME.test(name)) {
-    return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, and be at most 63 characters";
-  }
-  return undefined;
-}
-
-function labelValueProblem(value: string): string | undefined {
-  if (value === "") return undefined;
-  if (value.length > 63 || !QUALIFIED_NAME.test(value)) {
-    return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, and be at most 63 characters";
-  }
-  return undefined;
-}
-
-function parseLabelSelector(selector: string): LabelRequirement[] {
-  const tokens = lexLabelSelector(selector);
-  let position = 0;
-  const peek = (): LabelToken => tokens[position] ?? { kind: "end", text: "" };
-  const next = (): LabelToken => {
-    const token = peek();
-    position = Math.min(position + 1, tokens.length - 1);
-    return token;
-  };
-  const fail = (message: string): never => {
-    throw new KubeError(400, `unable to parse requirement: ${message}`);
-  };
-  const shown = (t: LabelToken): string => (t.kind === "end" ? "end of string" : t.text);
-
-  const requirements: LabelRequirement[] = [];
-  if (peek().kind === "end") return requirements;
-  for (;;) {
-    let op: LabelOperator | undefined;
-    let token = next();
-    if (token.kind === "!") {
-      op = "!";
-      token = next();
-    }
-    if (token.kind !== "identifier") fail(`found '${shown(token)}', expected: identifier`);
-    const key = token.text;
-    const keyProblem = labelKeyProblem(key);
-    if (keyProblem) fail(`key: Invalid value: "${key}": ${keyProblem}`);
-    let values: string[] = [];
-    const after = peek();
-    if (op === "!" || after.kind === "end" || after.kind === ",") {
-      op ??= "exists";
-    } else {
-      const operator = next();
-      switch (operator.kind) {
-        case "=":
-        case "==":
-          op = "=";
-          break;
-        case "!=":
-        case ">":
-        case "<":
-        case "in":
-        case "notin":
-          op = operator.kind;
-          break;
-        default:
-          fail(`found '${shown(operator)}', expected: in, notin, =, ==, !=, gt, lt`);
-      }
-      if (op === "in" || op === "notin") {
-        const open = next();
-        if (open.kind !== "(") fail(`found '${shown(open)}', expected: '('`);
-        let expectValue = true;
-        for (;;) {
-          const t = next();
-          if (t.kind === ")") {
-            if (expectValue && values.length > 0) values.push("");
-            break;
-          }
-          if (t.kind === ",") {
-            if (expectValue) values.push("");
-            expectValue = true;
-            continue;
-          }
-          if ((t.kind === "identifier" || t.kind === "in" || t.kind === "notin") && expectValue) {
-            values.push(t.text);
-            expectValue = false;
-            continue;
-          }
-          fail(`found '${shown(t)}', expected: ',', ')' or identifier`);
-        }
-        if (values.length === 0) fail(`values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty`);
-      } else {
-        const value = peek();
-        if (value.kind === "end" || value.kind === ",") {
-          values = [""];
-        } else if (value.kind === "identifier" || value.kind === "in" || value.kind === "notin") {
-          values = [next().text];
-        } else {
-          fail(`found '${shown(value)}', expected: identifier`);
-        }
-        if ((op === ">" || op === "<") && !/^-?\d+$/.test(values[0] ?? "")) {
-          fail(`values[0]: Invalid value: "${values[0]}": for 'Gt', 'Lt' operators, the value must be an integer`);
-        }
-      }
-    }
-    for (const [index, value] of values.entries()) {
-      const problem = labelValueProblem(value);
-      if (problem) fail(`values[${index}][${key}]: Invalid value: "${value}": ${problem}`);
-    }
-    requirements.push({ key, op: op ?? "exists", values });
-    const separator = next();
-    if (separator.kind === "end") return requirements;
-    if (separator.kind !== ",") fail(`found '${shown(separator)}', expected: ',' or 'end of string'`);
-    const following = peek();
-    if (following.kind !== "identifier" && following.kind !== "!") fail(`found '${shown(following)}', expected: identifier after ','`);
-  }
-}
-
-function matchesLabels(o: KubeObject, requirements: LabelRequirement[]): boolean {
-  const labels = o.metadata.labels ?? {};
-  return requirements.every((r) => {
-    const has = Object.hasOwn(labels, r.key);
-    const value = labels[r.key];
-    switch (r.op) {
-      case "=":
-        return has && value === r.values[0];
-      case "!=":
-        return !has || value !== r.values[0];
-      case "in":
-        return has && r.values.includes(value ?? "");
-      case "notin":
-        return !has || !r.values.includes(value ?? "");
-      case "exists":
-        return has;
-      case "!":
-        return !has;
-      case ">":
-      case "<": {
-        if (!has || !/^-?\d+$/.test(value ?? "")) return false;
-        const actual = Number(value);
-        const limit = Number(r.values[0]);
-        return r.op === ">" ? actual > limit : actual < limit;
-      }
-    }
-    return false;
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Query parameters.
-
-function parseBool(text: string | undefined, name: string): boolean {
-  if (text === undefined) return false;
-  if (["1", "t", "T", "true", "TRUE", "True"].includes(text)) return true;
-  if (["0", "f", "F", "false", "FALSE", "False", ""].includes(text)) return false;
-  throw new KubeError(400, `${name}: strconv.ParseBool: parsing "${text}": invalid syntax`);
-}
-
-function parseInteger(text: string | undefined, name: string): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^[-+]?\d+$/.test(text)) throw new KubeError(400, `${name}: strconv.ParseInt: parsing "${text}": invalid syntax`);
-  return Number(text);
-}
-
 interface ContinueToken {
   v: string;
   rv: number;
@@ -462,14 +274,30 @@ function lastKeyOf(token: ContinueToken): string {
   return token.start.endsWith("\u0000") ? token.start.slice(0, -1) : token.start;
 }
 
+/** Where base64.RawURLEncoding stops reading `text`, if it does: the first byte outside its alphabet, or a lone last one. */
+function base64Problem(text: string): number | undefined {
+  let count = 0;
+  let last = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charAt(i);
+    if (ch === "\n" || ch === "\r") continue;
+    if (!/[A-Za-z0-9_-]/.test(ch)) return i;
+    count++;
+    last = i;
+  }
+  return count % 4 === 1 ? last : undefined;
+}
+
 /** storage.DecodeContinue, with ValidateListOptions' 400 for a token it cannot read. */
 function decodeContinue(text: string): ContinueToken {
   const invalid = (why: string) => new KubeError(400, `invalid continue token: continue key is not valid${why}`);
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw invalid(": illegal base64 data");
+  const badByte = base64Problem(text);
+  if (badByte !== undefined) throw invalid(`: illegal base64 data at input byte ${badByte}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
   } catch {
+    // The real server quotes Go's JSON syntax error here; the fake says it in its own words.
     throw invalid(": the token is not JSON");
   }
   if (!isRecord(parsed) || typeof parsed.rv !== "number" || typeof parsed.start !== "string") throw invalid("");
@@ -523,6 +351,13 @@ function statusBody(error: KubeError): KubeStatus {
   return body;
 }
 
+/** What a request failed with, as the API server would answer it. */
+function knownError(error: unknown): KubeError {
+  if (error instanceof KubeError) return error;
+  if (error instanceof QueryParameterError || error instanceof LabelSelectorError) return new KubeError(400, error.message);
+  return new KubeError(500, error instanceof Error ? error.message : String(error));
+}
+
 interface Reply {
   status: number;
   /** "" sends no Content-Type header. */
@@ -530,6 +365,9 @@ interface Reply {
   body: string;
   headers?: Record<string, string>;
 }
+
+/** http.NotFound's page, for a path outside every API. */
+const PAGE_NOT_FOUND: Reply = { status: 404, contentType: "text/plain; charset=utf-8", body: "404 page not found\n" };
 
 function json(body: unknown, status = 200): Reply {
   return { status, contentType: "application/json", body: JSON.stringify(body) };
@@ -550,12 +388,15 @@ function isBuiltInObject(o: KubeObject): boolean {
   return BUILT_IN_RESOURCES.some((t) => t.group === group && t.kind === o.kind);
 }
 
-/** What the server would hold had the object been created through it: defaults filled in, times in its precision. */
+/**
+ * What the server would hold had the object been created through it: defaults filled in, written back as Go writes
+ * the stored struct, times in its precision.
+ */
 function storedForm(o: KubeObject): KubeObject {
   if (isEventsV1Event(o)) return withServerTimestamps(eventsV1ToCoreEvent(o), true);
   if (isCoreEvent(o)) return withServerTimestamps(storedCoreEvent(o), true);
   const builtIn = isBuiltInObject(o);
-  return withServerTimestamps(builtIn ? withApiDefaults(o) : o, builtIn);
+  return withServerTimestamps(builtIn ? withGoEncoding(withApiDefaults(o)) : o, builtIn);
 }
 
 function fieldSelectorOf(selector: string, type: ResourceType): FieldRequirement[] {
@@ -644,7 +485,7 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
 
   function discoveryResources(groupVersion: string): Reply {
     const types = typesIn(groupVersion);
-    if (types.length === 0) throw new KubeError(404, NOT_FOUND_MESSAGE);
+    if (types.length === 0) throw noSuchResource();
     const resources: Array<Record<string, unknown>> = [];
     for (const t of types) {
       const entry: Record<string, unknown> = {
@@ -661,18 +502,46 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
         resources.push({ name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] });
       }
     }
-    return json({ kind: "APIResourceList", apiVersion: "v1", groupVersion, resources });
+    // The core group's list comes without an apiVersion; every other group's has one.
+    return json(
+      groupVersion === "v1"
+        ? { kind: "APIResourceList", groupVersion, resources }
+        : { kind: "APIResourceList", apiVersion: "v1", groupVersion, resources },
+    );
+  }
+
+  /**
+   * The versions /apis lists for each group: those served here, then those an Available APIService held announces
+   * (the aggregator lists every Available APIService, whether or not anything serves it), highest priority first.
+   */
+  function versionsByGroup(): Map<string, string[]> {
+    const versions = new Map<string, string[]>();
+    const add = (group: string, version: string) => {
+      const list = versions.get(group) ?? [];
+      if (!list.includes(version)) list.push(version);
+      versions.set(group, list);
+    };
+    for (const t of resourceTypes()) if (t.group !== "") add(t.group, t.version);
+    const announced = held
+      .filter((o) => o.kind === "APIService" && splitApiVersion(o.apiVersion).group === "apiregistration.k8s.io")
+      .filter((o) =>
+        (field(o, "status.conditions") as unknown[] | undefined)?.some(
+          (c) => fieldText(c, "type") === "Available" && fieldText(c, "status") === "True",
+        ),
+      )
+      .map((o) => ({
+        group: fieldText(o, "spec.group"),
+        version: fieldText(o, "spec.version"),
+        priority: Number(field(o, "spec.versionPriority") ?? 0),
+      }))
+      .filter((a) => a.group !== "" && a.version !== "")
+      .sort((a, b) => b.priority - a.priority);
+    for (const a of announced) add(a.group, a.version);
+    return versions;
   }
 
   function groupList(): Reply {
-    const versionsByGroup = new Map<string, string[]>();
-    for (const t of resourceTypes()) {
-      if (t.group === "") continue;
-      const versions = versionsByGroup.get(t.group) ?? [];
-      if (!versions.includes(t.version)) versions.push(t.version);
-      versionsByGroup.set(t.group, versions);
-    }
-    const groups = [...versionsByGroup.entries()].map(([name, versions]) => groupBody(name, versions));
+    const groups = [...versionsByGroup().entries()].map(([name, versions]) => groupBody(name, versions));
     return json({ kind: "APIGroupList", apiVersion: "v1", groups });
   }
 
@@ -684,7 +553,7 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
   function list(type: ResourceType, pathNamespace: string | undefined, query: Record<string, string>): Reply {
     const labelRequirements = parseLabelSelector(query.labelSelector ?? "");
     const fieldRequirements = fieldSelectorOf(query.fieldSelector ?? "", type);
-    const requestedLimit = parseInteger(query.limit, "limit") ?? 0;
+    const requestedLimit = queryInt64(query.limit) ?? 0;
     const continuing = query.continue !== undefined && query.continue !== "";
     // Store.ListPredicate: a list of every namespace narrowed by `metadata.namespace=X` is a list of namespace X, and
     // `metadata.name=Y` in one namespace (or of a cluster-scoped kind) is a read of that one key, which the limit does
@@ -710,10 +579,14 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
       startAfter = lastKeyOf(token);
     }
 
+    // Keys relative to the prefix listed, as a token holds them: a name within one namespace, else namespace/name. A
+    // token from a list narrowed to a namespace by its selector, continued without that narrowing, thus starts after
+    // "name" among "namespace/name" keys, as on the real server (where it finds little or nothing).
+    const keyOf = (o: KubeObject): string => (namespace !== undefined ? o.metadata.name : objectKey(o, type));
     const candidates = storedObjects(type)
       .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
-      .sort((a, b) => compareKeys(objectKey(a, type), objectKey(b, type)))
-      .filter((o) => startAfter === undefined || compareKeys(objectKey(o, type), startAfter) > 0);
+      .sort((a, b) => compareKeys(keyOf(a), keyOf(b)))
+      .filter((o) => startAfter === undefined || compareKeys(keyOf(o), startAfter) > 0);
 
     const items: KubeObject[] = [];
     let lastKey: string | undefined;
@@ -721,8 +594,8 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     for (const o of candidates) {
       if (limit > 0 && items.length >= limit) break;
       scanned++;
-      lastKey = objectKey(o, type);
-      if (matchesLabels(o, labelRequirements) && matchesFields(o, fieldRequirements, type)) items.push(o);
+      lastKey = keyOf(o);
+      if (matchesLabels(o.metadata.labels ?? {}, labelRequirements) && matchesFields(o, fieldRequirements, type)) items.push(o);
     }
     // A continue token only when the page was cut with objects left after it (PrepareContinueToken's hasMoreItems);
     // remainingItemCount only when nothing was filtered, since the server cannot count what a selector would keep.
@@ -755,32 +628,36 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
 
   function podLog(namespace: string, podName: string, query: Record<string, string>): Reply {
     const container = query.container ?? "";
-    const previous = parseBool(query.previous, "previous");
-    const timestamps = parseBool(query.timestamps, "timestamps");
-    const tailLines = parseInteger(query.tailLines, "tailLines");
-    const limitBytes = parseInteger(query.limitBytes, "limitBytes");
-    const sinceSeconds = parseInteger(query.sinceSeconds, "sinceSeconds");
-    let sinceTime: Date | undefined;
-    if (query.sinceTime !== undefined) {
-      if (!LOG_LINE_TIME.test(query.sinceTime))
-        throw new KubeError(400, `sinceTime: parsing time "${query.sinceTime}" as RFC3339: cannot parse`);
-      sinceTime = new Date(query.sinceTime);
-    }
-    if (parseBool(query.follow, "follow")) throw new KubeError(400, "the fake API server does not stream logs (follow=true)");
+    // Converted in the order of PodLogOptions' fields: the first that does not convert is the one named.
+    const previous = queryBool(query.previous);
+    const sinceSeconds = queryInt64(query.sinceSeconds);
+    const sinceTimeGiven = query.sinceTime !== undefined;
+    const sinceTime = sinceTimeGiven ? queryTime(query.sinceTime ?? "") : undefined;
+    const timestamps = queryBool(query.timestamps);
+    const tailLines = queryInt64(query.tailLines);
+    const limitBytes = queryInt64(query.limitBytes);
+    if (queryBool(query.follow)) throw new KubeError(400, "the fake API server does not stream logs (follow=true)");
 
-    const problems: string[] = [];
-    if (tailLines !== undefined && tailLines < 0)
-      problems.push(`tailLines: Invalid value: ${tailLines}: must be greater than or equal to 0`);
-    if (limitBytes !== undefined && limitBytes < 1) problems.push(`limitBytes: Invalid value: ${limitBytes}: must be greater than 0`);
-    if (sinceSeconds !== undefined && sinceTime !== undefined) {
-      problems.push(": Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified");
+    // ValidatePodLogOptions: its failures come back as 422 Invalid, each also a cause.
+    const causes: Array<{ reason: string; message: string; field: string }> = [];
+    const invalid = (field: string, value: number, why: string) =>
+      causes.push({ reason: "FieldValueInvalid", message: `Invalid value: ${value}: ${why}`, field });
+    if (tailLines !== undefined && tailLines < 0) invalid("tailLines", tailLines, "must be greater than or equal to 0");
+    if (limitBytes !== undefined && limitBytes < 1) invalid("limitBytes", limitBytes, "must be greater than 0");
+    if (sinceSeconds !== undefined && sinceTimeGiven) {
+      // field.NewPath("") prints as "[]".
+      causes.push({
+        reason: "FieldValueForbidden",
+        message: "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified",
+        field: "[]",
+      });
+    } else if (sinceSeconds !== undefined && sinceSeconds < 1) {
+      invalid("sinceSeconds", sinceSeconds, "must be greater than 0");
     }
-    if (sinceSeconds !== undefined && sinceSeconds < 1)
-      problems.push(`sinceSeconds: Invalid value: ${sinceSeconds}: must be greater than 0`);
-    if (problems.length > 0) {
-      // ValidatePodLogOptions failures come back as 422 Invalid, not 400.
+    if (causes.length > 0) {
+      const problems = causes.map((c) => `${c.field}: ${c.message}`);
       const joined = problems.length === 1 ? problems[0] : `[${problems.join(", ")}]`;
-      throw new KubeError(422, `PodLogOptions "${podName}" is invalid: ${joined}`, { name: podName, kind: "PodLogOptions" });
+      throw new KubeError(422, `PodLogOptions "${podName}" is invalid: ${joined}`, { name: podName, kind: "PodLogOptions", causes });
     }
 
     const podType = BUILT_IN_RESOURCES.find((t) => t.group === "" && t.kind === "Pod");
@@ -816,29 +693,29 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
   function serveResources(groupVersion: string, rest: string[], query: Record<string, string>): Reply {
     if (rest.length === 0) return discoveryResources(groupVersion);
     const types = typesIn(groupVersion);
-    if (types.length === 0) throw new KubeError(404, NOT_FOUND_MESSAGE);
-    if (rest[0] === "watch" || parseBool(query.watch, "watch")) {
+    if (types.length === 0) throw noSuchResource();
+    if (rest[0] === "watch" || queryBool(query.watch)) {
       throw new KubeError(400, "the fake API server does not serve watches: the service must never watch");
     }
     const byPlural = (plural: string | undefined): ResourceType => {
       const type = types.find((t) => t.plural === plural);
-      if (!type) throw new KubeError(404, NOT_FOUND_MESSAGE);
+      if (!type) throw noSuchResource();
       return type;
     };
     const [first, second, third, fourth, fifth] = rest;
     if (first === "namespaces" && second !== undefined && third !== undefined) {
       const type = byPlural(third);
-      if (!type.namespaced) throw new KubeError(404, NOT_FOUND_MESSAGE);
+      if (!type.namespaced) throw noSuchResource();
       if (rest.length === 3) return list(type, second, query);
       if (fourth !== undefined && rest.length === 4) return json(get(type, second, fourth));
       const isPodLog = groupVersion === "v1" && type.kind === "Pod" && fifth === "log";
       if (fourth !== undefined && rest.length === 5 && isPodLog) return podLog(second, fourth, query);
-      throw new KubeError(404, NOT_FOUND_MESSAGE);
+      throw noSuchResource();
     }
     const type = byPlural(first);
     if (rest.length === 1) return list(type, undefined, query);
     if (rest.length === 2 && second !== undefined && !type.namespaced) return json(get(type, undefined, second));
-    throw new KubeError(404, NOT_FOUND_MESSAGE);
+    throw noSuchResource();
   }
 
   function route(segments: string[], query: Record<string, string>): Reply {
@@ -848,27 +725,25 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
       return { status: 200, contentType: "text/plain", body: "ok" };
     }
     if (segments.length === 1 && root === "version") {
-      return json({ major: "1", minor: "31", gitVersion: "v1.31.4", platform: "linux/amd64", goVersion: "go1.22.10", compiler: "gc" });
+      return json({ major: "1", minor: "36", gitVersion: "v1.36.3", platform: "linux/amd64", goVersion: "go1.26.0", compiler: "gc" });
     }
     if (root === "api") {
-      if (second === undefined) return json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
-      if (second !== "v1") throw new KubeError(404, NOT_FOUND_MESSAGE);
+      if (second === undefined) {
+        const serverAddress = new URL(url).host;
+        return json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress }] });
+      }
+      if (second !== "v1") throw noSuchResource();
       return serveResources("v1", segments.slice(2), query);
     }
     if (root === "apis") {
       if (second === undefined) return groupList();
-      const versions = [
-        ...new Set(
-          resourceTypes()
-            .filter((t) => t.group === second)
-            .map((t) => t.version),
-        ),
-      ];
-      if (versions.length === 0) throw new KubeError(404, NOT_FOUND_MESSAGE);
+      const versions = versionsByGroup().get(second);
+      // A group nobody serves is not the API's to answer: Go's plain 404 page.
+      if (versions === undefined) return PAGE_NOT_FOUND;
       if (third === undefined) return json({ kind: "APIGroup", apiVersion: "v1", ...groupBody(second, versions) });
       return serveResources(`${second}/${third}`, rest, query);
     }
-    throw new KubeError(404, NOT_FOUND_MESSAGE);
+    return PAGE_NOT_FOUND;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -906,7 +781,7 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
       }
       reply = route(segments, query);
     } catch (error) {
-      reply = failure(error instanceof KubeError ? error : new KubeError(500, error instanceof Error ? error.message : String(error)));
+      reply = failure(knownError(error));
     }
     res.writeHead(reply.status, { ...(reply.contentType ? { "Content-Type": reply.contentType } : {}), ...reply.headers });
     res.end(reply.body);

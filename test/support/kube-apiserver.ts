@@ -35,8 +35,8 @@ export interface RealKubeApi {
   url: string;
   /** A kubeconfig for a cluster admin (system:masters). */
   adminKubeconfig: string;
-  /** Sends one request as the admin (or as `token`), JSON in and out. */
-  call(method: string, path: string, body?: unknown, token?: string): Promise<ApiAnswer>;
+  /** Sends one request as the admin (or as `token`), JSON in and out; `headers` e.g. to impersonate a user. */
+  call(method: string, path: string, body?: unknown, token?: string, headers?: Record<string, string | string[]>): Promise<ApiAnswer>;
   /** A ServiceAccount token from the TokenRequest API, and a kubeconfig that uses it. */
   serviceAccount(namespace: string, name: string): Promise<{ token: string; kubeconfig: string }>;
   /** What the stand-in kubelet behind the API server serves: logs keyed as ClusterState.logs, and the pods they belong to. */
@@ -107,7 +107,13 @@ export async function startRealKubeApi(options: { startTimeoutMs?: number } = {}
   const url = `https://127.0.0.1:${port}`;
   const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
 
-  const call = (method: string, path: string, body?: unknown, token = adminToken): Promise<ApiAnswer> =>
+  const call = (
+    method: string,
+    path: string,
+    body?: unknown,
+    token = adminToken,
+    headers: Record<string, string | string[]> = {},
+  ): Promise<ApiAnswer> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = request(
@@ -116,6 +122,7 @@ export async function startRealKubeApi(options: { startTimeoutMs?: number } = {}
           method,
           agent,
           headers: {
+            ...headers,
             Authorization: `Bearer ${token}`,
             Accept: "application/json",
             ...(payload !== undefined ? { "Content-Type": method === "PATCH" ? "application/merge-patch+json" : "application/json" } : {}),

@@ -84,8 +84,14 @@ export class RealClusterLoader {
     return found;
   }
 
-  async #must(method: string, path: string, body?: unknown, accept: number[] = []): Promise<ApiAnswer> {
-    const answer = await this.#api.call(method, path, body);
+  async #must(
+    method: string,
+    path: string,
+    body?: unknown,
+    accept: number[] = [],
+    headers: Record<string, string | string[]> = {},
+  ): Promise<ApiAnswer> {
+    const answer = await this.#api.call(method, path, body, undefined, headers);
     if ((answer.status >= 200 && answer.status < 300) || accept.includes(answer.status)) return answer;
     const message = (answer.body as { message?: string } | undefined)?.message ?? JSON.stringify(answer.body);
     throw new LoadError(`${method} ${path}: ${answer.status} ${message}`);
@@ -99,6 +105,28 @@ export class RealClusterLoader {
 
   #collectionPath(o: KubeObject, resource: Resource): string {
     return this.#objectPath(o, resource).replace(/\/[^/]+$/, "");
+  }
+
+  #csrRequesters: Promise<unknown> | undefined;
+
+  /**
+   * CSRs are created as the users that requested them (creator()), who need the right to, as kubeadm grants it to
+   * bootstrap tokens and nodes: here, once, to every authenticated user. Playbooks do not read bindings.
+   */
+  #letRequestersCreateCsrs(): Promise<unknown> {
+    this.#csrRequesters ??= this.#must(
+      "POST",
+      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name: "fixture-csr-requesters" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:node-bootstrapper" },
+        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:authenticated" }],
+      },
+      [409],
+    );
+    return this.#csrRequesters;
   }
 
   /** Brings the server to `state`; returns what it could not write, one line each (the server's own words). */
@@ -143,7 +171,8 @@ export class RealClusterLoader {
     const path = this.#objectPath(object, resource);
     const { status, ...spec } = object as KubeObject & { status?: unknown };
     let current: KubeObject;
-    const created = await this.#must("POST", this.#collectionPath(object, resource), spec, [409]);
+    if (object.kind === "CertificateSigningRequest") await this.#letRequestersCreateCsrs();
+    const created = await this.#must("POST", this.#collectionPath(object, resource), spec, [409], creator(object));
     let original = before?.original;
     if (created.status === 409) {
       const existing = (await this.#must("GET", path)).body as KubeObject;
@@ -157,12 +186,21 @@ export class RealClusterLoader {
       if (replaced.status === 422) {
         // A field that cannot change (a Pod's spec, a Job's template): as a person would, delete and create again.
         await this.#delete(object, path);
-        current = (await this.#must("POST", this.#collectionPath(object, resource), spec)).body as KubeObject;
+        current = (await this.#must("POST", this.#collectionPath(object, resource), spec, [], creator(object))).body as KubeObject;
       } else {
         current = replaced.body as KubeObject;
       }
     } else {
       current = created.body as KubeObject;
+    }
+    // Recorded before its status is written: a status the server refuses must not make the object look pre-existing.
+    this.#loaded.set(key, { object, written: "", resource, ...(original ? { original } : {}) });
+    // A CSR's Approved or Denied condition is written only through its approval subresource, as kubectl certificate
+    // approve does; its status update keeps those it has.
+    const decisions = approvalConditions(object);
+    if (decisions.length > 0) {
+      await this.#must("PUT", `${path}/approval`, { ...current, status: { conditions: decisions } });
+      current = (await this.#must("GET", path)).body as KubeObject;
     }
     // The server's own controllers (API Priority and Fairness, the aggregator) write some statuses too: on a
     // conflict, write over their latest version.
@@ -195,6 +233,23 @@ export class RealClusterLoader {
       await this.#must("PUT", `${path}/finalize`, finalize, [404, 409]);
     }
   }
+}
+
+/**
+ * A CSR's spec.username and groups are its creator's, set by the server: it is created as that user (the admin may
+ * impersonate anyone), so a kubelet's request names the kubelet.
+ */
+function creator(o: KubeObject): Record<string, string | string[]> {
+  const spec = (o as { spec?: { username?: string; groups?: string[] } }).spec;
+  if (o.kind !== "CertificateSigningRequest" || !spec?.username) return {};
+  const groups = (spec.groups ?? []).filter((g) => g !== "system:authenticated");
+  return { "Impersonate-User": spec.username, ...(groups.length > 0 ? { "Impersonate-Group": groups } : {}) };
+}
+
+function approvalConditions(o: KubeObject): unknown[] {
+  if (o.kind !== "CertificateSigningRequest") return [];
+  const conditions = (o as { status?: { conditions?: Array<{ type?: string }> } }).status?.conditions ?? [];
+  return conditions.filter((c) => c.type === "Approved" || c.type === "Denied");
 }
 
 function splitGroupPath(path: string): [string, string] {
