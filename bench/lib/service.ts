@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startSlackStandIn, type SlackStandIn } from "../../test/support/slack-standin.ts";
+import { type SlackStandIn, type SlackStandInOptions, startSlackStandIn } from "../../test/support/slack-standin.ts";
 import { BENCH_TOKEN } from "./alerts.ts";
 import { type Child, freePort, REPO_ROOT, sleep, spawnNode, waitUntilReady } from "./processes.ts";
 
@@ -75,17 +75,19 @@ export interface TimedSlack {
   waitForMessages(n: number, timeoutMs: number): Promise<void>;
 }
 
-/** The tests' Slack webhook stand-in (it checks Block Kit limits as Slack does), with the arrival time of each message. */
-export async function startTimedSlack(): Promise<TimedSlack> {
-  const standIn = await startSlackStandIn();
+/**
+ * The tests' Slack webhook stand-in (it checks Block Kit limits and enforces Slack's posting limit as Slack does), with
+ * the arrival time of each message: the moment the stand-in accepts it is when Slack has it.
+ */
+export async function startTimedSlack(options: SlackStandInOptions = {}): Promise<TimedSlack> {
   const arrivals: number[] = [];
-  const messages = standIn.messages;
-  const push = messages.push.bind(messages);
-  // The stand-in records each accepted message with messages.push: that moment is when Slack has it.
-  messages.push = (...items) => {
-    for (let i = 0; i < items.length; i++) arrivals.push(performance.now());
-    return push(...items);
-  };
+  const standIn = await startSlackStandIn({
+    ...options,
+    onMessage(message) {
+      arrivals.push(performance.now());
+      options.onMessage?.(message);
+    },
+  });
   return {
     standIn,
     arrivals,

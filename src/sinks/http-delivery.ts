@@ -1,61 +1,88 @@
-// What the HTTP sinks share: one bounded POST with axios, Retry-After parsing, and error text that cannot carry a secret.
-import axios, { type AxiosResponse } from "axios";
+// One HTTP request for a sink, sent once, and what came of it: a response, or a transport failure named in one place.
+// Whether that is delivered, worth a retry or a failure is for the outcome table (outcome-table.ts) to say.
+import axios from "axios";
 
-export type PostResult =
-  | { response: AxiosResponse<string> }
-  /** No HTTP response came back: a word on what went wrong, built from error codes only. */
-  | { transportError: string; retryable: boolean };
+export interface HttpRequest {
+  method: "GET" | "POST";
+  url: string;
+  headers: Record<string, string>;
+  body?: string | Buffer;
+  timeoutMs: number;
+  maxResponseBytes: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
 
 /**
- * One attempt, no retries, no redirects (a redirect would send the body somewhere the operator did not configure).
- * The abort signal also covers a connect that never completes, which axios' own timeout does not always see.
+ * Why no HTTP response came back. `invalid_url`: the configured URL is not http(s); `timeout`: nothing within the
+ * timeout; `tls`: the TLS handshake failed (a certificate, or not TLS at all); `network`: refused, reset, DNS;
+ * `bad_response`: an answer came but could not be read (too large, cut off).
  */
-export async function postJson(url: string, body: unknown, timeoutMs: number): Promise<PostResult> {
-  const protocol = URL.canParse(url) ? new URL(url).protocol : "";
+export type TransportFailureKind = "invalid_url" | "timeout" | "tls" | "network" | "bad_response";
+
+export interface TransportFailure {
+  kind: TransportFailureKind;
+  /** A word on what went wrong for a person, built from error codes only. */
+  text: string;
+}
+
+export type HttpExchange = { response: HttpResponse } | { transportFailure: TransportFailure };
+
+/**
+ * One attempt, no retries, no redirects (a redirect would carry the body or the credentials somewhere the operator
+ * did not configure). The abort signal also covers a connect that never completes, which axios' own timeout does not
+ * always see.
+ */
+export async function sendHttp(request: HttpRequest): Promise<HttpExchange> {
+  const protocol = URL.canParse(request.url) ? new URL(request.url).protocol : "";
   if (protocol !== "https:" && protocol !== "http:") {
-    // A configuration mistake: retrying cannot fix it.
-    return { transportError: "the configured URL is not an http(s) URL", retryable: false };
+    return { transportFailure: { kind: "invalid_url", text: "the configured URL is not an http(s) URL" } };
   }
   try {
-    const response = await axios.post<string>(url, JSON.stringify(body), {
-      headers: { "Content-Type": "application/json; charset=utf-8", Accept: "application/json, text/plain" },
-      timeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
+    const response = await axios.request<string>({
+      method: request.method,
+      url: request.url,
+      data: request.body,
+      headers: request.headers,
+      timeout: request.timeoutMs,
+      signal: AbortSignal.timeout(request.timeoutMs),
       validateStatus: () => true,
       maxRedirects: 0,
-      maxContentLength: 64 * 1024,
+      maxContentLength: request.maxResponseBytes,
       responseType: "text",
       transformResponse: (data: unknown) => data,
     });
-    return { response };
+    return {
+      response: { status: response.status, headers: response.headers, body: typeof response.data === "string" ? response.data : "" },
+    };
   } catch (error) {
-    return { transportError: describeTransportError(error, timeoutMs), retryable: true };
+    return { transportFailure: describeTransportFailure(error, request.timeoutMs) };
   }
 }
 
+/** OpenSSL's and Node's names for a handshake or certificate failure; EPROTO is what a non-TLS answer to TLS gives. */
+const TLS_ERROR =
+  /^(EPROTO|ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)/;
+
 /**
- * Axios and Node put the request URL (and so the Slack webhook token) into some error messages and into the error
- * object's config, so only the error code is kept.
+ * Axios and Node put the request URL (and so a webhook token) into some error messages and into the error object's
+ * config, so only the error code is kept.
  */
-export function describeTransportError(error: unknown, timeoutMs: number): string {
+export function describeTransportFailure(error: unknown, timeoutMs: number): TransportFailure {
   const code = typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined;
   const name = error instanceof Error ? error.name : undefined;
   if (code === "ECONNABORTED" || code === "ETIMEDOUT" || code === "ERR_CANCELED" || name === "TimeoutError" || name === "CanceledError") {
-    return `no response within ${timeoutMs} ms`;
+    return { kind: "timeout", text: `no response within ${timeoutMs} ms` };
   }
-  if (code === "ERR_FR_MAX_BODY_LENGTH_EXCEEDED" || code === "ERR_BAD_RESPONSE") return "response too large or malformed";
-  return code !== undefined ? `connection failed (${code})` : "connection failed";
-}
-
-/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 10.2.3); anything else is ignored. */
-export function retryAfterMs(header: unknown, now: number = Date.now()): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return Math.round(value * 1000);
-  if (typeof value !== "string" || value.trim() === "") return undefined;
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  if (code === "ERR_FR_MAX_BODY_LENGTH_EXCEEDED" || code === "ERR_BAD_RESPONSE") {
+    return { kind: "bad_response", text: "response too large or malformed" };
+  }
+  if (code !== undefined && TLS_ERROR.test(code)) return { kind: "tls", text: `TLS handshake failed (${code})` };
+  return { kind: "network", text: code !== undefined ? `connection failed (${code})` : "connection failed" };
 }
 
 /** The scheme and host only: a webhook URL's path is its token. */
@@ -67,18 +94,24 @@ export function originOf(url: string): string {
   }
 }
 
+/** Replaces every secret of four characters or more; shorter strings would mask ordinary words. */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  let safe = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) safe = safe.split(secret).join("[redacted]");
+  }
+  return safe;
+}
+
 const SERVICE_TEXT_MAX = 500;
 
 /**
  * Text a remote service sent back, made safe to store and log: secrets it might echo are masked,
  * control characters are flattened and the length is bounded.
  */
-export function serviceText(text: string, secrets: string[]): string {
-  let safe = text;
-  for (const secret of secrets) {
-    if (secret.length >= 4) safe = safe.split(secret).join("[redacted]");
-  }
+export function serviceText(text: string, secrets: readonly string[]): string {
+  const masked = maskSecrets(text, secrets);
   // eslint-disable-next-line no-control-regex -- flattening control characters is the point here
-  safe = safe.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  const safe = masked.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
   return safe.length > SERVICE_TEXT_MAX ? `${safe.slice(0, SERVICE_TEXT_MAX)}…` : safe;
 }

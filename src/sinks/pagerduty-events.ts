@@ -1,7 +1,8 @@
 // Delivers a Diagnosis to PagerDuty Events API v2: one event per Alertmanager group, one attempt per call.
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { renderPagerDutyEvent } from "../render/pagerduty-event.ts";
-import { originOf, postJson, retryAfterMs, serviceText } from "./http-delivery.ts";
+import { originOf, sendHttp } from "./http-delivery.ts";
+import { judge, type ServiceApi } from "./outcome-table.ts";
 import type { Sink, SinkOutcome } from "./sink.ts";
 
 export const PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue";
@@ -14,8 +15,7 @@ export interface PagerDutyEventsSinkOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
-/** PagerDuty suggests retrying a 429 30 seconds apart (protocols.md 3.1, PDD 05-Rate-Limits.md). */
-const DEFAULT_RETRY_AFTER_MS = 30_000;
+const MAX_RESPONSE_BYTES = 64 * 1024;
 
 interface PagerDutyAnswer {
   status?: string;
@@ -40,11 +40,22 @@ function parseAnswer(text: string): PagerDutyAnswer {
   }
 }
 
-/** A name for a failure that never reached PagerDuty, for metrics: the transport error says which. */
-function transportCode(result: { transportError: string; retryable: boolean }): string {
-  if (!result.retryable) return "invalid_url";
-  return result.transportError.startsWith("no response") ? "timeout" : "network";
-}
+/**
+ * Any 2xx is PagerDuty's acceptance (202 "Event processed"); its body only adds the dedup key. A refusal carries a
+ * message and a list of errors, no error name (protocols.md 3.1).
+ */
+export const PAGERDUTY_EVENTS_API: ServiceApi = {
+  read({ status, body }) {
+    if (status >= 200 && status < 300) return { accepted: true };
+    const answer = parseAnswer(body);
+    const parts: string[] = [];
+    if (answer.message !== undefined && answer.message !== "") parts.push(answer.message);
+    if (answer.errors !== undefined && answer.errors.length > 0) parts.push(`errors: ${answer.errors.join("; ")}`);
+    return { accepted: false, said: parts.join(" - ") };
+  },
+  /** PagerDuty suggests retrying a 429 30 seconds apart (protocols.md 3.1, PDD 05-Rate-Limits.md). */
+  rateLimitWaitMs: 30_000,
+};
 
 export class PagerDutyEventsSink implements Sink {
   readonly name = "pagerduty";
@@ -62,38 +73,16 @@ export class PagerDutyEventsSink implements Sink {
 
   async deliver(diagnosis: Diagnosis): Promise<SinkOutcome> {
     const event = renderPagerDutyEvent(diagnosis, this.#routingKey);
-    const result = await postJson(this.#eventsUrl, event, this.#timeoutMs);
-    if (!("response" in result)) {
-      return {
-        status: result.retryable ? "retry" : "failed",
-        code: transportCode(result),
-        error: `PagerDuty Events API at ${this.#origin}: ${result.transportError}`,
-      };
-    }
-    const response = result.response;
-    const status = response.status;
-    const answer = parseAnswer(typeof response.data === "string" ? response.data : "");
-    if (status >= 200 && status < 300) return { status: "delivered", detail: answer.dedup_key ?? event.dedup_key };
-    const said = this.#describe(answer);
-    const code = `http_${status}`;
-    if (status === 429) {
-      return {
-        status: "retry",
-        code,
-        error: `PagerDuty Events API at ${this.#origin} rate limited the event: 429${said}`,
-        retryAfterMs: retryAfterMs(response.headers["retry-after"]) ?? DEFAULT_RETRY_AFTER_MS,
-      };
-    }
-    if (status >= 500) return { status: "retry", code, error: `PagerDuty Events API at ${this.#origin} failed: ${status}${said}` };
-    return { status: "failed", code, error: `PagerDuty Events API at ${this.#origin} rejected the event: ${status}${said}` };
-  }
-
-  /** PagerDuty's own words, with the routing key masked in case an error echoes it. */
-  #describe(answer: PagerDutyAnswer): string {
-    const parts: string[] = [];
-    if (answer.message !== undefined && answer.message !== "") parts.push(answer.message);
-    if (answer.errors !== undefined && answer.errors.length > 0) parts.push(`errors: ${answer.errors.join("; ")}`);
-    const text = serviceText(parts.join(" - "), [this.#routingKey]);
-    return text !== "" ? ` ${text}` : "";
+    const exchange = await sendHttp({
+      method: "POST",
+      url: this.#eventsUrl,
+      headers: { "Content-Type": "application/json; charset=utf-8", Accept: "application/json, text/plain" },
+      body: JSON.stringify(event),
+      timeoutMs: this.#timeoutMs,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+    });
+    const judged = judge(exchange, PAGERDUTY_EVENTS_API, { what: `PagerDuty Events API at ${this.#origin}`, secrets: [this.#routingKey] });
+    if (!judged.delivered) return judged.outcome;
+    return { status: "delivered", detail: parseAnswer(judged.response.body).dedup_key ?? event.dedup_key };
   }
 }

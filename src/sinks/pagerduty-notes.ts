@@ -1,10 +1,10 @@
 // Adds the diagnosis as a note on the PagerDuty incident of an alert group (REST API v2); a new note only when it changed.
 import { createHash } from "node:crypto";
-import axios from "axios";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { topCause } from "../render/alert-facts.ts";
 import { renderText } from "../render/text.ts";
-import { describeTransportError, originOf, retryAfterMs, serviceText } from "./http-delivery.ts";
+import { type HttpExchange, originOf, sendHttp } from "./http-delivery.ts";
+import { type Call, judge, type ServiceApi } from "./outcome-table.ts";
 import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
 
 export const PAGERDUTY_API_URL = "https://api.pagerduty.com";
@@ -40,8 +40,6 @@ const INCIDENT_NOT_YET_RETRY_MS = 15_000;
  * hour leaves room for the events sink's own retries through a PagerDuty outage.
  */
 const DEFAULT_INCIDENT_WAIT_MS = 30 * 60_000;
-/** A 429 may come without any header (protocols.md 3.3); the limit is per minute, so wait one. */
-const DEFAULT_RETRY_AFTER_MS = 60_000;
 const ACCEPT = "application/vnd.pagerduty+json;version=2";
 const OPEN_STATUSES = ["triggered", "acknowledged"];
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -97,11 +95,6 @@ function noteContent(d: Diagnosis, replacesEarlierNote: boolean): string {
   return capNote(text, d.alerts.find((a) => a.links.report !== undefined)?.links.report);
 }
 
-type RestResult =
-  | { status: number; headers: Record<string, unknown>; body: string }
-  /** No HTTP response came back: a word on what went wrong, built from error codes only. */
-  | { transportError: string; retryable: boolean };
-
 interface PagerDutyError {
   message?: string;
   code?: number;
@@ -127,6 +120,30 @@ function parseError(text: string): PagerDutyError {
     errors: Array.isArray(record.errors) ? record.errors.map((e) => (typeof e === "string" ? e : JSON.stringify(e))) : undefined,
   };
 }
+
+/**
+ * Any 2xx is success (the errors doc lists 201 for creates, the spec 200 for a note). A refusal carries
+ * `{"error":{"message","code","errors"}}` with a numeric code, no error name, so statuses name it (protocols.md 3.3).
+ */
+export const PAGERDUTY_REST_API: ServiceApi = {
+  read({ status, body }) {
+    if (status >= 200 && status < 300) return { accepted: true };
+    const answer = parseError(body);
+    const parts: string[] = [];
+    if (answer.message !== undefined && answer.message !== "") parts.push(answer.message);
+    if (answer.code !== undefined) parts.push(`(code ${answer.code})`);
+    if (answer.errors !== undefined && answer.errors.length > 0) parts.push(`- ${answer.errors.join("; ")}`);
+    return { accepted: false, said: parts.join(" ") };
+  },
+  /** A 429 may come without any header (protocols.md 3.3); the limit is per minute, so wait one. */
+  rateLimitWaitMs: 60_000,
+  rateLimitResetHeaders: ["ratelimit-reset"],
+  statusNames: {
+    401: { code: "unauthorized", hint: "check PAGERDUTY_API_TOKEN" },
+    403: { code: "forbidden", hint: "the API token may not write incidents" },
+    404: { code: "not_found" },
+  },
+};
 
 interface IncidentSummary {
   id: string;
@@ -194,15 +211,14 @@ export class PagerDutyNotesSink implements Sink {
     const query = new URLSearchParams({ incident_key: incidentKey, date_range: "all", limit: "25" });
     for (const status of OPEN_STATUSES) query.append("statuses[]", status);
     const what = `looking up the incident with incident_key ${incidentKey}`;
-    const result = await this.#request("GET", `/incidents?${query.toString()}`);
-    if (!("status" in result)) return this.#transportFailure(what, result);
-    if (result.status < 200 || result.status >= 300) return this.#httpFailure(what, result, "not_found");
-    const incidents = openIncidents(result.body);
+    const judged = judge(await this.#request("GET", `/incidents?${query.toString()}`), PAGERDUTY_REST_API, this.#call(what));
+    if (!judged.delivered) return judged.outcome;
+    const incidents = openIncidents(judged.response.body);
     if (incidents === undefined) {
       return {
         status: "failed",
-        code: "bad_response",
-        error: `PagerDuty REST API at ${this.#origin} answered ${what} without an incident list`,
+        code: "invalid_response",
+        error: `PagerDuty REST API at ${this.#origin} (${what}) answered HTTP ${judged.response.status} without an incident list`,
       };
     }
     return incidents[0];
@@ -228,72 +244,30 @@ export class PagerDutyNotesSink implements Sink {
 
   /** Undefined when PagerDuty added the note; the outcome to report otherwise. */
   async #addNote(incidentId: string, content: string): Promise<SinkOutcome | undefined> {
-    const what = `adding a note to incident ${incidentId}`;
-    const result = await this.#request("POST", `/incidents/${encodeURIComponent(incidentId)}/notes`, { note: { content } });
-    if (!("status" in result)) return this.#transportFailure(what, result);
-    if (result.status >= 200 && result.status < 300) return undefined;
-    return this.#httpFailure(what, result, "incident_not_found");
+    const exchange = await this.#request("POST", `/incidents/${encodeURIComponent(incidentId)}/notes`, { note: { content } });
+    // A 404 here means the incident is gone (resolved and removed, or merged) since it was looked up.
+    const call = this.#call(`adding a note to incident ${incidentId}`, { 404: { code: "incident_not_found" } });
+    const judged = judge(exchange, PAGERDUTY_REST_API, call);
+    return judged.delivered ? undefined : judged.outcome;
   }
 
-  /** One attempt, no redirects: a redirect would carry the API token somewhere the operator did not configure. */
-  async #request(method: "GET" | "POST", path: string, body?: unknown): Promise<RestResult> {
-    const url = `${this.#apiUrl}${path}`;
-    const protocol = URL.canParse(url) ? new URL(url).protocol : "";
-    if (protocol !== "https:" && protocol !== "http:")
-      return { transportError: "the configured URL is not an http(s) URL", retryable: false };
+  #call(what: string, statusNames?: Call["statusNames"]): Call {
+    return { what: `PagerDuty REST API at ${this.#origin} (${what})`, secrets: [this.#apiToken], statusNames };
+  }
+
+  #request(method: "GET" | "POST", path: string, body?: unknown): Promise<HttpExchange> {
     const headers: Record<string, string> = { Authorization: `Token token=${this.#apiToken}`, Accept: ACCEPT };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       headers.From = this.#fromEmail;
     }
-    try {
-      const response = await axios.request<string>({
-        method,
-        url,
-        data: body !== undefined ? JSON.stringify(body) : undefined,
-        headers,
-        timeout: this.#timeoutMs,
-        signal: AbortSignal.timeout(this.#timeoutMs),
-        validateStatus: () => true,
-        maxRedirects: 0,
-        maxContentLength: MAX_RESPONSE_BYTES,
-        responseType: "text",
-        transformResponse: (data: unknown) => data,
-      });
-      return { status: response.status, headers: response.headers, body: typeof response.data === "string" ? response.data : "" };
-    } catch (error) {
-      return { transportError: describeTransportError(error, this.#timeoutMs), retryable: true };
-    }
-  }
-
-  #transportFailure(what: string, result: { transportError: string; retryable: boolean }): SinkOutcome {
-    const error = `PagerDuty REST API at ${this.#origin}, ${what}: ${result.transportError}`;
-    if (!result.retryable) return { status: "failed", code: "bad_url", error };
-    return { status: "retry", code: result.transportError.startsWith("no response") ? "timeout" : "connection_failed", error };
-  }
-
-  #httpFailure(what: string, result: { status: number; headers: Record<string, unknown>; body: string }, notFound: string): SinkOutcome {
-    const status = result.status;
-    const said = this.#describe(parseError(result.body));
-    const error = `PagerDuty REST API at ${this.#origin} answered ${status} ${what}${said}`;
-    if (status === 401) return { status: "failed", code: "unauthorized", error: `${error} (check PAGERDUTY_API_TOKEN)` };
-    if (status === 403) return { status: "failed", code: "forbidden", error: `${error} (the API token may not write incidents)` };
-    if (status === 404) return { status: "failed", code: notFound, error };
-    if (status === 429) {
-      const wait = retryAfterMs(result.headers["retry-after"]) ?? retryAfterMs(result.headers["ratelimit-reset"]) ?? DEFAULT_RETRY_AFTER_MS;
-      return { status: "retry", code: "rate_limited", error, retryAfterMs: wait };
-    }
-    if (status === 408 || status >= 500) return { status: "retry", code: `http_${status}`, error };
-    return { status: "failed", code: `http_${status}`, error };
-  }
-
-  /** PagerDuty's own words, with the API token masked in case an error echoes it. */
-  #describe(answer: PagerDutyError): string {
-    const parts: string[] = [];
-    if (answer.message !== undefined && answer.message !== "") parts.push(answer.message);
-    if (answer.code !== undefined) parts.push(`(code ${answer.code})`);
-    if (answer.errors !== undefined && answer.errors.length > 0) parts.push(`- ${answer.errors.join("; ")}`);
-    const text = serviceText(parts.join(" "), [this.#apiToken]);
-    return text !== "" ? `: ${text}` : "";
+    return sendHttp({
+      method,
+      url: `${this.#apiUrl}${path}`,
+      headers,
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      timeoutMs: this.#timeoutMs,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+    });
   }
 }

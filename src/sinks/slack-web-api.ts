@@ -1,13 +1,15 @@
-// Delivers to Slack through the Web API: one message per alert group, edited as the group changes, the details in its thread.
+// Delivers to Slack through the Web API: the story of one alert group as one message, edited as the group changes,
+// with the details in its thread. This file decides what to post, reply and edit, and when; the calls themselves,
+// their pacing and the file upload are the client's (slack-web-api-client.ts).
 import { createHash } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import axios, { type AxiosResponse } from "axios";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { topCause, truncate } from "../render/alert-facts.ts";
 import { renderSlackMessage } from "../render/slack-blocks.ts";
 import { renderResolvedReply, renderSlackThreadReply } from "../render/slack-thread.ts";
-import { originOf, retryAfterMs, serviceText } from "./http-delivery.ts";
+import { serviceText } from "./http-delivery.ts";
+import type { SinkFailure } from "./outcome-table.ts";
 import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
+import { SlackWebApiClient, type SlackPosted } from "./slack-web-api-client.ts";
 
 export interface SlackChart {
   png: Buffer;
@@ -47,40 +49,15 @@ export interface SlackWebApiState {
   resolved: boolean;
 }
 
-type SinkFailure = Exclude<SinkOutcome, { status: "delivered" }>;
-type Json = Record<string, unknown>;
-type ApiAnswer = { ok: true; body: Json } | { ok: false; error: string; outcome: SinkFailure };
-
-const DEFAULT_TIMEOUT_MS = 10_000;
-/** Slack's own SDK waits 1 s when a 429 comes without Retry-After (protocols.md 2.4). */
-const DEFAULT_RETRY_AFTER_MS = 1000;
-// A little over a second: the gap is measured when a request leaves, Slack measures when it arrives.
-const DEFAULT_POST_INTERVAL_MS = 1100;
-const MAX_ANSWER_BYTES = 1024 * 1024;
 const ALT_TEXT = 1000;
+const FILE_TITLE = 250;
+/** Drawing a chart may take as long as one HTTP call. */
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Slack's answers that say the message can no longer be edited, so the group needs a new one. */
 const NOT_EDITABLE = new Set(["message_not_found", "cant_update_message", "edit_window_closed"]);
-/** Slack's answers that say "not now" rather than "not ever". */
-const TRANSIENT = new Set(["ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable"]);
 
-/** What a person does about Slack's most common refusals. */
-const HINTS: Record<string, string> = {
-  channel_not_found: "no channel by that name or ID is visible to the bot; check SLACK_CHANNEL, where an ID such as C0123456789 is safest",
-  not_in_channel: "the bot is not a member of the channel; invite it with /invite",
-  is_archived: "the channel is archived",
-  invalid_auth: "SLACK_BOT_TOKEN is not a valid token",
-  not_authed: "no token reached Slack; check SLACK_BOT_TOKEN",
-  account_inactive: "the token belongs to a deleted user or an uninstalled app; reinstall the app and update SLACK_BOT_TOKEN",
-  token_revoked: "the token was revoked; reinstall the app and update SLACK_BOT_TOKEN",
-  token_expired: "the token expired; update SLACK_BOT_TOKEN",
-  missing_scope: "the token lacks a scope the call needs: chat:write for messages, files:write for charts",
-  invalid_blocks: "Slack rejected the message's blocks",
-  msg_too_long: "the message text is too long",
-  msg_blocks_too_long: "the blocks carry more text than Slack accepts",
-};
-
-function isObject(value: unknown): value is Json {
+function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -117,30 +94,6 @@ export function diagnosisDigest(d: Diagnosis): string {
   return createHash("sha256").update(JSON.stringify(alerts)).digest("hex").slice(0, 16);
 }
 
-/** Axios and Node put the request URL and headers in some errors, so only the error code is kept. */
-function transportFailure(error: unknown, timeoutMs: number): { text: string; code: "timeout" | "network" } {
-  const code = isObject(error) && typeof error.code === "string" ? error.code : undefined;
-  const name = error instanceof Error ? error.name : undefined;
-  if (code === "ECONNABORTED" || code === "ETIMEDOUT" || code === "ERR_CANCELED" || name === "TimeoutError" || name === "CanceledError") {
-    return { text: `no response within ${timeoutMs} ms`, code: "timeout" };
-  }
-  return { text: code !== undefined ? `connection failed (${code})` : "connection failed", code: "network" };
-}
-
-function parseJson(text: string): Json | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return isObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Slack's error names are short snake_case words; anything else is not used as a metric label. */
-function errorName(value: unknown): string | undefined {
-  return typeof value === "string" && /^[a-z][a-z0-9_]{0,63}$/.test(value) ? value : undefined;
-}
-
 function chartFilename(d: Diagnosis): string {
   const name = (d.groupLabels.alertname ?? d.commonLabels.alertname ?? "diagnosis").toLowerCase().replace(/[^a-z0-9]+/g, "-");
   return `${name.replace(/^-+|-+$/g, "").slice(0, 60) || "diagnosis"}-chart.png`;
@@ -148,23 +101,18 @@ function chartFilename(d: Diagnosis): string {
 
 export class SlackWebApiSink implements Sink {
   readonly name = "slack";
+  readonly #client: SlackWebApiClient;
   readonly #token: string;
   readonly #channel: string;
-  readonly #apiUrl: string;
-  readonly #origin: string;
   readonly #timeoutMs: number;
   readonly #chart: SlackWebApiSinkOptions["chart"];
-  readonly #postIntervalMs: number;
-  #nextPostAt = 0;
 
   constructor(options: SlackWebApiSinkOptions) {
+    this.#client = new SlackWebApiClient(options);
     this.#token = options.botToken;
     this.#channel = options.channel;
-    this.#apiUrl = options.apiUrl.replace(/\/+$/, "");
-    this.#origin = originOf(this.#apiUrl);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#chart = options.chart;
-    this.#postIntervalMs = options.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS;
   }
 
   /**
@@ -194,13 +142,19 @@ export class SlackWebApiSink implements Sink {
     if (state === undefined) {
       const posted = await this.#postMessage(diagnosis);
       if (!posted.ok) return posted.outcome;
-      state = { v: 1, ...posted.at, firstSeenAt: diagnosis.createdAt, shown: diagnosis.notificationId, resolved: false };
+      state = {
+        v: 1,
+        channel: posted.channel,
+        ts: posted.ts,
+        firstSeenAt: diagnosis.createdAt,
+        shown: diagnosis.notificationId,
+        resolved: false,
+      };
       const unsaved = await save(state);
       if (unsaved) return unsaved;
       did.push(`posted ${state.ts} in ${state.channel}`);
     } else if (state.shown !== diagnosis.notificationId) {
-      const updated = await this.#call(
-        "chat.update",
+      const updated = await this.#client.updateMessage(
         { channel: state.channel, ts: state.ts, ...renderSlackMessage(diagnosis) },
         `message ${state.ts}`,
       );
@@ -209,16 +163,23 @@ export class SlackWebApiSink implements Sink {
         const unsaved = await save(state);
         if (unsaved) return unsaved;
         did.push(`updated ${state.ts} in ${state.channel}`);
-      } else if (NOT_EDITABLE.has(updated.error)) {
+      } else if (NOT_EDITABLE.has(updated.outcome.code ?? "")) {
         // The message was deleted, is too old to edit, or was not ours: only a new message shows the channel where the
         // group stands now. Its ts replaces the old one, so later updates land there, and its thread starts afresh.
         const posted = await this.#postMessage(diagnosis);
         if (!posted.ok) return posted.outcome;
         const old = state.ts;
-        state = { v: 1, ...posted.at, firstSeenAt: state.firstSeenAt, shown: diagnosis.notificationId, resolved: false };
+        state = {
+          v: 1,
+          channel: posted.channel,
+          ts: posted.ts,
+          firstSeenAt: state.firstSeenAt,
+          shown: diagnosis.notificationId,
+          resolved: false,
+        };
         const unsaved = await save(state);
         if (unsaved) return unsaved;
-        did.push(`posted ${state.ts} in ${state.channel} because Slack would not edit ${old} (${updated.error})`);
+        did.push(`posted ${state.ts} in ${state.channel} because Slack would not edit ${old} (${updated.outcome.code})`);
       } else {
         return updated.outcome;
       }
@@ -254,33 +215,12 @@ export class SlackWebApiSink implements Sink {
     return { status: "delivered", detail: did.join("; ") || "already up to date" };
   }
 
-  async #postMessage(d: Diagnosis): Promise<{ ok: true; at: { channel: string; ts: string } } | { ok: false; outcome: SinkFailure }> {
-    await this.#pace();
-    const answer = await this.#call("chat.postMessage", {
-      channel: this.#channel,
-      ...renderSlackMessage(d),
-      unfurl_links: false,
-      unfurl_media: false,
-    });
-    if (!answer.ok) return answer;
-    const { channel, ts } = answer.body;
-    if (typeof channel !== "string" || typeof ts !== "string") {
-      return {
-        ok: false,
-        outcome: {
-          status: "failed",
-          code: "invalid_response",
-          error: this.#describe("chat.postMessage", "answered ok without channel and ts"),
-        },
-      };
-    }
-    return { ok: true, at: { channel, ts } };
+  #postMessage(d: Diagnosis): Promise<SlackPosted> {
+    return this.#client.postMessage({ channel: this.#channel, ...renderSlackMessage(d) });
   }
 
-  async #reply(state: SlackWebApiState, reply: { text: string; blocks: unknown[] }): Promise<ApiAnswer> {
-    await this.#pace();
-    const args = { channel: state.channel, thread_ts: state.ts, ...reply, unfurl_links: false, unfurl_media: false };
-    return this.#call("chat.postMessage", args, `reply under ${state.ts}`);
+  #reply(state: SlackWebApiState, reply: { text: string; blocks: unknown[] }): Promise<SlackPosted> {
+    return this.#client.postMessage({ channel: state.channel, thread_ts: state.ts, ...reply }, `reply under ${state.ts}`);
   }
 
   /** Uploads the chart into the thread. Never fails the delivery: says what happened, for the outcome's detail. */
@@ -293,45 +233,16 @@ export class SlackWebApiSink implements Sink {
       return `chart skipped: drawing it failed (${why})`;
     }
     if (chart === undefined) return "no chart";
-    const asked = await this.#call("files.getUploadURLExternal", {
-      filename: chartFilename(d),
-      length: chart.png.length,
-      alt_txt: truncate(chart.altText, ALT_TEXT),
-    });
-    if (!asked.ok) return `chart skipped: ${asked.outcome.error}`;
-    const { upload_url: uploadUrl, file_id: fileId } = asked.body;
-    if (typeof uploadUrl !== "string" || typeof fileId !== "string" || !/^https?:\/\//.test(uploadUrl)) {
-      return "chart skipped: files.getUploadURLExternal answered without an upload URL and file ID";
-    }
-    const uploaded = await this.#upload(uploadUrl, chart.png);
-    if (uploaded !== undefined) return `chart skipped: the upload ${uploaded}`;
-    await this.#pace();
-    const completed = await this.#call("files.completeUploadExternal", {
-      files: [{ id: fileId, title: truncate(chart.title, 250) }],
-      channel_id: state.channel,
-      thread_ts: state.ts,
-    });
-    return completed.ok ? `chart ${fileId} uploaded` : `chart skipped: ${completed.outcome.error}`;
-  }
-
-  /** POSTs the bytes to the pre-signed upload URL; the token stays out of it because the URL itself authorises the upload. */
-  async #upload(url: string, bytes: Buffer): Promise<string | undefined> {
-    try {
-      const response = await axios.post(url, bytes, {
-        headers: { "Content-Type": "application/octet-stream" },
-        timeout: this.#timeoutMs,
-        signal: AbortSignal.timeout(this.#timeoutMs),
-        validateStatus: () => true,
-        maxRedirects: 0,
-        maxContentLength: 64 * 1024,
-        responseType: "text",
-        transformResponse: (data: unknown) => data,
-      });
-      // Slack: "HTTP 200 if the upload is successful; a non-200 response indicates a failure" (protocols.md 2.3).
-      return response.status === 200 ? undefined : `answered HTTP ${response.status}`;
-    } catch (error) {
-      return transportFailure(error, this.#timeoutMs).text;
-    }
+    const shared = await this.#client.shareFile(
+      {
+        bytes: chart.png,
+        filename: chartFilename(d),
+        title: truncate(chart.title, FILE_TITLE),
+        altText: truncate(chart.altText, ALT_TEXT),
+      },
+      { channel: state.channel, threadTs: state.ts },
+    );
+    return shared.ok ? `chart ${shared.fileId} uploaded` : `chart skipped: ${shared.why}`;
   }
 
   async #withTimeout<T>(work: Promise<T>): Promise<T> {
@@ -344,90 +255,5 @@ export class SlackWebApiSink implements Sink {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /**
-   * Waits for the channel's next free slot. Not a retry: a thread reply right after its message would otherwise meet
-   * Slack's one-message-per-second limit on nearly every first delivery.
-   */
-  async #pace(): Promise<void> {
-    const now = Date.now();
-    const at = Math.max(now, this.#nextPostAt);
-    this.#nextPostAt = at + this.#postIntervalMs;
-    if (at > now) await sleep(at - now);
-  }
-
-  /** One call, no retries, its answer mapped to Slack's error name and words a person can act on. */
-  async #call(method: string, args: Json, about?: string): Promise<ApiAnswer> {
-    let response: AxiosResponse<string>;
-    try {
-      response = await axios.post<string>(`${this.#apiUrl}/${method}`, JSON.stringify(args), {
-        headers: {
-          Authorization: `Bearer ${this.#token}`,
-          "Content-Type": "application/json; charset=utf-8",
-          Accept: "application/json",
-        },
-        timeout: this.#timeoutMs,
-        signal: AbortSignal.timeout(this.#timeoutMs),
-        validateStatus: () => true,
-        maxRedirects: 0,
-        maxContentLength: MAX_ANSWER_BYTES,
-        responseType: "text",
-        transformResponse: (data: unknown) => data,
-      });
-    } catch (error) {
-      const failure = transportFailure(error, this.#timeoutMs);
-      return {
-        ok: false,
-        error: failure.code,
-        outcome: { status: "retry", code: failure.code, error: this.#describe(method, failure.text, about) },
-      };
-    }
-    const status = response.status;
-    const body = parseJson(typeof response.data === "string" ? response.data : "");
-    if (status === 200 && body?.ok === true) return { ok: true, body };
-    const slackError = errorName(body?.error);
-    const said = this.#said(body);
-    const http = status === 200 ? "" : `HTTP ${status} `;
-    const failure = (outcome: SinkFailure): ApiAnswer => ({ ok: false, error: outcome.code ?? "", outcome });
-    if (status === 429 || (slackError !== undefined && TRANSIENT.has(slackError))) {
-      const code = slackError ?? "ratelimited";
-      const limited = status === 429 || code === "ratelimited" || code === "rate_limited";
-      const wait = retryAfterMs(response.headers["retry-after"]) ?? (limited ? DEFAULT_RETRY_AFTER_MS : undefined);
-      const error = this.#describe(method, `${limited ? "rate limited" : "failed"}: ${http}${code}${said}`, about);
-      return failure({ status: "retry", code, error, ...(wait !== undefined ? { retryAfterMs: wait } : {}) });
-    }
-    if (status >= 500)
-      return failure({ status: "retry", code: `http_${status}`, error: this.#describe(method, `failed: HTTP ${status}${said}`, about) });
-    if (slackError !== undefined || body?.ok === false) {
-      const code = slackError ?? "slack_error";
-      const hint = HINTS[code] !== undefined ? `: ${HINTS[code]}` : "";
-      return failure({ status: "failed", code, error: this.#describe(method, `failed: ${http}${code}${hint}${said}`, about) });
-    }
-    if (status === 200) {
-      return failure({
-        status: "failed",
-        code: "invalid_response",
-        error: this.#describe(method, "answered HTTP 200 without Slack's JSON", about),
-      });
-    }
-    return failure({ status: "failed", code: `http_${status}`, error: this.#describe(method, `failed: HTTP ${status}`, about) });
-  }
-
-  /** Slack's own explanation where it gave one (`needed` scope, block errors), with the token masked in case it is echoed. */
-  #said(body: Json | undefined): string {
-    if (body === undefined) return "";
-    const parts: string[] = [];
-    if (typeof body.error === "string" && errorName(body.error) === undefined) parts.push(body.error);
-    if (typeof body.needed === "string") parts.push(`needed: ${body.needed}`);
-    const meta = body.response_metadata;
-    if (isObject(meta) && Array.isArray(meta.messages)) parts.push(...meta.messages.filter((m): m is string => typeof m === "string"));
-    const text = serviceText(parts.join("; "), [this.#token]);
-    return text !== "" ? ` - ${text}` : "";
-  }
-
-  #describe(method: string, what: string, about?: string): string {
-    const call = about !== undefined ? `${method} (${about})` : method;
-    return serviceText(`Slack Web API at ${this.#origin} ${call} for channel ${this.#channel} ${what}`, [this.#token]);
   }
 }

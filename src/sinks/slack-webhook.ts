@@ -1,8 +1,9 @@
-// Delivers a Diagnosis to a Slack incoming webhook: one attempt, the outcome mapped from Slack's documented answers.
+// Delivers a Diagnosis to a Slack incoming webhook: one attempt, the outcome read from Slack's documented answers.
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { leadingAlert } from "../render/alert-facts.ts";
 import { renderSlackMessage } from "../render/slack-blocks.ts";
-import { originOf, postJson, retryAfterMs, serviceText } from "./http-delivery.ts";
+import { originOf, sendHttp } from "./http-delivery.ts";
+import { judge, type ServiceApi } from "./outcome-table.ts";
 import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
 
 export interface SlackWebhookSinkOptions {
@@ -12,8 +13,22 @@ export interface SlackWebhookSinkOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
-/** Slack's own SDK waits 1 s when a 429 comes without Retry-After (protocols.md 2.4). */
-const DEFAULT_RETRY_AFTER_MS = 1000;
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * Slack answers a webhook in plain text: `ok` when it posted the message (protocols.md 2.1), else its error name as
+ * the whole body ("channel_not_found"), with the status telling the kind (400, 403, 404, 410, 429, 500).
+ */
+export const SLACK_WEBHOOK_API: ServiceApi = {
+  read({ status, body }) {
+    const text = body.trim();
+    if (status === 200 && text === "ok") return { accepted: true };
+    if (/^[a-z][a-z0-9_]{0,63}$/.test(text) && text !== "ok") return { accepted: false, errorName: text };
+    return { accepted: false, said: text };
+  },
+  /** Slack's own SDK waits 1 s when a 429 comes without Retry-After (protocols.md 2.4). */
+  rateLimitWaitMs: 1000,
+};
 
 export class SlackWebhookSink implements Sink {
   readonly name = "slack";
@@ -42,46 +57,17 @@ export class SlackWebhookSink implements Sink {
   }
 
   async #post(message: ReturnType<typeof renderSlackMessage>): Promise<SinkOutcome> {
-    const result = await postJson(this.#webhookUrl, message, this.#timeoutMs);
-    if (!("response" in result)) {
-      return {
-        status: result.retryable ? "retry" : "failed",
-        code: transportCode(result),
-        error: `Slack webhook at ${this.#origin}: ${result.transportError}`,
-      };
-    }
-    const response = result.response;
-    const status = response.status;
-    const body = serviceText(typeof response.data === "string" ? response.data : "", this.#secrets);
-    if (status === 200 && body === "ok") return { status: "delivered" };
-    const said = body !== "" ? ` ${body}` : "";
-    // Slack answers a webhook with its error name as the whole body ("channel_not_found"); anything else is named by status.
-    const code = /^[a-z][a-z0-9_]{0,63}$/.test(body) ? body : `http_${status}`;
-    if (status === 429) {
-      return {
-        status: "retry",
-        code,
-        error: `Slack webhook at ${this.#origin} rate limited the message: 429${said}`,
-        retryAfterMs: retryAfterMs(response.headers["retry-after"]) ?? DEFAULT_RETRY_AFTER_MS,
-      };
-    }
-    if (status >= 500) return { status: "retry", code, error: `Slack webhook at ${this.#origin} failed: ${status}${said}` };
-    if (status >= 200 && status < 300) {
-      // Only the literal "ok" means Slack posted the message (protocols.md 2.1); anything else is not a success.
-      return {
-        status: "failed",
-        code,
-        error: `Slack webhook at ${this.#origin} answered ${status} without "ok":${said || " (empty body)"}`,
-      };
-    }
-    return { status: "failed", code, error: `Slack webhook at ${this.#origin} rejected the message: ${status}${said}` };
+    const exchange = await sendHttp({
+      method: "POST",
+      url: this.#webhookUrl,
+      headers: { "Content-Type": "application/json; charset=utf-8", Accept: "application/json, text/plain" },
+      body: JSON.stringify(message),
+      timeoutMs: this.#timeoutMs,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+    });
+    const judged = judge(exchange, SLACK_WEBHOOK_API, { what: `Slack webhook at ${this.#origin}`, secrets: this.#secrets });
+    return judged.delivered ? { status: "delivered" } : judged.outcome;
   }
-}
-
-/** A name for a failure that never reached Slack, for metrics: the transport error says which. */
-function transportCode(result: { transportError: string; retryable: boolean }): string {
-  if (!result.retryable) return "invalid_url";
-  return result.transportError.startsWith("no response") ? "timeout" : "network";
 }
 
 /** The URL, its path and every path segment: Slack could echo any of them, and the last segment is the token. */

@@ -37,7 +37,9 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), "enricher-crash-"));
   // Latency keeps playbooks running long enough for the kill to find work in flight.
   cluster = await startDemoCluster(scenarioNamed("credentials-rejected"), { latencyMs: 60 }, { latencyMs: 60 });
-  slack = await startSlackStandIn();
+  // 100 messages about exactly-once across a crash, not pacing: at Slack's one per second, with the retries' backoff on
+  // top, they would outlast the test, so the limit is raised.
+  slack = await startSlackStandIn({ rateLimit: { perSecond: 200, burst: 100 } });
 });
 
 afterEach(async () => {

@@ -95,4 +95,6 @@ it("keeps one Slack message per alert group: posted, updated on re-send, marked 
   await until(() => slack.replies(ts).some((m) => JSON.stringify(m).includes("Resolved after")));
   expect(slack.parents()).toHaveLength(1);
   expect(JSON.stringify(slack.parents()[0]?.updates.at(-1))).toContain("RESOLVED");
+  // Slack's limits are on in the stand-in: whatever it answered with 429, nothing came back before its Retry-After.
+  expect(slack.rateLimits.ignored429).toBe(0);
 });

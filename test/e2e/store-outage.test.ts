@@ -98,7 +98,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 it("survives a PostgreSQL crash mid-stream: 503 while down, and every acknowledged notification delivered after", async () => {
   cluster = await startDemoCluster(scenarioNamed("credentials-rejected"));
-  slack = await startSlackStandIn();
+  // About 150 messages about surviving a store outage, not pacing: at Slack's one per second they would outlast the
+  // test, so the limit is raised.
+  slack = await startSlackStandIn({ rateLimit: { perSecond: 200, burst: 100 } });
   const databaseUrl = await postgres.createDatabase(`outage_${Date.now()}`);
   const service = await startEnricher(databaseUrl);
 

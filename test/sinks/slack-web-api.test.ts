@@ -15,6 +15,7 @@ import {
   SLACK_STANDIN_BOT_TOKEN,
   SLACK_STANDIN_CHANNEL_ID,
   type SlackWebApiStandIn,
+  type SlackWebApiStandInOptions,
   type StandInMessage,
   startSlackWebApiStandIn,
 } from "../support/slack-web-api-standin.ts";
@@ -41,6 +42,14 @@ function textOf(message: StandInMessage | undefined): string {
   return JSON.stringify([message?.text, message?.blocks, message?.attachments]);
 }
 
+/**
+ * Slack's one message per second per channel, raised for the tests about what the sink sends and remembers across
+ * several deliveries in a row: they run the sink with postIntervalMs 0 to stay fast, and its pacing has tests of its own.
+ */
+const UNPACED: SlackWebApiStandInOptions = { rateLimits: { "chat.postMessage": { perSecond: 100, burst: 20 } } };
+/** One message per second with no burst at all, so that only the sink's own pacing keeps a reply from meeting a 429. */
+const NO_BURST: SlackWebApiStandInOptions = { rateLimits: { "chat.postMessage": { perSecond: 1, burst: 1 } } };
+
 const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489", "hex");
 
 describe("SlackWebApiSink", () => {
@@ -51,8 +60,8 @@ describe("SlackWebApiSink", () => {
     await standIn.close();
   });
 
-  async function start(options: { rateLimitMs?: number; maxTotalBlockText?: number } = {}): Promise<SlackWebApiStandIn> {
-    standIn = await startSlackWebApiStandIn({ rateLimitMs: 0, ...options });
+  async function start(options: SlackWebApiStandInOptions = {}): Promise<SlackWebApiStandIn> {
+    standIn = await startSlackWebApiStandIn(options);
     return standIn;
   }
 
@@ -189,7 +198,7 @@ describe("SlackWebApiSink", () => {
   });
 
   it("starts a new message when the group fires again after it resolved", async () => {
-    await start();
+    await start(UNPACED);
     const context = rememberingContext();
     const slack = sink();
     await deliver(slack, makeDiagnosis(), context);
@@ -215,7 +224,7 @@ describe("SlackWebApiSink", () => {
     ["cant_update_message", "cannot be edited"],
     ["edit_window_closed", "is too old to edit"],
   ])("posts a new message and remembers its ts when Slack answers %s (the old one %s)", async (error) => {
-    await start();
+    await start(UNPACED);
     const context = rememberingContext();
     const slack = sink();
     await deliver(slack, makeDiagnosis(), context);
@@ -245,17 +254,18 @@ describe("SlackWebApiSink", () => {
   });
 
   it("meets Slack's one message per second by pacing its own posts, so a first delivery needs no retry", async () => {
-    await start({ rateLimitMs: 1000 });
+    await start(NO_BURST);
     const startedAt = Date.now();
     const outcome = await deliver(sink({ postIntervalMs: undefined }), makeDiagnosis(), rememberingContext());
     expect(outcome.status).toBe("delivered");
     expect(refused()).toEqual([]);
     expect(standIn.messages).toHaveLength(2);
+    expect(standIn.rateLimits.sent429).toBe(0);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1000);
   });
 
   it("resumes with the thread reply when Slack rate limited it, after the wait it asked for", async () => {
-    await start({ rateLimitMs: 1000 });
+    await start(NO_BURST);
     const context = rememberingContext();
     const slack = sink();
     expect(await deliver(slack, makeDiagnosis(), context)).toMatchObject({ status: "retry", code: "ratelimited", retryAfterMs: 1000 });
@@ -263,6 +273,7 @@ describe("SlackWebApiSink", () => {
     expect((await deliver(slack, makeDiagnosis(), context)).status).toBe("delivered");
     expect(standIn.parents()).toHaveLength(1);
     expect(standIn.messages).toHaveLength(2);
+    expect(standIn.rateLimits).toMatchObject({ sent429: 1, ignored429: 0 });
   });
 
   it.each([
@@ -325,7 +336,7 @@ describe("SlackWebApiSink", () => {
   });
 
   it("delivers without the chart when drawing or uploading it fails, and does not try it again", async () => {
-    await start();
+    await start(UNPACED);
     const broken = async (): Promise<SlackChart> => {
       throw new Error("Prometheus did not answer");
     };

@@ -1,13 +1,23 @@
-// A stand-in for PagerDuty's REST API v2 (incident lookup by key, incident notes) that checks what PagerDuty checks (protocols.md 3.3).
+// A stand-in for PagerDuty's REST API v2 (incident lookup by key, incident notes) that checks and rate-limits what
+// PagerDuty does (protocols.md 3.3).
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { PagerDutyEvent } from "../../src/render/pagerduty-event.ts";
 import { type ScriptedFailure, type StandInReply, startHttpStandIn } from "./http-standin.ts";
+import { fixedWindow, type LimitSetting, masked, RateLimitLedger, type RateLimitRecord, wholeSeconds } from "./standin-rate-limits.ts";
 
 export const PAGERDUTY_STANDIN_API_TOKEN = "y_NbAkKc66ryYTWUXYEu";
 export const PAGERDUTY_STANDIN_FROM_EMAIL = "alert-enricher@example.com";
 /** "A maximum of 2000 notes can be added to an incident." */
 export const PAGERDUTY_MAX_NOTES = 2000;
+/**
+ * "Each Account API Key is allowed 960 requests per minute"; every evaluated answer carries `ratelimit-limit`,
+ * `ratelimit-remaining` and `ratelimit-reset` ("the number of seconds until the limit is reset"), and a 429 has the body
+ * `{"error":{"message":"Rate Limit Exceeded","code":2020}}` (PagerDuty developer-docs, REST-API/04-Rate-Limits.md).
+ * Modelled as a fixed one-minute window per token that starts with its first request.
+ */
+export const PAGERDUTY_REST_RATE_LIMIT = { perMinute: 960 };
+const RATE_LIMITED_BODY = { error: { message: "Rate Limit Exceeded", code: 2020 } };
 const ACCEPT = "application/vnd.pagerduty+json;version=2";
 const MONTH_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -49,6 +59,8 @@ export interface PagerDutyRestStandIn {
   rateLimitNext(count: number, options?: { resetSeconds?: number }): void;
   /** Scripted failures at the HTTP level (status, Retry-After, hang); these run before rateLimitNext's. */
   failNext(count: number, failure: ScriptedFailure): void;
+  /** The 429s the per-token limit sent (rateLimitNext's are not counted), and the requests that came before `ratelimit-reset`. */
+  rateLimits: RateLimitRecord;
   close(): Promise<void>;
 }
 
@@ -59,6 +71,8 @@ export interface PagerDutyRestStandInOptions {
    * PagerDuty turns events into incidents. They are read when the REST API is next asked, so the incident appears later.
    */
   events?: PagerDutyEvent[];
+  /** The limit per API token, on by default. A test that needs more may raise it, saying why. */
+  rateLimit?: LimitSetting<{ perMinute: number }>;
 }
 
 function json(status: number, body: unknown, headers?: Record<string, string>): StandInReply {
@@ -85,6 +99,9 @@ export async function startPagerDutyRestStandIn(options: PagerDutyRestStandInOpt
   const rateLimits: Array<{ resetSeconds?: number }> = [];
   const noteFailures: Array<{ status: number; body: unknown; headers?: Record<string, string> }> = [];
   let eventsSeen = 0;
+  const limit = options.rateLimit ?? PAGERDUTY_REST_RATE_LIMIT;
+  const limiter = limit === "off" ? undefined : fixedWindow(limit.perMinute, 60_000);
+  const ledger = new RateLimitLedger();
 
   const addIncident: PagerDutyRestStandIn["addIncident"] = (incident) => {
     const added: StandInIncident = {
@@ -168,6 +185,17 @@ export async function startPagerDutyRestStandIn(options: PagerDutyRestStandInOpt
     });
   };
 
+  const route = (request: IncomingMessage, url: URL, raw: Buffer): StandInReply => {
+    // PagerDuty marks the versioned Accept header as required; what it does without one is not documented, so be strict.
+    if ((header(request, "accept") ?? "").replace(/\s/g, "") !== ACCEPT) {
+      return error(400, "Invalid Input Provided", 2001, [`Accept must be ${ACCEPT}`]);
+    }
+    if (request.method === "GET" && url.pathname === "/incidents") return listIncidents(url.searchParams);
+    const notePath = /^\/incidents\/([^/]+)\/notes$/.exec(url.pathname);
+    if (request.method === "POST" && notePath?.[1] !== undefined) return addNote(request, decodeURIComponent(notePath[1]), raw);
+    return error(404, "Not Found", 2100);
+  };
+
   const server = await startHttpStandIn(
     (request, raw) => {
       const url = new URL(request.url ?? "/", "http://standin");
@@ -176,22 +204,30 @@ export async function startPagerDutyRestStandIn(options: PagerDutyRestStandInOpt
       const rateLimit = rateLimits.shift();
       if (rateLimit !== undefined) {
         const headers = rateLimit.resetSeconds !== undefined ? { "ratelimit-reset": String(rateLimit.resetSeconds) } : undefined;
-        return json(429, { error: { message: "Rate Limit Exceeded", code: 2020 } }, headers);
+        return json(429, RATE_LIMITED_BODY, headers);
       }
       if (header(request, "authorization") !== `Token token=${token}`) return error(401, "Authentication failed", 2006);
-      // PagerDuty marks the versioned Accept header as required; what it does without one is not documented, so be strict.
-      if ((header(request, "accept") ?? "").replace(/\s/g, "") !== ACCEPT) {
-        return error(400, "Invalid Input Provided", 2001, [`Accept must be ${ACCEPT}`]);
-      }
-      if (request.method === "GET" && url.pathname === "/incidents") return listIncidents(url.searchParams);
-      const notePath = /^\/incidents\/([^/]+)\/notes$/.exec(url.pathname);
-      if (request.method === "POST" && notePath?.[1] !== undefined) return addNote(request, decodeURIComponent(notePath[1]), raw);
-      return error(404, "Not Found", 2100);
+      if (limiter === undefined) return route(request, url, raw);
+      const bucket = `API token ${masked(token)}`;
+      const now = Date.now();
+      const decision = ledger.check(bucket, limiter, (ms) => wholeSeconds(ms) * 1000, {
+        now,
+        request: `${request.method ?? ""} ${request.url ?? ""} ${raw.toString("utf8")}`,
+      });
+      const window = limiter.state(bucket, now);
+      const headers = {
+        "ratelimit-limit": String(window.limit),
+        "ratelimit-remaining": String(window.remaining),
+        "ratelimit-reset": String(wholeSeconds(window.resetMs)),
+      };
+      const reply = decision.allowed ? route(request, url, raw) : json(429, RATE_LIMITED_BODY);
+      // A scripted answer (failNotesNext) keeps the headers it was given.
+      return { ...reply, headers: { ...headers, ...reply.headers } };
     },
     (status) => ({
       body: JSON.stringify(
         status === 429
-          ? { error: { message: "Rate Limit Exceeded", code: 2020 } }
+          ? RATE_LIMITED_BODY
           : status >= 500
             ? { error: { message: "Internal Server Error", code: 2000 } }
             : { error: { message: "Invalid Input Provided", code: 2001, errors: ["scripted failure"] } },
@@ -213,6 +249,7 @@ export async function startPagerDutyRestStandIn(options: PagerDutyRestStandInOpt
       for (let i = 0; i < count; i += 1) rateLimits.push(rateLimit);
     },
     failNext: server.failNext,
+    rateLimits: ledger,
     close: server.close,
   };
 }

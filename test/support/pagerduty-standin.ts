@@ -1,7 +1,29 @@
-// A stand-in for PagerDuty's Events API v2 enqueue endpoint that validates events the way PagerDuty documents (protocols.md 3.1).
+// A stand-in for PagerDuty's Events API v2 enqueue endpoint that validates and rate-limits events the way PagerDuty
+// documents (protocols.md 3.1).
 import { randomUUID } from "node:crypto";
 import type { PagerDutyEvent } from "../../src/render/pagerduty-event.ts";
 import { type ScriptedFailure, type StandInReply, startHttpStandIn } from "./http-standin.ts";
+import { type LimitSetting, masked, RateLimitLedger, type RateLimitRecord, slidingWindow } from "./standin-rate-limits.ts";
+
+/**
+ * "The Events v2 API has a limit of approximately 120 calls/minute per integration key. The limit is calculated over
+ * a 60 second window looking back from the current time" (PagerDuty developer-docs, events-API-v2/05-Rate-Limits.md).
+ * PagerDuty sends no Retry-After; it advises "retrying 3 times with each request being 30 seconds apart", so a
+ * request for the same key within 30 s of a 429 counts as ignoring it.
+ */
+export const PAGERDUTY_EVENTS_RATE_LIMIT: PagerDutyEventsRateLimit = { perMinute: 120, advisedWaitMs: 30_000 };
+
+export interface PagerDutyEventsRateLimit {
+  /** Events per routing key in any 60 s looking back. */
+  perMinute: number;
+  /** How long after a 429 a client should leave the key alone (PagerDuty's advice; no header says it). */
+  advisedWaitMs: number;
+}
+
+export interface PagerDutyStandInOptions {
+  /** The limit per routing key, on by default. A test that needs more may raise it, saying why. */
+  rateLimit?: LimitSetting<PagerDutyEventsRateLimit>;
+}
 
 export interface PagerDutyStandIn {
   /** The enqueue URL to configure the sink with. */
@@ -12,6 +34,8 @@ export interface PagerDutyStandIn {
   rejections: string[][];
   /** Requests that reached the handler, accepted or not (scripted failures excluded). */
   requests: number;
+  /** The 429s the limit sent, and the requests that came back within PagerDuty's advised wait. */
+  rateLimits: RateLimitRecord;
   failNext(count: number, failure: ScriptedFailure): void;
   close(): Promise<void>;
 }
@@ -80,10 +104,16 @@ function eventErrors(event: Json): string[] {
   return errors;
 }
 
-export async function startPagerDutyStandIn(): Promise<PagerDutyStandIn> {
+/** PagerDuty documents only "429 - Request Limit Exceeded"; the body takes the shape of its other errors. */
+const RATE_LIMITED_BODY = { status: "throttle event", message: "Request Limit Exceeded" };
+
+export async function startPagerDutyStandIn(options: PagerDutyStandInOptions = {}): Promise<PagerDutyStandIn> {
   const events: PagerDutyEvent[] = [];
   const rejections: string[][] = [];
   let requests = 0;
+  const setting = options.rateLimit ?? PAGERDUTY_EVENTS_RATE_LIMIT;
+  const limit = setting === "off" ? undefined : { window: slidingWindow(setting.perMinute, 60_000), advisedWaitMs: setting.advisedWaitMs };
+  const ledger = new RateLimitLedger();
   const invalid = (errors: string[]): StandInReply => {
     rejections.push(errors);
     return json(400, { status: "invalid event", message: "Event object is invalid", errors });
@@ -104,6 +134,12 @@ export async function startPagerDutyStandIn(): Promise<PagerDutyStandIn> {
         return json(400, { status: "Unrecognized object", message: "Event object format is unrecognized", errors: ["JSON parse error"] });
       }
       if (!isObject(body)) return invalid(["Event must be a JSON object"]);
+      if (limit !== undefined && typeof body.routing_key === "string") {
+        const decision = ledger.check(`routing key ${masked(body.routing_key)}`, limit.window, () => limit.advisedWaitMs, {
+          request: raw.toString("utf8"),
+        });
+        if (!decision.allowed) return json(429, RATE_LIMITED_BODY);
+      }
       const errors = eventErrors(body);
       if (errors.length > 0) return invalid(errors);
       const dedupKey = typeof body.dedup_key === "string" && body.dedup_key !== "" ? body.dedup_key : randomUUID().replace(/-/g, "");
@@ -129,6 +165,7 @@ export async function startPagerDutyStandIn(): Promise<PagerDutyStandIn> {
     get requests() {
       return requests;
     },
+    rateLimits: ledger,
     failNext: server.failNext,
     close: server.close,
   };
