@@ -19,7 +19,10 @@ export interface Config {
   clusterName?: string;
   /** The alert label that names the cluster: CLUSTER_LABEL, or the clusters file's clusterLabel; `cluster` by default. */
   clusterLabel: string;
-  /** CLUSTERS_FILE, read and checked: several clusters, each with its own access; replaces KUBECONFIG/PROMETHEUS_URL/AUDIT_LOG_*. */
+  /**
+   * CLUSTERS_FILE, read and checked: several clusters, each with its own access. It replaces PROMETHEUS_URL,
+   * PROMETHEUS_BEARER_TOKEN and AUDIT_LOG_* (which may not be set with it); KUBECONFIG only for a bare context.
+   */
   clusters?: ClustersFile;
   alertmanagerUrl?: string;
   slack: { webhookUrl?: string; botToken?: string; channel?: string; apiUrl: string };
@@ -210,6 +213,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
       `CLUSTER_LABEL=${labelFromEnv} disagrees with clusterLabel: ${clusters.clusterLabel} in CLUSTERS_FILE ${clusters.file}: set one of them`,
     );
   const clusterLabel = labelFromEnv ?? clusters?.clusterLabel ?? "cluster";
+  if (labelFromEnv !== undefined && !clusterName && !clustersFile)
+    throw new ConfigError(
+      "CLUSTER_LABEL is set but neither CLUSTER_NAME nor CLUSTERS_FILE: without a cluster name to compare it with, the label would not be read",
+    );
+  if (clustersFile) {
+    const unused = ["PROMETHEUS_URL", "PROMETHEUS_BEARER_TOKEN", "AUDIT_LOG_PATH", "AUDIT_LOG_URL"].filter(
+      (name) => text(name) !== undefined,
+    );
+    if (unused.length > 0)
+      throw new ConfigError(
+        `${unused.join(", ")} ${unused.length === 1 ? "is" : "are"} not used with CLUSTERS_FILE: set each cluster's prometheus and auditLog in ${clustersFile}, and unset ${unused.length === 1 ? "it" : "them"}`,
+      );
+  }
 
   const reportSecret = text("REPORT_SIGNING_SECRET");
   if (reportSecret !== undefined && reportSecret.length < 32)

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, loadDotEnv } from "../src/config.ts";
+import { createClusterSelection } from "../src/main.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 const OPEN = { ALLOW_UNAUTHENTICATED: "true" };
@@ -411,5 +412,38 @@ clusters:
       `CLUSTER_LABEL=cluster disagrees with clusterLabel: source_cluster in CLUSTERS_FILE ${file}: set one of them`,
     );
     expect(loadConfig({ ...OPEN, CLUSTERS_FILE: file, CLUSTER_LABEL: "source_cluster" }).clusterLabel).toBe("source_cluster");
+  });
+
+  it("refuses what would be silently ignored: CLUSTER_LABEL alone, and single-cluster settings beside CLUSTERS_FILE", () => {
+    expect(configErrorFor({ ...OPEN, CLUSTER_LABEL: "k8s_cluster" }).message).toBe(
+      "CLUSTER_LABEL is set but neither CLUSTER_NAME nor CLUSTERS_FILE: without a cluster name to compare it with, the label would not be read",
+    );
+    const file = clustersFile(TWO_CLUSTERS);
+    expect(
+      configErrorFor({ ...OPEN, CLUSTERS_FILE: file, PROMETHEUS_URL: "http://p:9090", AUDIT_LOG_PATH: "/var/log/audit.log" }).message,
+    ).toBe(
+      `PROMETHEUS_URL, AUDIT_LOG_PATH are not used with CLUSTERS_FILE: set each cluster's prometheus and auditLog in ${file}, and unset them`,
+    );
+  });
+
+  it("refuses a Prometheus header the service sets itself", () => {
+    const file = clustersFile(
+      `clusters:\n  a:\n    kubernetes: { context: a }\n    prometheus: { url: "http://p:9090", headers: { User-Agent: x } }\n`,
+    );
+    expect(configErrorFor({ ...OPEN, CLUSTERS_FILE: file }).message).toBe(
+      `CLUSTERS_FILE ${file}:4: cluster "a": prometheus.headers.User-Agent: User-Agent is set by the service itself and cannot be configured`,
+    );
+  });
+
+  it("names a broken KUBECONFIG without quoting it: a kubeconfig holds tokens", () => {
+    const broken = clustersFile("apiVersion: v1\nusers:\n- name: u\n  user:\n    token: SECRET-TOKEN-abc123\n   bad: [\n");
+    let message = "";
+    try {
+      createClusterSelection(loadConfig({ ...OPEN, KUBECONFIG: broken }));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^KUBECONFIG: /);
+    expect(message).not.toContain("SECRET-TOKEN");
   });
 });

@@ -163,14 +163,17 @@ export interface CaseCluster {
 /** Serves a case's cluster state at its clock. */
 export type ServeCluster = (state: ClusterState, at: Date) => Promise<CaseCluster>;
 
-const serveFake: ServeCluster = async (state, at) => {
-  const fake: FakeKubeApi = await startFakeKubeApi(state, { now: () => at });
-  return {
-    kubeconfigPath: fake.kubeconfigPath,
-    writes: () => fake.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.path}`),
-    close: () => fake.close(),
+/** The in-process fake; `groupVersions` serves built-in groups in an older server's versions. */
+const serveFake =
+  (options: Pick<FakeKubeOptions, "groupVersions"> = {}): ServeCluster =>
+  async (state, at) => {
+    const fake: FakeKubeApi = await startFakeKubeApi(state, { ...options, now: () => at });
+    return {
+      kubeconfigPath: fake.kubeconfigPath,
+      writes: () => fake.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.path}`),
+      close: () => fake.close(),
+    };
   };
-};
 
 export interface PreparedCase {
   alert: Alert;
@@ -204,11 +207,7 @@ export async function prepareCase(
 ): Promise<PreparedCase> {
   const at = options.at ?? new Date();
   const state = caseCluster(spec, testCase, at.getTime());
-  const serve: ServeCluster = async (served, clock) => {
-    const fake = await startFakeKubeApi(served, { groupVersions: options.groupVersions, now: () => clock });
-    return { kubeconfigPath: fake.kubeconfigPath, writes: () => [], close: () => fake.close() };
-  };
-  const prepared = await serveCase(playbook, spec, testCase, userAgent, at, state, serve);
+  const prepared = await serveCase(playbook, spec, testCase, userAgent, at, state, serveFake({ groupVersions: options.groupVersions }));
   prepared.sources = withCaseFaults(playbook, testCase, prepared.sources).sources;
   return prepared;
 }
@@ -232,7 +231,7 @@ async function serveCase(
   userAgent: string,
   at: Date,
   state: ClusterState,
-  serve: ServeCluster = serveFake,
+  serve: ServeCluster = serveFake(),
 ): Promise<PreparedCase> {
   const now = at.getTime();
   const alert = resolveTimes(alertOf(playbook, spec.alert, testCase.alert, now), now);
@@ -292,7 +291,7 @@ async function runCase(
   loaded: LoadedTestFile,
   index: number,
   generate?: Generate,
-  on: { serve: ServeCluster } = { serve: serveFake },
+  on: { serve: ServeCluster } = { serve: serveFake() },
 ): Promise<CaseRun> {
   const { file, spec, playbook, source } = loaded;
   const testCase = spec.cases[index] as TestCase;

@@ -97,7 +97,7 @@ function linkLines(a: AlertDiagnosis): string[] {
 }
 
 function plainAlertLines(a: AlertDiagnosis): string[] {
-  const lines = [headerLine(a), a.note ?? "No playbook covers this alert; forwarded as received."];
+  const lines = [headerLine(a), printable(a.note ?? "No playbook covers this alert; forwarded as received.")];
   const labels = Object.entries(a.alert.labels);
   if (labels.length > 0) {
     lines.push("Labels:");

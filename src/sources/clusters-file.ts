@@ -6,7 +6,10 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { Ajv, type ErrorObject, type JSONSchemaType } from "ajv";
 import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
 
-/** How to reach one cluster's API server. Neither field nor inCluster (the single-cluster KUBECONFIG): in-cluster, then ~/.kube/config. */
+/**
+ * How to reach one cluster's API server. In a clusters file one of the fields is required; with none (only on the
+ * single-cluster path) it is KUBECONFIG, then in-cluster, then ~/.kube/config.
+ */
 export interface KubernetesAccess {
   /** A kubeconfig file; without it a `context` is looked up in KUBECONFIG (or ~/.kube/config). */
   kubeconfig?: string;
@@ -188,6 +191,11 @@ export function readClustersFile(file: string): ClustersFile {
     const authorization = Object.keys(prometheus.headers ?? {}).find((h) => h.toLowerCase() === "authorization");
     if (authorization && (prometheus.bearerToken !== undefined || prometheus.bearerTokenFile !== undefined))
       report(at("prometheus", "headers", authorization), "an Authorization header cannot be set with bearerToken or bearerTokenFile");
+    // The service sets these itself on every query; one set here would be overridden without a word.
+    for (const header of Object.keys(prometheus.headers ?? {})) {
+      if (["accept", "user-agent", "content-type", "content-length"].includes(header.toLowerCase()))
+        report(at("prometheus", "headers", header), `${header} is set by the service itself and cannot be configured`);
+    }
     let audit: AuditLogAccess | undefined;
     if (auditLog !== undefined) {
       if ((auditLog.path === undefined) === (auditLog.url === undefined)) report(at("auditLog"), "needs exactly one of path and url");

@@ -85,7 +85,7 @@ export function createClusterSources(access: ClusterAccess, options: ClusterSour
   if (access.auditLog) {
     const audit = new AuditLogSource(access.auditLog);
     auditReads = new SharedReads(
-      guard("audit log", 2).wrap<AuditQuery>((r, s) => audit.query(r, s)),
+      guard("audit log", 2).wrap(namingErrors<AuditQuery>((r, s) => audit.query(r, s), "the audit log", name)),
       (r) => requestKey("audit", r),
       shared,
     );
@@ -135,8 +135,9 @@ export function selectCluster(served: ServedClusters): ClusterSelection {
     const sources = name === undefined ? undefined : served.clusters.get(name);
     if (name !== undefined && sources !== undefined) return { sources, cluster: name };
     if (name === undefined) {
+      const reads = names.length === 1 ? `only ${listNames(names)}` : `several (${listNames(names)})`;
       return {
-        notServed: `This alert names no cluster (it has no ${labelName}), and this service reads several (${listNames(names)}) with no default in CLUSTERS_FILE: forwarded without a diagnosis rather than read against a guess.`,
+        notServed: `This alert names no cluster (it has no ${labelName}), and this service reads ${reads} with no default in CLUSTERS_FILE: forwarded without a diagnosis rather than read against a guess.`,
       };
     }
     const from = `This alert is from cluster ${JSON.stringify(name.length > QUOTED ? `${name.slice(0, QUOTED)}…` : name)} (${labelName})`;
@@ -170,7 +171,8 @@ function kubeConfigFor(access: KubernetesAccess, defaultKubeconfig: string | und
     try {
       return loadKubeConfig(defaultKubeconfig);
     } catch (error) {
-      throw new ClusterAccessError((error as Error).message);
+      // The first line only: a YAML error goes on to quote the file, and a kubeconfig holds tokens.
+      throw new ClusterAccessError((error as Error).message.split("\n")[0] ?? "");
     }
   }
   const file = access.kubeconfig ?? firstPath(defaultKubeconfig) ?? join(homedir(), ".kube", "config");
