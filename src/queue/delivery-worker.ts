@@ -1,6 +1,8 @@
 // Delivers stored diagnoses to their sinks. The retry policy lives here, once: sinks say whether a failure is worth
 // retrying, and this decides when (Retry-After up to a cap, else exponential backoff with jitter) and when to give up.
 // Each sink has delivery loops of its own, so a sink that hangs or keeps failing holds up only its own deliveries.
+// A rate limit is not a failure: a sink paces its own requests and holds a destination that answered 429 for every
+// loop (destination-pacer.ts), and a delivery that met one waits what the destination asked, without growing a backoff.
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import type { Sink } from "../sinks/sink.ts";
@@ -27,6 +29,8 @@ export const DEFAULT_MAX_RETRY_AFTER_MS = 15 * 60_000;
 
 /** How often deliveries left for a sink that is no longer configured are looked for (they are failed, once). */
 const UNCONFIGURED_SINKS_INTERVAL_MS = 60_000;
+/** How often the extra loops of a sink that asks for many in flight look for work when nothing woke them. */
+const EXTRA_LOOPS_INTERVAL_MS = 5_000;
 
 export function retryDelayMs(
   attempt: number,
@@ -44,16 +48,31 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
   const maxAttempts = options.maxAttempts ?? 40;
   const backoff = options.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 };
   const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+  /**
+   * Deliveries this process is working on. A delivery waiting on its destination's pace can outlast its lease; when
+   * another loop here claims it again, the claim has renewed the lease and the first loop still finishes it.
+   */
+  const inFlight = new Set<string>();
   const takeOne = async (filter: DeliverySinkFilter) => {
     const delivery = await options.store.claimDelivery(options.workerId, options.leaseMs ?? 60_000, new Date(), filter);
     if (!delivery) return false;
+    if (inFlight.has(delivery.id)) return true;
+    inFlight.add(delivery.id);
+    try {
+      await deliverOne(delivery);
+    } finally {
+      inFlight.delete(delivery.id);
+    }
+    return true;
+  };
+  const deliverOne = async (delivery: NonNullable<Awaited<ReturnType<Store["claimDelivery"]>>>) => {
     const log = options.logger.child({ notification: delivery.notificationId, delivery: delivery.id, sink: delivery.sink });
     const sink = sinks.get(delivery.sink);
     if (!sink) {
       await options.store.finishDelivery(delivery.id, { status: "failed", error: `sink ${delivery.sink} is no longer configured` });
       options.metrics.deliveries.inc({ sink: delivery.sink, outcome: "failed" });
       log.error("delivery dropped: its sink is no longer configured");
-      return true;
+      return;
     }
     let outcome: Awaited<ReturnType<Sink["deliver"]>>;
     try {
@@ -83,21 +102,29 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
         );
         retryAfterMs = maxRetryAfterMs;
       }
-      const delay = retryDelayMs(delivery.attempts, backoff, retryAfterMs);
+      const delay =
+        outcome.rateLimited === true && retryAfterMs !== undefined ? retryAfterMs : retryDelayMs(delivery.attempts, backoff, retryAfterMs);
       await options.store.finishDelivery(delivery.id, { status: "retry", error: outcome.error, notBefore: new Date(Date.now() + delay) });
       log.warn({ attempts: delivery.attempts, retryInMs: delay, error: outcome.error }, "delivery failed; will retry");
     } else {
       await options.store.finishDelivery(delivery.id, { status: "failed", error: outcome.error });
       log.error({ attempts: delivery.attempts, error: outcome.error }, "delivery failed for good");
     }
-    return true;
   };
   const onError = (error: unknown) =>
     options.logger.error({ err: error }, "delivery worker failed; the delivery will be retried when its lease expires");
   const intervalMs = options.pollIntervalMs ?? 250;
-  const perSink = [...sinks.keys()].map((sink) =>
-    createPoller(() => takeOne({ sink }), { concurrency: options.concurrency ?? 2, intervalMs, onError }),
-  );
+  const loops = options.concurrency ?? 2;
+  const perSink = [...sinks.values()].flatMap((sink) => {
+    const take = () => takeOne({ sink: sink.name });
+    const pollers = [createPoller(take, { concurrency: loops, intervalMs, onError })];
+    // A sink that wants more deliveries in hand gets extra loops that, when idle, look for work only when woken by a
+    // new diagnosis or now and then: dozens of loops polling every 250 ms would keep the store busy for nothing.
+    const extra = (sink.concurrency ?? 0) - loops;
+    if (extra > 0)
+      pollers.push(createPoller(take, { concurrency: extra, intervalMs: Math.max(intervalMs, EXTRA_LOOPS_INTERVAL_MS), onError }));
+    return pollers;
+  });
   // Deliveries queued for a sink this configuration no longer has would otherwise wait forever: fail them.
   const unconfigured = createPoller(() => takeOne({ exceptSinks: [...sinks.keys()] }), {
     concurrency: 1,

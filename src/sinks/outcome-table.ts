@@ -151,7 +151,16 @@ export function judge(exchange: HttpExchange, api: ServiceApi, call: Call): Judg
   const error = maskSecrets(`${call.what} ${verb}: ${words}`, call.secrets);
   if (row.verdict === "failed") return { delivered: false, outcome: { status: "failed", code, error } };
   const wait = retryAfterMs(response.headers["retry-after"]) ?? (rateLimited ? rateLimitWaitMs(api, response) : undefined);
-  return { delivered: false, outcome: { status: "retry", code, error, ...(wait !== undefined ? { retryAfterMs: wait } : {}) } };
+  return {
+    delivered: false,
+    outcome: {
+      status: "retry",
+      code,
+      error,
+      ...(wait !== undefined ? { retryAfterMs: wait } : {}),
+      ...(rateLimited ? { rateLimited } : {}),
+    },
+  };
 }
 
 function decide(answer: Answer): Row {

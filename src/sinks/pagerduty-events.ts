@@ -1,6 +1,7 @@
 // Delivers a Diagnosis to PagerDuty Events API v2: one event per Alertmanager group, one attempt per call.
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { renderPagerDutyEvent } from "../render/pagerduty-event.ts";
+import { DestinationPacer } from "./destination-pacer.ts";
 import { originOf, sendHttp } from "./http-delivery.ts";
 import { judge, type ServiceApi } from "./outcome-table.ts";
 import type { Sink, SinkOutcome } from "./sink.ts";
@@ -12,9 +13,14 @@ export interface PagerDutyEventsSinkOptions {
   routingKey: string;
   eventsUrl?: string;
   timeoutMs?: number;
+  /** Events per routing key in any `windowMs` looking back: PagerDuty allows about 120 a minute (protocols.md 3.1). */
+  rateLimit?: { limit: number; windowMs: number };
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+export const PAGERDUTY_EVENTS_PACE = { limit: 120, windowMs: 60_000 };
+/** PagerDuty counts from when an event arrives, the pacer from when it leaves: a second covers the way there. */
+const WINDOW_MARGIN_MS = 1000;
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 interface PagerDutyAnswer {
@@ -63,8 +69,12 @@ export class PagerDutyEventsSink implements Sink {
   readonly #eventsUrl: string;
   readonly #timeoutMs: number;
   readonly #origin: string;
+  /** Paces events to the routing key's limit, and holds every delivery loop for PagerDuty's advised 30 s after a 429. */
+  readonly #pacer: DestinationPacer;
 
   constructor(options: PagerDutyEventsSinkOptions) {
+    const rate = options.rateLimit ?? PAGERDUTY_EVENTS_PACE;
+    this.#pacer = new DestinationPacer({ kind: "window", limit: rate.limit, windowMs: rate.windowMs, marginMs: WINDOW_MARGIN_MS });
     this.#routingKey = options.routingKey;
     this.#eventsUrl = options.eventsUrl ?? PAGERDUTY_EVENTS_URL;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -73,6 +83,7 @@ export class PagerDutyEventsSink implements Sink {
 
   async deliver(diagnosis: Diagnosis): Promise<SinkOutcome> {
     const event = renderPagerDutyEvent(diagnosis, this.#routingKey);
+    await this.#pacer.acquire(ROUTING_KEY);
     const exchange = await sendHttp({
       method: "POST",
       url: this.#eventsUrl,
@@ -82,7 +93,15 @@ export class PagerDutyEventsSink implements Sink {
       maxResponseBytes: MAX_RESPONSE_BYTES,
     });
     const judged = judge(exchange, PAGERDUTY_EVENTS_API, { what: `PagerDuty Events API at ${this.#origin}`, secrets: [this.#routingKey] });
-    if (!judged.delivered) return judged.outcome;
+    if (!judged.delivered) {
+      if (judged.outcome.status === "retry" && judged.outcome.rateLimited === true) {
+        this.#pacer.hold(ROUTING_KEY, judged.outcome.retryAfterMs ?? PAGERDUTY_EVENTS_API.rateLimitWaitMs);
+      }
+      return judged.outcome;
+    }
     return { status: "delivered", detail: parseAnswer(judged.response.body).dedup_key ?? event.dedup_key };
   }
 }
+
+/** A sink sends with one routing key, so its pacer has one destination (the key itself stays out of it). */
+const ROUTING_KEY = "routing key";

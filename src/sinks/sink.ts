@@ -2,10 +2,13 @@
 // a sink only says whether a failure is worth retrying.
 import type { Diagnosis } from "../model/diagnosis.ts";
 
-/** `code` names the failure for metrics: the service's own error name ("channel_not_found"), "http_503", "timeout"… */
+/**
+ * `code` names the failure for metrics: the service's own error name ("channel_not_found"), "http_503", "timeout"…
+ * `rateLimited`: the destination said "too many requests" (or is held after saying so): wait `retryAfterMs`, no more.
+ */
 export type SinkOutcome =
   | { status: "delivered"; detail?: string }
-  | { status: "retry"; error: string; code?: string; retryAfterMs?: number }
+  | { status: "retry"; error: string; code?: string; retryAfterMs?: number; rateLimited?: boolean }
   | { status: "failed"; error: string; code?: string };
 
 /** What a sink remembers about one alert group across deliveries and restarts (a Slack message ts, a note digest). */
@@ -18,5 +21,10 @@ export interface DeliveryContext {
 export interface Sink {
   /** Stable name, used in the store, logs and metrics: "console", "slack", "pagerduty". */
   readonly name: string;
+  /**
+   * Deliveries of this sink in flight at once, when it needs more than the worker's default: a sink that queues its
+   * requests by priority (headlines before thread details) can only order the ones it has in hand.
+   */
+  readonly concurrency?: number;
   deliver(diagnosis: Diagnosis, context?: DeliveryContext): Promise<SinkOutcome>;
 }

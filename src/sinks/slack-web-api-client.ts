@@ -1,6 +1,7 @@
 // The Slack Web API as the Slack sink uses it: single calls with no retries (the store's outbox owns retries), the
-// external file upload flow, and posts paced per channel. Each answer goes through the outcome table.
-import { setTimeout as sleep } from "node:timers/promises";
+// external file upload flow, and posts paced per channel by priority. A 429 holds what it limited (the channel, or the
+// method's tier) for every delivery loop until its Retry-After has passed. Each answer goes through the outcome table.
+import { DestinationPacer } from "./destination-pacer.ts";
 import { originOf, sendHttp } from "./http-delivery.ts";
 import { type ErrorNameRule, judge, type ServiceApi, type SinkFailure } from "./outcome-table.ts";
 
@@ -131,55 +132,40 @@ export const SLACK_WEB_API: ServiceApi = {
 };
 
 /**
- * Waits for a channel's next free slot before a post. Not a retry: a thread reply right after its message would
- * otherwise meet Slack's one-message-per-second limit on nearly every first delivery.
+ * What a person needs first goes first on a channel: a group's headline (its first message) before thread details,
+ * charts last. Posts and replies share the channel's one-per-second pace, as they share Slack's limit.
  */
-class ChannelPacer {
-  readonly #intervalMs: number;
-  readonly #nextPostAt = new Map<string, number>();
-  /** A channel name the sink was configured with, to the ID Slack answered with: both are one channel. */
-  readonly #ids = new Map<string, string>();
+export const SLACK_PRIORITY = { headline: 0, detail: 1, chart: 2 } as const;
+export type SlackPriority = (typeof SLACK_PRIORITY)[keyof typeof SLACK_PRIORITY];
 
-  constructor(intervalMs: number) {
-    this.#intervalMs = intervalMs;
-  }
-
-  async wait(channel: string): Promise<void> {
-    const key = this.#ids.get(channel) ?? channel;
-    const now = Date.now();
-    const at = Math.max(now, this.#nextPostAt.get(key) ?? 0);
-    this.#nextPostAt.set(key, at + this.#intervalMs);
-    if (at > now) await sleep(at - now);
-  }
-
-  /** Slack answers a post with the channel's ID; a post by name and one by ID share the channel's slots from then on. */
-  learn(asked: string, id: string): void {
-    if (asked === id || this.#ids.get(asked) === id) return;
-    this.#ids.set(asked, id);
-    const next = Math.max(this.#nextPostAt.get(asked) ?? 0, this.#nextPostAt.get(id) ?? 0);
-    this.#nextPostAt.delete(asked);
-    this.#nextPostAt.set(id, next);
-  }
-}
+/** Slack's tiers for the methods not paced per channel (protocols.md 2.4): Tier 3 50+ a minute, Tier 4 100+. */
+const UPDATE_INTERVAL_MS = 1200;
+const UPLOAD_URL_INTERVAL_MS = 600;
 
 export class SlackWebApiClient {
   readonly #token: string;
   readonly #apiUrl: string;
   readonly #origin: string;
   readonly #timeoutMs: number;
-  readonly #pacer: ChannelPacer;
+  /** Per channel: posts, replies and completed uploads, the most urgent first. */
+  readonly #channels: DestinationPacer;
+  /** Per method, for chat.update and files.getUploadURLExternal (their limits are per workspace, not per channel). */
+  readonly #tiers = new Map<string, DestinationPacer>([
+    ["chat.update", new DestinationPacer({ kind: "interval", intervalMs: UPDATE_INTERVAL_MS })],
+    ["files.getUploadURLExternal", new DestinationPacer({ kind: "interval", intervalMs: UPLOAD_URL_INTERVAL_MS })],
+  ]);
 
   constructor(options: SlackWebApiClientOptions) {
     this.#token = options.botToken;
     this.#apiUrl = options.apiUrl.replace(/\/+$/, "");
     this.#origin = originOf(this.#apiUrl);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#pacer = new ChannelPacer(options.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS);
+    this.#channels = new DestinationPacer({ kind: "interval", intervalMs: options.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS });
   }
 
-  /** chat.postMessage, paced per channel; answers where the message is: the channel ID and its ts. */
-  async postMessage(args: Json & { channel: string }, about?: string): Promise<SlackPosted> {
-    await this.#pacer.wait(args.channel);
+  /** chat.postMessage, paced per channel by priority; answers where the message is: the channel ID and its ts. */
+  async postMessage(args: Json & { channel: string }, priority: SlackPriority, about?: string): Promise<SlackPosted> {
+    await this.#channels.acquire(args.channel, priority);
     const answer = await this.call("chat.postMessage", { ...args, unfurl_links: false, unfurl_media: false }, about);
     if (!answer.ok) return answer;
     const { channel, ts } = answer.body;
@@ -187,12 +173,14 @@ export class SlackWebApiClient {
       const error = this.#describe("chat.postMessage", args, "answered ok without channel and ts", about);
       return { ok: false, outcome: { status: "failed", code: "invalid_response", error } };
     }
-    this.#pacer.learn(args.channel, channel);
+    // Slack answers with the channel's ID: a post by name and one by ID share the channel's pace from then on.
+    this.#channels.alias(args.channel, channel);
     return { ok: true, channel, ts };
   }
 
-  /** chat.update: a separate rate tier (Tier 3), so not paced with the posts. */
-  updateMessage(args: Json & { channel: string; ts: string }, about?: string): Promise<SlackAnswer> {
+  /** chat.update: a separate rate tier (Tier 3), so paced on its own, not with the channel's posts. */
+  async updateMessage(args: Json & { channel: string; ts: string }, about?: string): Promise<SlackAnswer> {
+    await this.#tiers.get("chat.update")?.acquire("chat.update");
     return this.call("chat.update", args, about);
   }
 
@@ -205,6 +193,7 @@ export class SlackWebApiClient {
     file: SlackFile,
     where: { channel: string; threadTs: string },
   ): Promise<{ ok: true; fileId: string } | { ok: false; why: string }> {
+    await this.#tiers.get("files.getUploadURLExternal")?.acquire("files.getUploadURLExternal");
     const asked = await this.call("files.getUploadURLExternal", {
       filename: file.filename,
       length: file.bytes.length,
@@ -218,7 +207,7 @@ export class SlackWebApiClient {
     const uploaded = await this.#upload(uploadUrl, file.bytes);
     if (uploaded !== undefined) return { ok: false, why: `the upload ${uploaded}` };
     // Completing the upload posts the file into the thread: a message like any other for the channel's limit.
-    await this.#pacer.wait(where.channel);
+    await this.#channels.acquire(where.channel, SLACK_PRIORITY.chart);
     const completed = await this.call("files.completeUploadExternal", {
       files: [{ id: fileId, title: file.title }],
       channel_id: where.channel,
@@ -238,8 +227,18 @@ export class SlackWebApiClient {
       maxResponseBytes: MAX_ANSWER_BYTES,
     });
     const judged = judge(exchange, SLACK_WEB_API, { what: this.#describe(method, args, undefined, about), secrets: [this.#token] });
-    if (!judged.delivered) return { ok: false, outcome: judged.outcome };
+    if (!judged.delivered) {
+      if (judged.outcome.status === "retry" && judged.outcome.rateLimited === true) this.#hold(method, args, judged.outcome.retryAfterMs);
+      return { ok: false, outcome: judged.outcome };
+    }
     return { ok: true, body: parseJson(judged.response.body) ?? {} };
+  }
+
+  /** A 429 limits what Slack counts the call against: the channel for posts, else the method's tier. */
+  #hold(method: string, args: Json, retryAfterMs = SLACK_WEB_API.rateLimitWaitMs): void {
+    const channel = method === "chat.postMessage" ? args.channel : method === "files.completeUploadExternal" ? args.channel_id : undefined;
+    if (typeof channel === "string") this.#channels.hold(channel, retryAfterMs);
+    else this.#tiers.get(method)?.hold(method, retryAfterMs);
   }
 
   /** POSTs the bytes to the pre-signed upload URL; the token stays out of it because the URL itself authorises the upload. */

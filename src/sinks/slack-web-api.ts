@@ -9,7 +9,7 @@ import { renderResolvedReply, renderSlackThreadReply } from "../render/slack-thr
 import { serviceText } from "./http-delivery.ts";
 import type { SinkFailure } from "./outcome-table.ts";
 import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
-import { SlackWebApiClient, type SlackPosted } from "./slack-web-api-client.ts";
+import { SLACK_PRIORITY, SlackWebApiClient, type SlackPosted } from "./slack-web-api-client.ts";
 
 export interface SlackChart {
   png: Buffer;
@@ -99,8 +99,15 @@ function chartFilename(d: Diagnosis): string {
   return `${name.replace(/^-+|-+$/g, "").slice(0, 60) || "diagnosis"}-chart.png`;
 }
 
+/**
+ * Deliveries in flight at once: each waits in the channel's queue, so a storm's headlines are all in hand to overtake
+ * the thread details of the groups before them. Posting stays one message per second per channel whatever this is.
+ */
+const DELIVERIES_IN_FLIGHT = 64;
+
 export class SlackWebApiSink implements Sink {
   readonly name = "slack";
+  readonly concurrency = DELIVERIES_IN_FLIGHT;
   readonly #client: SlackWebApiClient;
   readonly #token: string;
   readonly #channel: string;
@@ -216,11 +223,15 @@ export class SlackWebApiSink implements Sink {
   }
 
   #postMessage(d: Diagnosis): Promise<SlackPosted> {
-    return this.#client.postMessage({ channel: this.#channel, ...renderSlackMessage(d) });
+    return this.#client.postMessage({ channel: this.#channel, ...renderSlackMessage(d) }, SLACK_PRIORITY.headline);
   }
 
   #reply(state: SlackWebApiState, reply: { text: string; blocks: unknown[] }): Promise<SlackPosted> {
-    return this.#client.postMessage({ channel: state.channel, thread_ts: state.ts, ...reply }, `reply under ${state.ts}`);
+    return this.#client.postMessage(
+      { channel: state.channel, thread_ts: state.ts, ...reply },
+      SLACK_PRIORITY.detail,
+      `reply under ${state.ts}`,
+    );
   }
 
   /** Uploads the chart into the thread. Never fails the delivery: says what happened, for the outcome's detail. */

@@ -2,6 +2,7 @@
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { leadingAlert } from "../render/alert-facts.ts";
 import { renderSlackMessage } from "../render/slack-blocks.ts";
+import { DestinationPacer } from "./destination-pacer.ts";
 import { originOf, sendHttp } from "./http-delivery.ts";
 import { judge, type ServiceApi } from "./outcome-table.ts";
 import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
@@ -10,9 +11,19 @@ export interface SlackWebhookSinkOptions {
   /** A secret: the path is the token. It never appears in an outcome. */
   webhookUrl: string;
   timeoutMs?: number;
+  /**
+   * The least time between two posts; none by default. Slack allows a webhook "1 per second, short bursts >1 allowed"
+   * without saying how long a burst, so the sink sends as Slack takes them, stops every loop on a 429, and keeps to
+   * one a second for a minute after it.
+   */
+  postIntervalMs?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_POST_INTERVAL_MS = 0;
+/** Slack's "1 per second" for webhooks, kept for a minute after each 429. */
+const AFTER_429_INTERVAL_MS = 1000;
+const AFTER_429_FOR_MS = 60_000;
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
@@ -36,8 +47,18 @@ export class SlackWebhookSink implements Sink {
   readonly #timeoutMs: number;
   readonly #origin: string;
   readonly #secrets: string[];
+  /** Paces posts to the webhook, and holds every delivery loop after a 429 until its Retry-After has passed. */
+  readonly #pacer: DestinationPacer;
 
   constructor(options: SlackWebhookSinkOptions) {
+    // One post at a time (a second would be out before a 429 could hold it); Slack takes about one a second anyway.
+    // After a 429 the webhook is paced at Slack's one a second for a while, so a storm meets one 429, not one a message.
+    this.#pacer = new DestinationPacer({
+      kind: "interval",
+      intervalMs: options.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS,
+      afterHold: { intervalMs: Math.max(options.postIntervalMs ?? 0, AFTER_429_INTERVAL_MS), forMs: AFTER_429_FOR_MS },
+      serial: true,
+    });
     this.#webhookUrl = options.webhookUrl;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#origin = originOf(options.webhookUrl);
@@ -57,18 +78,30 @@ export class SlackWebhookSink implements Sink {
   }
 
   async #post(message: ReturnType<typeof renderSlackMessage>): Promise<SinkOutcome> {
-    const exchange = await sendHttp({
-      method: "POST",
-      url: this.#webhookUrl,
-      headers: { "Content-Type": "application/json; charset=utf-8", Accept: "application/json, text/plain" },
-      body: JSON.stringify(message),
-      timeoutMs: this.#timeoutMs,
-      maxResponseBytes: MAX_RESPONSE_BYTES,
-    });
-    const judged = judge(exchange, SLACK_WEBHOOK_API, { what: `Slack webhook at ${this.#origin}`, secrets: this.#secrets });
-    return judged.delivered ? { status: "delivered" } : judged.outcome;
+    const release = await this.#pacer.acquire(WEBHOOK);
+    try {
+      const exchange = await sendHttp({
+        method: "POST",
+        url: this.#webhookUrl,
+        headers: { "Content-Type": "application/json; charset=utf-8", Accept: "application/json, text/plain" },
+        body: JSON.stringify(message),
+        timeoutMs: this.#timeoutMs,
+        maxResponseBytes: MAX_RESPONSE_BYTES,
+      });
+      const judged = judge(exchange, SLACK_WEBHOOK_API, { what: `Slack webhook at ${this.#origin}`, secrets: this.#secrets });
+      if (judged.delivered) return { status: "delivered" };
+      if (judged.outcome.status === "retry" && judged.outcome.rateLimited === true) {
+        this.#pacer.hold(WEBHOOK, judged.outcome.retryAfterMs ?? SLACK_WEBHOOK_API.rateLimitWaitMs);
+      }
+      return judged.outcome;
+    } finally {
+      release();
+    }
   }
 }
+
+/** A sink posts to one webhook URL, so its pacer has one destination. */
+const WEBHOOK = "webhook";
 
 /** The URL, its path and every path segment: Slack could echo any of them, and the last segment is the token. */
 function secretsIn(webhookUrl: string): string[] {

@@ -1,6 +1,7 @@
-// Tests for the Slack Web API client's own job: pacing posts per channel, whichever way the channel is named.
+// Tests for the Slack Web API client's own job: pacing posts per channel by priority, whichever way the channel is
+// named, and holding a channel after a 429 for every caller.
 import { afterEach, describe, expect, it } from "vitest";
-import { SlackWebApiClient } from "../../src/sinks/slack-web-api-client.ts";
+import { SLACK_PRIORITY, SlackWebApiClient } from "../../src/sinks/slack-web-api-client.ts";
 import { type SlackWebApiStandIn, startSlackWebApiStandIn } from "../support/slack-web-api-standin.ts";
 
 const INTERVAL_MS = 300;
@@ -24,7 +25,7 @@ describe("SlackWebApiClient", () => {
   /** How long one post took, waiting included. */
   async function timed(slack: SlackWebApiClient, channel: string): Promise<number> {
     const startedAt = performance.now();
-    const posted = await slack.postMessage({ channel, text: `to ${channel}` });
+    const posted = await slack.postMessage({ channel, text: `to ${channel}` }, SLACK_PRIORITY.headline);
     expect(posted.ok).toBe(true);
     return performance.now() - startedAt;
   }
@@ -44,9 +45,47 @@ describe("SlackWebApiClient", () => {
     expect(await timed(slack, "#alerts")).toBeGreaterThanOrEqual(INTERVAL_MS - 150);
   });
 
+  it("lets a waiting headline overtake waiting thread replies, keeping one post per interval", async () => {
+    // Four posts at the test's 300 ms pace: the stand-in allows 4 a second so the test stays short; the order is the point.
+    standIn = await startSlackWebApiStandIn({ channels: CHANNELS, rateLimits: { "chat.postMessage": { perSecond: 4, burst: 3 } } });
+    const slack = new SlackWebApiClient({ botToken: standIn.token, apiUrl: standIn.apiUrl, postIntervalMs: INTERVAL_MS });
+    const order: string[] = [];
+    const post = async (text: string, priority: (typeof SLACK_PRIORITY)[keyof typeof SLACK_PRIORITY]) => {
+      const posted = await slack.postMessage({ channel: "C0ALERTS01", text }, priority);
+      if (!posted.ok) throw new Error(posted.outcome.error);
+      order.push(text);
+    };
+    // The first post goes at once; the rest queue behind it and leave by priority.
+    await Promise.all([
+      post("first", SLACK_PRIORITY.headline),
+      post("chart", SLACK_PRIORITY.chart),
+      post("reply", SLACK_PRIORITY.detail),
+      post("headline", SLACK_PRIORITY.headline),
+    ]);
+    expect(standIn.messages.map((m) => m.text)).toEqual(["first", "headline", "reply", "chart"]);
+    expect(order).toEqual(["first", "headline", "reply", "chart"]);
+    expect(standIn.rateLimits.sent429).toBe(0);
+  });
+
+  it("holds the channel for every caller after a 429 until its Retry-After has passed", async () => {
+    standIn = await startSlackWebApiStandIn({ channels: CHANNELS });
+    // Paced faster than the stand-in's one a second, so the burst of three runs out and Slack answers 429.
+    const slack = new SlackWebApiClient({ botToken: standIn.token, apiUrl: standIn.apiUrl, postIntervalMs: 300 });
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => slack.postMessage({ channel: "C0ALERTS01", text: `m${i}` }, SLACK_PRIORITY.detail)),
+    );
+    expect(standIn.rateLimits.sent429).toBe(1);
+    expect(standIn.rateLimits.ignored429).toBe(0);
+    const limited = results.filter((r) => !r.ok);
+    expect(limited).toEqual([expect.objectContaining({ outcome: expect.objectContaining({ rateLimited: true, retryAfterMs: 1000 }) })]);
+    const arrivals = standIn.rateLimits.requests.map((r) => r.at);
+    const limitedAt = standIn.rateLimits.requests.findIndex((r) => r.limited);
+    expect(arrivals[limitedAt + 1]! - arrivals[limitedAt]!).toBeGreaterThanOrEqual(950);
+  });
+
   it("answers a refusal with the outcome to report, never a thrown error", async () => {
     const slack = await client();
-    const posted = await slack.postMessage({ channel: "#no-such-channel", text: "hello" });
+    const posted = await slack.postMessage({ channel: "#no-such-channel", text: "hello" }, SLACK_PRIORITY.headline);
     expect(posted).toMatchObject({ ok: false, outcome: { status: "failed", code: "channel_not_found" } });
   });
 });
