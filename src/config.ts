@@ -43,6 +43,8 @@ export interface Config {
   logLevel: string;
   bodyLimitBytes: number;
   dedupWindowMs: number;
+  /** This many distinct firing alert groups received within `windowMs` in one cluster make a storm. */
+  storm: { minGroups: number; windowMs: number };
   stepTimeoutMs: number;
   playbookDeadlineMs: number;
   /** How long a replica owns a notification it took; after that (it died) another takes it again. */
@@ -266,6 +268,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     logLevel,
     bodyLimitBytes: integer("BODY_LIMIT_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     dedupWindowMs: integer("DEDUP_WINDOW_SECONDS", 600, 0, 86_400) * 1000,
+    storm: {
+      minGroups: integer("STORM_MIN_GROUPS", 5, 2, 10_000),
+      windowMs: integer("STORM_WINDOW_SECONDS", 120, 10, 3600) * 1000,
+    },
     stepTimeoutMs: integer("STEP_TIMEOUT_SECONDS", 5, 1, 300) * 1000,
     playbookDeadlineMs: integer("PLAYBOOK_DEADLINE_SECONDS", 25, 1, 600) * 1000,
     workLeaseMs: workLeaseMs(),

@@ -285,6 +285,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     pollIntervalMs: overrides.pollIntervalMs,
     leaseMs: overrides.leaseMs ?? config.workLeaseMs,
     onCompleted: () => deliveries.wake(),
+    storm: { minGroups: config.storm.minGroups, windowMs: config.storm.windowMs, clusterLabel: config.clusterLabel },
     diagnose: (notification, plainOnly) =>
       diagnose(notification.id, notification.payload, {
         playbooks,
@@ -318,6 +319,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     auth: config.auth,
     bodyLimitBytes: config.bodyLimitBytes,
     dedupWindowMs: config.dedupWindowMs,
+    clusterLabel: config.clusterLabel,
     onStored: () => notifications.wake(),
     readiness: async () => (playbooks.length === 0 ? `no playbooks loaded from ${config.rulesDir}` : undefined),
     logger: logger.child({ component: "http" }),

@@ -149,6 +149,20 @@ describe("loadConfig", () => {
     expect(configErrorFor({ ...OPEN, DELIVERY_RETRY_AFTER_MAX_SECONDS: "86401" }).message).toContain("DELIVERY_RETRY_AFTER_MAX_SECONDS");
   });
 
+  it("makes a storm of 5 alert groups in 2 minutes by default, and reads STORM_MIN_GROUPS and STORM_WINDOW_SECONDS", () => {
+    expect(loadConfig(OPEN).storm).toEqual({ minGroups: 5, windowMs: 120_000 });
+    expect(loadConfig({ ...OPEN, STORM_MIN_GROUPS: "20", STORM_WINDOW_SECONDS: "300" }).storm).toEqual({
+      minGroups: 20,
+      windowMs: 300_000,
+    });
+  });
+
+  it("refuses a storm of fewer than 2 groups or a window that is not a whole number of seconds from 10 to 3600", () => {
+    expect(configErrorFor({ ...OPEN, STORM_MIN_GROUPS: "1" }).message).toBe("STORM_MIN_GROUPS=1 is not a whole number from 2 to 10000");
+    expect(configErrorFor({ ...OPEN, STORM_WINDOW_SECONDS: "2.5" }).message).toContain("STORM_WINDOW_SECONDS=2.5");
+    expect(configErrorFor({ ...OPEN, STORM_WINDOW_SECONDS: "7200" }).message).toContain("from 10 to 3600");
+  });
+
   it("keeps reports off by default, with week-long links and a month of retention", () => {
     expect(loadConfig(OPEN).reports).toEqual({ signingSecret: undefined, linkTtlHours: 168, retentionDays: 30 });
   });

@@ -160,4 +160,39 @@ export interface Diagnosis {
   truncatedAlerts: number;
   alerts: AlertDiagnosis[];
   createdAt: string;
+  /** Set when the group arrived in a storm (README, "Storms"): what the other groups of the cluster say. */
+  storm?: StormMembership;
+}
+
+/** A group's diagnosis in one line, as the storm it belongs to groups it: its verdict and headline cause. */
+export interface GroupVerdict {
+  /** "none" when no playbook ran on any of its alerts. */
+  verdict: Verdict | "none";
+  /** The headline cause (the first holding cause of the first alert with one), when the verdict is "cause". */
+  cause?: { id: string; title: string; summary: string };
+  /** What the group is about, for a list of groups: its job, service, container, pod or alert name. */
+  name: string;
+}
+
+/** The storm a group is part of, as seen from the store when the group was diagnosed. */
+export interface StormMembership {
+  /** Distinct firing alert groups of the cluster in the window, this one included. */
+  groups: number;
+  /** The cluster label's value; "" when the alerts carry none (a single cluster). */
+  cluster: string;
+  windowSeconds: number;
+  /** The cause on a shared component most of the diagnosed groups point to, when there is one. */
+  sharedCause?: SharedCause;
+  /** Groups of the storm with this group's verdict (same headline cause, or the same absence of one), this one included. */
+  sameVerdict: number;
+}
+
+export interface SharedCause {
+  /** The shared component, as a phrase: "the API server", "etcd", "an admission webhook". */
+  component: string;
+  /** The cause most of those groups name, by its playbook id and title. */
+  causeId: string;
+  title: string;
+  /** How many groups point to the component. */
+  groups: number;
 }

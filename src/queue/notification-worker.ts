@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import type { Store, StoredNotification } from "../store/store.ts";
 import { createPoller, type Poller } from "./poller.ts";
+import { lookUpStorm, type StormSettings } from "./storm-lookup.ts";
 
 export interface NotificationWorkerOptions {
   store: Store;
@@ -18,6 +19,8 @@ export interface NotificationWorkerOptions {
   /** After this many takes, the playbooks are skipped (a poison notification must not block the queue forever). */
   maxAttempts?: number;
   onCompleted?: (diagnosis: Diagnosis) => void;
+  /** When set, a diagnosis made during a storm of its cluster says so (README, "Storms"). */
+  storm?: StormSettings;
 }
 
 export function createNotificationWorker(options: NotificationWorkerOptions): Poller {
@@ -29,6 +32,15 @@ export function createNotificationWorker(options: NotificationWorkerOptions): Po
     const plainOnly = notification.attempts > maxAttempts;
     if (plainOnly) log.warn({ attempts: notification.attempts }, "notification failed too often: delivering it without playbooks");
     const diagnosis = await options.diagnose(notification, plainOnly);
+    if (options.storm !== undefined) {
+      const settings = options.storm;
+      // The storm line adds context; a store that cannot answer now must not hold up the diagnosis itself.
+      const storm = await lookUpStorm(options.store, settings, notification, diagnosis).catch((error: unknown) => {
+        log.warn({ err: error }, "could not count the alert groups of a storm: delivering without the storm line");
+        return undefined;
+      });
+      if (storm !== undefined) diagnosis.storm = storm;
+    }
     await options.store.completeNotification(notification.id, diagnosis, options.sinks);
     log.info({ alerts: diagnosis.alerts.length, partial: diagnosis.alerts.some((a) => a.partial) }, "diagnosis ready");
     options.onCompleted?.(diagnosis);

@@ -18,6 +18,7 @@ import {
   truncate,
   whereLabels,
 } from "./alert-facts.ts";
+import { stormLine } from "./storm-line.ts";
 
 export type PagerDutySeverity = SeverityLevel;
 export type PagerDutyEventAction = "trigger" | "acknowledge" | "resolve";
@@ -149,6 +150,7 @@ function customDetails(d: Diagnosis, lead: AlertDiagnosis | undefined, detail: D
     cause: h !== undefined ? (h.label === "Probable cause" ? h.text : `${h.label}: ${h.text}`) : (cause?.summary ?? null),
     confidence: h?.confidence ?? null,
     ...(notChecked !== undefined ? { not_checked: notChecked } : {}),
+    ...stormDetail(d),
     evidence: cause?.evidence.map((e) => e.text) ?? [],
     remediation: cause?.remediation ?? [],
     partial: d.alerts.some((a) => a.partial),
@@ -156,6 +158,10 @@ function customDetails(d: Diagnosis, lead: AlertDiagnosis | undefined, detail: D
     truncated_alerts: d.truncatedAlerts,
     alerts: d.alerts.map((a) => alertDetails(a, detail)),
   };
+}
+
+function stormDetail(d: Diagnosis): { storm?: string } {
+  return d.storm === undefined ? {} : { storm: truncate(stormLine(d.storm), FIELD_MAX) };
 }
 
 /** The note that replaces custom_details when even the trimmed version is too big; it carries only bounded fields. */
@@ -167,6 +173,7 @@ function tooLargeNote(d: Diagnosis, lead: AlertDiagnosis | undefined): Record<st
     cause: h !== undefined ? truncate(h.label === "Probable cause" ? h.text : `${h.label}: ${h.text}`, FIELD_MAX) : null,
     confidence: h?.confidence ?? null,
     remediation: cause?.remediation[0] !== undefined ? truncate(cause.remediation[0], FIELD_MAX) : null,
+    ...stormDetail(d),
     partial: d.alerts.some((a) => a.partial),
     alert_count: totalAlertCount(d),
   };

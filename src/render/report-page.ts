@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import type { AlertDiagnosis, Diagnosis, LogExcerpt, ResultTable } from "../model/diagnosis.ts";
 import { alertName, confidenceText, headline, httpUrl, LINK_KINDS, LINK_TEXT } from "./alert-facts.ts";
 import { renderChartSvg } from "./chart.ts";
+import { stormLine } from "./storm-line.ts";
 
 export interface ReportPageOptions {
   /** Shown in the footer; the time the page was produced. */
@@ -201,6 +202,7 @@ export function renderReportPage(d: Diagnosis, options: ReportPageOptions = {}):
   const body = [
     `<header><h1>${escapeHtml(title)}</h1><p>${escapeHtml(d.status)} · received ${escapeHtml(d.createdAt)} · receiver ${escapeHtml(d.receiver)}</p></header>`,
     `<main>`,
+    d.storm !== undefined ? `<p class="storm">${escapeHtml(stormLine(d.storm))}</p>` : "",
     labelsTable(d.commonLabels, "Labels common to the group"),
     ...d.alerts.map((a, i) => alertSection(a, i)),
     d.truncatedAlerts > 0 ? `<p>${d.truncatedAlerts} more alerts were left out by Alertmanager.</p>` : "",

@@ -19,6 +19,7 @@ import {
   truncate,
   whereLabels,
 } from "./alert-facts.ts";
+import { stormLine } from "./storm-line.ts";
 
 export interface SlackPlainText {
   type: "plain_text";
@@ -362,6 +363,7 @@ function resolvedAttachmentBlocks(d: Diagnosis, quote: string | undefined): Slac
 export function renderSlackMessage(d: Diagnosis, options: { quote?: string } = {}): SlackMessage {
   const color = SEVERITY_COLOUR[severityKey(d)];
   const blocks: SlackBlock[] = [header(d), groupContext(d)];
+  if (d.storm !== undefined) blocks.push(section(`🌩️ ${safeMrkdwn(stormLine(d.storm), CAUSE_SUMMARY)}`));
   const attachmentBlocks =
     d.status === "resolved"
       ? resolvedAttachmentBlocks(d, options.quote)

@@ -13,6 +13,7 @@ import {
   totalAlertCount,
   whereLabels,
 } from "./alert-facts.ts";
+import { stormLine } from "./storm-line.ts";
 
 /**
  * Alert data goes straight to a terminal, so control characters are shown, not obeyed:
@@ -144,9 +145,13 @@ function groupHeadline(d: Diagnosis): string {
   return printable(`${d.status.toUpperCase()} ${groupAlertNames(d).join(", ")} (${count}, receiver ${d.receiver})`);
 }
 
+function stormLines(d: Diagnosis): string[] {
+  return d.storm === undefined ? [] : [printable(stormLine(d.storm))];
+}
+
 /** The full diagnosis as plain text: one block per alert, separated by a blank line. */
 export function renderText(d: Diagnosis): string {
-  const blocks = [[groupHeadline(d), `Group: ${printable(d.groupKey)}`]];
+  const blocks = [[groupHeadline(d), `Group: ${printable(d.groupKey)}`, ...stormLines(d)]];
   for (const a of d.alerts) blocks.push(a.playbook === null ? plainAlertLines(a) : diagnosedAlertLines(a));
   if (d.truncatedAlerts > 0) blocks.push([`${d.truncatedAlerts} more alerts were dropped by Alertmanager (max_alerts).`]);
   return `${blocks.map((lines) => lines.join("\n")).join("\n\n")}\n`;
@@ -156,7 +161,7 @@ const NOTE_EVIDENCE = 5;
 
 /** A short note for an incident timeline: per alert the top cause, its strongest evidence and the remediation. */
 export function renderPlainTextNote(d: Diagnosis): string {
-  const blocks = [[groupHeadline(d)]];
+  const blocks = [[groupHeadline(d), ...stormLines(d)]];
   for (const a of d.alerts) {
     const lines = [headerLine(a)];
     const cause = topCause(a);

@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import addFormats from "ajv-formats";
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
 import type { Config } from "../config.ts";
+import { notificationCluster } from "../diagnosis/notification-cluster.ts";
 import type { Metrics } from "../metrics.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../model/alertmanager.ts";
 import type { Store } from "../store/store.ts";
@@ -16,6 +17,8 @@ export interface AppDependencies {
   auth: Config["auth"];
   bodyLimitBytes: number;
   dedupWindowMs: number;
+  /** The label naming the cluster: each notification is stored with its value, to count storms per cluster. */
+  clusterLabel?: string;
   /** Wakes the worker so a stored notification is picked up at once rather than at the next poll. */
   onStored?: () => void;
   /** Beyond the store: e.g. whether the rules loaded. */
@@ -212,6 +215,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
           payload,
           receivedAt: new Date(),
           dedupWindowMs: deps.dedupWindowMs,
+          cluster: notificationCluster(payload, deps.clusterLabel ?? "cluster"),
         });
       } catch (error) {
         deps.metrics.rejected.inc({ reason: "store_unavailable" });

@@ -3,16 +3,18 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import { Pool, type PoolClient } from "pg";
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
+import { groupVerdictOf } from "../diagnosis/group-verdict.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { LastWrite } from "./last-write.ts";
 import { postgresMigrations } from "./migrations/postgres.ts";
-import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
+import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, recentGroupsFromRows, textColumn } from "./rows.ts";
 import type {
   DeliveryResult,
   DeliverySinkFilter,
   InsertResult,
   ListedDiagnosis,
   QueueDepth,
+  RecentGroup,
   Store,
   StoredDelivery,
   StoredNotification,
@@ -95,6 +97,7 @@ export class PostgresStore implements Store {
     payload: AlertmanagerPayload;
     receivedAt: Date;
     dedupWindowMs: number;
+    cluster?: string;
   }): Promise<InsertResult> {
     const receivedAt = input.receivedAt.getTime();
     const payload = JSON.stringify(input.payload);
@@ -115,9 +118,9 @@ export class PostgresStore implements Store {
 
         const id = randomUUID();
         await client.query(
-          `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts)
-           VALUES ($1, $2, $3, 'pending', $4, $5, 0)`,
-          [id, input.dedupKey, input.payload.groupKey, payload, receivedAt],
+          `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts, cluster, firing)
+           VALUES ($1, $2, $3, 'pending', $4, $5, 0, $6, $7)`,
+          [id, input.dedupKey, input.payload.groupKey, payload, receivedAt, input.cluster ?? "", input.payload.status === "firing"],
         );
         return { id, duplicate: false };
       });
@@ -162,9 +165,9 @@ export class PostgresStore implements Store {
 
         await client.query(
           `UPDATE notifications
-              SET status = 'done', diagnosis = $2, finished_at = $3, lease_owner = NULL, lease_until = NULL
+              SET status = 'done', diagnosis = $2, finished_at = $3, lease_owner = NULL, lease_until = NULL, verdict = $4
             WHERE id = $1`,
-          [id, diagnosisJson, nowMs],
+          [id, diagnosisJson, nowMs, JSON.stringify(groupVerdictOf(diagnosis))],
         );
         const uniqueSinks = [...new Set(sinks)];
         if (uniqueSinks.length === 0) return;
@@ -281,6 +284,19 @@ export class PostgresStore implements Store {
       const row = (await this.#pool.query("SELECT diagnosis FROM notifications WHERE id = $1", [notificationId])).rows[0];
       if (row === undefined || row.diagnosis === null) return null;
       return parseJson<Diagnosis>(textColumn(row, "diagnosis"));
+    });
+  }
+
+  async recentFiringGroups(query: { cluster: string; until: Date; windowMs: number }): Promise<RecentGroup[]> {
+    return this.#guard("cannot read the recent alert groups", async () => {
+      const until = query.until.getTime();
+      const result = await this.#pool.query(
+        `SELECT group_key, received_at, verdict FROM notifications
+          WHERE firing AND cluster = $1 AND received_at > $2::bigint - $3::bigint AND received_at <= $2::bigint
+          ORDER BY received_at, seq`,
+        [query.cluster, until, Math.max(0, query.windowMs)],
+      );
+      return recentGroupsFromRows(result.rows);
     });
   }
 

@@ -1,7 +1,7 @@
 // Reading rows back, the same for every store: typed columns that say what was wrong, and notification and delivery rows.
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
-import type { Diagnosis } from "../model/diagnosis.ts";
-import type { ListedDiagnosis, StoredDelivery, StoredNotification } from "./store.ts";
+import type { Diagnosis, GroupVerdict } from "../model/diagnosis.ts";
+import type { ListedDiagnosis, RecentGroup, StoredDelivery, StoredNotification } from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -55,4 +55,23 @@ export function deliveryFromRow(row: Row): StoredDelivery {
     diagnosis: parseJson<Diagnosis>(textColumn(row, "diagnosis")),
     attempts: integerColumn(row, "attempts"),
   };
+}
+
+/**
+ * Rows with group_key, received_at and verdict (NULL until diagnosed), oldest first: one RecentGroup per group, with
+ * its first receipt and its latest verdict.
+ */
+export function recentGroupsFromRows(rows: readonly Row[]): RecentGroup[] {
+  const groups = new Map<string, RecentGroup>();
+  for (const row of rows) {
+    const groupKey = textColumn(row, "group_key");
+    const verdict = row.verdict === null || row.verdict === undefined ? null : parseJson<GroupVerdict>(textColumn(row, "verdict"));
+    const known = groups.get(groupKey);
+    if (known === undefined) {
+      groups.set(groupKey, { groupKey, firstReceivedAt: new Date(integerColumn(row, "received_at")).toISOString(), verdict });
+    } else if (verdict !== null) {
+      known.verdict = verdict;
+    }
+  }
+  return [...groups.values()];
 }

@@ -4,16 +4,18 @@ import { accessSync, constants, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
+import { groupVerdictOf } from "../diagnosis/group-verdict.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { LastWrite } from "./last-write.ts";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
-import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, textColumn } from "./rows.ts";
+import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, recentGroupsFromRows, textColumn } from "./rows.ts";
 import type {
   DeliveryResult,
   DeliverySinkFilter,
   InsertResult,
   ListedDiagnosis,
   QueueDepth,
+  RecentGroup,
   Store,
   StoredDelivery,
   StoredNotification,
@@ -93,6 +95,7 @@ export class SqliteStore implements Store {
     payload: AlertmanagerPayload;
     receivedAt: Date;
     dedupWindowMs: number;
+    cluster?: string;
   }): Promise<InsertResult> {
     const receivedAt = input.receivedAt.getTime();
     const payload = JSON.stringify(input.payload);
@@ -107,9 +110,17 @@ export class SqliteStore implements Store {
 
         const id = randomUUID();
         this.#statement(
-          `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts)
-           VALUES (:id, :dedupKey, :groupKey, 'pending', :payload, :receivedAt, 0)`,
-        ).run({ id, dedupKey: input.dedupKey, groupKey: input.payload.groupKey, payload, receivedAt });
+          `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts, cluster, firing)
+           VALUES (:id, :dedupKey, :groupKey, 'pending', :payload, :receivedAt, 0, :cluster, :firing)`,
+        ).run({
+          id,
+          dedupKey: input.dedupKey,
+          groupKey: input.payload.groupKey,
+          payload,
+          receivedAt,
+          cluster: input.cluster ?? "",
+          firing: input.payload.status === "firing" ? 1 : 0,
+        });
         return { id, duplicate: false };
       });
     return this.#lastWrite.track("storing a notification", payload.length, store, (result) => !result.duplicate);
@@ -145,9 +156,10 @@ export class SqliteStore implements Store {
 
         this.#statement(
           `UPDATE notifications
-              SET status = 'done', diagnosis = :diagnosis, finished_at = :now, lease_owner = NULL, lease_until = NULL
+              SET status = 'done', diagnosis = :diagnosis, finished_at = :now, lease_owner = NULL, lease_until = NULL,
+                  verdict = :verdict
             WHERE id = :id`,
-        ).run({ id, diagnosis: diagnosisJson, now: nowMs });
+        ).run({ id, diagnosis: diagnosisJson, now: nowMs, verdict: JSON.stringify(groupVerdictOf(diagnosis)) });
         // created_at is the notification's receipt time, not now: a group's deliveries go out in the order Alertmanager
         // sent them, even when a later notification (a quick resolve) finishes diagnosis before an earlier one.
         const insertDelivery = this.#statement(
@@ -251,6 +263,16 @@ export class SqliteStore implements Store {
     const row = this.#statement("SELECT diagnosis FROM notifications WHERE id = :id").get({ id: notificationId });
     if (row === undefined || row.diagnosis === null) return null;
     return parseJson<Diagnosis>(textColumn(row, "diagnosis"));
+  }
+
+  async recentFiringGroups(query: { cluster: string; until: Date; windowMs: number }): Promise<RecentGroup[]> {
+    const until = query.until.getTime();
+    const rows = this.#statement(
+      `SELECT group_key, received_at, verdict FROM notifications
+        WHERE firing = 1 AND cluster = :cluster AND received_at > :until - :window AND received_at <= :until
+        ORDER BY received_at, rowid`,
+    ).all({ cluster: query.cluster, until, window: Math.max(0, query.windowMs) });
+    return recentGroupsFromRows(rows);
   }
 
   async listDiagnoses(query: { since: Date; limit: number }): Promise<ListedDiagnosis[]> {

@@ -1,7 +1,7 @@
 // The durable inbox and outbox. One interface; sqlite.ts is the embedded implementation (postgres.ts comes later).
 // Every method is async so that a networked store fits the same shape.
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
-import type { Diagnosis } from "../model/diagnosis.ts";
+import type { Diagnosis, GroupVerdict } from "../model/diagnosis.ts";
 
 export interface StoredNotification {
   id: string;
@@ -43,6 +43,15 @@ export interface ListedDiagnosis {
   diagnosis: Diagnosis;
 }
 
+/** A firing alert group received recently in one cluster: what a storm is counted from. */
+export interface RecentGroup {
+  groupKey: string;
+  /** Its first firing notification within the window. */
+  firstReceivedAt: string;
+  /** The one-line verdict of its latest diagnosed firing notification within the window; null while none is diagnosed. */
+  verdict: GroupVerdict | null;
+}
+
 export interface QueueDepth {
   notifications: number;
   deliveries: number;
@@ -60,6 +69,8 @@ export interface Store {
     payload: AlertmanagerPayload;
     receivedAt: Date;
     dedupWindowMs: number;
+    /** The value of the cluster label its alerts share; "" (the default) when they carry none. */
+    cluster?: string;
   }): Promise<InsertResult>;
   /** Takes the oldest pending notification, or one whose lease expired, and leases it to `worker` for `leaseMs`. */
   claimNotification(worker: string, leaseMs: number, now?: Date): Promise<StoredNotification | null>;
@@ -77,6 +88,11 @@ export interface Store {
   /** Records a send attempt. Delivered is final; a retry or failure reported for a delivery that is no longer running is ignored. */
   finishDelivery(id: string, result: DeliveryResult): Promise<void>;
   getDiagnosis(notificationId: string): Promise<Diagnosis | null>;
+  /**
+   * The distinct alert groups with a firing notification for `cluster` received in the `windowMs` up to and including
+   * `until`, oldest first, each with its latest stored verdict.
+   */
+  recentFiringGroups(query: { cluster: string; until: Date; windowMs: number }): Promise<RecentGroup[]>;
   /** Done notifications received at or after `since`, newest first, at most `limit`. */
   listDiagnoses(query: { since: Date; limit: number }): Promise<ListedDiagnosis[]>;
   /**

@@ -15,6 +15,7 @@ import {
   makeResolvedDiagnosis,
 } from "../support/diagnosis-fixtures.ts";
 import { type PagerDutyStandIn, startPagerDutyStandIn } from "../support/pagerduty-standin.ts";
+import { FIXTURE_STORM, FIXTURE_STORM_LINE } from "../support/storm-fixtures.ts";
 
 const ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6";
 
@@ -157,5 +158,11 @@ describe("renderPagerDutyEvent", () => {
     }
     expect(standIn.rejections).toEqual([]);
     expect(standIn.events.map((e) => e.event_action)).toEqual(["trigger", "trigger", "resolve"]);
+  });
+
+  it("carries the storm line in custom_details when the group is part of a storm", () => {
+    const event = renderPagerDutyEvent(makeDiagnosis({ storm: FIXTURE_STORM }), ROUTING_KEY);
+    expect(event.payload.custom_details?.storm).toBe(FIXTURE_STORM_LINE);
+    expect(renderPagerDutyEvent(makeDiagnosis(), ROUTING_KEY).payload.custom_details).not.toHaveProperty("storm");
   });
 });

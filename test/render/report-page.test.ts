@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { AlertChart } from "../../src/model/diagnosis.ts";
 import { highlight, REPORT_CSP, renderReportPage } from "../../src/render/report-page.ts";
 import { FIXTURE_CAUSE, FIXTURE_REMEDIATION, makeAlert, makeAlertDiagnosis, makeDiagnosis } from "../support/diagnosis-fixtures.ts";
+import { FIXTURE_STORM, FIXTURE_STORM_LINE } from "../support/storm-fixtures.ts";
 
 const HOSTILE = `<script>alert(1)</script>"onmouseover=alert(2) '`;
 
@@ -135,5 +136,10 @@ describe("what each step read", () => {
     expect(html).toContain("&lt;b&gt;kube-apiserver-cp-1&lt;/b&gt;");
     expect(html).not.toContain("<b>kube-apiserver-cp-1</b>");
     expect(html).toContain("… and 3 more");
+  });
+
+  it("shows the storm line on the report page when the group is part of a storm", () => {
+    expect(renderReportPage(makeDiagnosis({ storm: FIXTURE_STORM }))).toContain(`<p class="storm">${FIXTURE_STORM_LINE}</p>`);
+    expect(renderReportPage(makeDiagnosis())).not.toContain("Part of a storm");
   });
 });

@@ -14,6 +14,7 @@ import {
   makeResolvedDiagnosis,
 } from "../support/diagnosis-fixtures.ts";
 import { type SlackStandIn, startSlackStandIn } from "../support/slack-standin.ts";
+import { FIXTURE_STORM, FIXTURE_STORM_LINE } from "../support/storm-fixtures.ts";
 
 function allBlocks(message: SlackMessage): SlackBlock[] {
   return [...message.blocks, ...message.attachments.flatMap((a) => a.blocks)];
@@ -189,5 +190,13 @@ describe("renderSlackMessage", () => {
     // JSON.stringify writes a lone surrogate as an escape; a whole emoji stays as it is.
     expect(JSON.stringify(message)).not.toMatch(/\\ud[89a-f][0-9a-f]{2}/i);
     expect(JSON.stringify(message)).toContain("🔥…");
+  });
+
+  it("puts the storm line in the message, above the alerts, when the group is part of a storm", () => {
+    const message = renderSlackMessage(makeDiagnosis({ storm: FIXTURE_STORM }));
+    const stormBlock = message.blocks.find((b) => b.type === "section" && b.text?.text.includes("Part of a storm"));
+    expect(stormBlock).toMatchObject({ text: { text: `🌩️ ${FIXTURE_STORM_LINE}` } });
+    expectWithinBlockKitLimits(message);
+    expect(allText(renderSlackMessage(makeDiagnosis()))).not.toContain("Part of a storm");
   });
 });

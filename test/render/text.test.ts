@@ -10,6 +10,7 @@ import {
   makeDiagnosis,
   makeSteps,
 } from "../support/diagnosis-fixtures.ts";
+import { FIXTURE_STORM, FIXTURE_STORM_LINE } from "../support/storm-fixtures.ts";
 
 describe("renderText", () => {
   it("shows status, alert and where it fires on the alert's header line", () => {
@@ -106,5 +107,12 @@ describe("multi-line remediation", () => {
     const heredoc = "kubectl apply -f - <<'EOF'\napiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\nEOF";
     const text = renderText(makeDiagnosis({ alerts: [makeAlertDiagnosis({ causes: [makeCause({ remediation: [heredoc] })] })] }));
     expect(text).toContain(`  do now:\n${heredoc}`);
+  });
+
+  it("says in the text and in the incident note that the group is part of a storm, and what most of the storm points to", () => {
+    const d = makeDiagnosis({ storm: FIXTURE_STORM });
+    expect(renderText(d).split("\n")).toContain(FIXTURE_STORM_LINE);
+    expect(renderPlainTextNote(d).split("\n")).toContain(FIXTURE_STORM_LINE);
+    expect(renderText(makeDiagnosis())).not.toContain("Part of a storm");
   });
 });

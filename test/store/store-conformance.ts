@@ -48,6 +48,29 @@ export function diagnosisOf(notificationId: string, payload: AlertmanagerPayload
   };
 }
 
+/** A diagnosis whose one alert has `causeId` as its holding cause. */
+function diagnosedWith(notificationId: string, payload: AlertmanagerPayload, causeId: string): Diagnosis {
+  const alert = payload.alerts[0]!;
+  const cause = { id: causeId, title: "The API server is failing the requests", summary: "500s from the API server." };
+  return {
+    ...diagnosisOf(notificationId, payload),
+    alerts: [
+      {
+        alert,
+        playbook: "KubernetesApiClientErrors",
+        causes: [{ ...cause, confidence: 0.9, evidence: [], remediation: [] }],
+        verdict: "cause",
+        steps: [],
+        logExcerpts: [],
+        partial: false,
+        links: {},
+        startedAt: payload.alerts[0]!.startsAt,
+        finishedAt: payload.alerts[0]!.startsAt,
+      },
+    ],
+  };
+}
+
 /** How a test makes a store's disk full, the way each database fails then. */
 export interface FullDisk {
   /** From now on, a write that needs new space fails; rewriting a small row in place (the heartbeat) still fits. */
@@ -448,6 +471,49 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect(all[0]?.diagnosis.notificationId).toBe(ids[2]);
       expect((await store.listDiagnoses({ since: new Date(base + MINUTE), limit: 10 })).map((l) => l.id)).toEqual([ids[2], ids[1]]);
       expect((await store.listDiagnoses({ since: new Date(base), limit: 1 })).map((l) => l.id)).toEqual([ids[2]]);
+    });
+
+    it("lists the distinct firing alert groups of one cluster in a window, with the verdict of those already diagnosed", async () => {
+      const base = Date.parse("2026-01-01T00:00:00Z");
+      const at = (seconds: number) => new Date(base + seconds * 1000);
+      const put = async (groupKey: string, seconds: number, options: { cluster?: string; resolved?: boolean } = {}) => {
+        const payload = { ...alertPayload(groupKey), ...(options.resolved === true ? { status: "resolved" as const } : {}) };
+        const dedupKey = `${groupKey}|${++insertCount}`;
+        const input = { dedupKey, payload, receivedAt: at(seconds), dedupWindowMs: 0 };
+        const { id } = await store.insertNotification(options.cluster === undefined ? input : { ...input, cluster: options.cluster });
+        return { id, payload };
+      };
+
+      const first = await put("client-a", 0, { cluster: "prod-eu" });
+      expect((await store.claimNotification("worker-a", LEASE_MS, at(1)))?.id).toBe(first.id);
+      await store.completeNotification(first.id, diagnosedWith(first.id, first.payload, "apiserver_side_errors"), []);
+      await put("client-b", 10, { cluster: "prod-eu" });
+      await put("client-a", 20, { cluster: "prod-eu" }); // the same group again: counted once, keeps its verdict
+      await put("client-c", 30, { cluster: "prod-eu", resolved: true });
+      await put("client-d", 40, { cluster: "prod-us" });
+      await put("client-e", 50); // no cluster label: the single-cluster case
+      await put("client-f", -180, { cluster: "prod-eu" }); // before the window
+      await put("client-g", 200, { cluster: "prod-eu" }); // after its end
+
+      const groups = await store.recentFiringGroups({ cluster: "prod-eu", until: at(60), windowMs: 2 * MINUTE });
+      expect(groups).toEqual([
+        {
+          groupKey: "client-a",
+          firstReceivedAt: at(0).toISOString(),
+          verdict: {
+            verdict: "cause",
+            cause: { id: "apiserver_side_errors", title: "The API server is failing the requests", summary: "500s from the API server." },
+            name: "KubeAPIErrorBudgetBurn",
+          },
+        },
+        { groupKey: "client-b", firstReceivedAt: at(10).toISOString(), verdict: null },
+      ]);
+      expect((await store.recentFiringGroups({ cluster: "", until: at(60), windowMs: 2 * MINUTE })).map((g) => g.groupKey)).toEqual([
+        "client-e",
+      ]);
+      expect((await store.recentFiringGroups({ cluster: "prod-us", until: at(30), windowMs: 2 * MINUTE })).map((g) => g.groupKey)).toEqual(
+        [],
+      );
     });
 
     it("pruning deletes done notifications received before the date, with their deliveries, and keeps the rest", async () => {

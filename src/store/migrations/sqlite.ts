@@ -81,4 +81,17 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: "cluster, firing and verdict for storms",
+    sql: `
+      -- A storm is counted from the firing groups of one cluster received within a window (README, "Storms"): the
+      -- cluster and status are kept beside the payload, and each diagnosis's one-line verdict beside the diagnosis,
+      -- so counting reads a few small columns over the window's rows instead of parsing payloads and diagnoses.
+      ALTER TABLE notifications ADD COLUMN cluster TEXT NOT NULL DEFAULT '';
+      ALTER TABLE notifications ADD COLUMN firing INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE notifications ADD COLUMN verdict TEXT;
+      CREATE INDEX notifications_storm ON notifications (cluster, received_at) WHERE firing = 1;
+    `,
+  },
 ];
