@@ -7,12 +7,7 @@
 // Left out: volume sources nobody uses here (iSCSI, RBD, Azure disk, ScaleIO), resource quantities' rounding, and
 // pod-level resources.
 import type { KubeObject } from "./fixture-cluster.ts";
-
-type Json = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { child, isRecord, records, type Json } from "./json-paths.ts";
 
 /** Go's zero value or a nil pointer: what a defaulting function replaces. */
 function unset(value: unknown): boolean {
@@ -22,18 +17,6 @@ function unset(value: unknown): boolean {
 /** A nil pointer only: an explicit 0 or "" in a pointer field is kept. */
 function nil(value: unknown): boolean {
   return value === undefined || value === null;
-}
-
-function child(parent: Json, key: string): Json {
-  const value = parent[key];
-  if (isRecord(value)) return value;
-  const created: Json = {};
-  parent[key] = created;
-  return created;
-}
-
-function records(value: unknown): Json[] {
-  return Array.isArray(value) ? value.filter(isRecord) : [];
 }
 
 function defaultTo(o: Json, key: string, value: unknown, isUnset: (v: unknown) => boolean = unset): void {

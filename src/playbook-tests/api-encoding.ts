@@ -5,24 +5,7 @@
 // "", false) and a struct field is written even when empty ({}; an unset metav1.Time inside one as null). Only the
 // fields of the kinds playbooks read are covered, not every type of the API.
 import type { KubeObject } from "./fixture-cluster.ts";
-
-type Json = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function records(value: unknown): Json[] {
-  return Array.isArray(value) ? value.filter(isRecord) : [];
-}
-
-function child(parent: Json, key: string): Json {
-  const value = parent[key];
-  if (isRecord(value)) return value;
-  const created: Json = {};
-  parent[key] = created;
-  return created;
-}
+import { child, isRecord, records, type Json } from "./json-paths.ts";
 
 /** A field without `omitempty` (or a struct) that is unset is written as its zero value. */
 function zeroIfUnset(o: Json, key: string, zero: unknown): void {

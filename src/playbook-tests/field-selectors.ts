@@ -4,6 +4,7 @@
 // with that conversion's own message, then compared with the value the kind's storage exposes (ToSelectableFields in
 // pkg/registry/**/strategy.go). A label a conversion accepts but the storage does not expose compares as "".
 import type { KubeObject } from "./fixture-cluster.ts";
+import { field } from "./json-paths.ts";
 
 /** What a selector needs to know of the resource it is applied to. */
 export interface SelectedResource {
@@ -34,19 +35,6 @@ interface KindFields {
   refuse: (label: string) => string;
   /** The storage's selectable fields; a converted label missing here compares as "". */
   values: Record<string, FieldValue>;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function field(o: unknown, path: string): unknown {
-  let current: unknown = o;
-  for (const part of path.split(".")) {
-    if (!isRecord(current)) return undefined;
-    current = current[part];
-  }
-  return current;
 }
 
 /** A string field as the storage's fields.Set holds it: missing is "". */

@@ -65,6 +65,7 @@ import { QueryParameterError, queryBool, queryInt64, queryTime } from "./query-p
 import { type FieldRequirement, FieldSelectorError, matchesFields, parseFieldSelector, requiredValue } from "./field-selectors.ts";
 import { LabelSelectorError, matchesLabels, parseLabelSelector } from "./label-selectors.ts";
 import { listenOnLoopback } from "./loopback-server.ts";
+import { field, isRecord } from "./json-paths.ts";
 
 export interface KubeObject {
   apiVersion: string;
@@ -233,19 +234,6 @@ function pluralOf(kind: string): string {
   if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
   if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
   return `${lower}s`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function field(o: unknown, path: string): unknown {
-  let current: unknown = o;
-  for (const part of path.split(".")) {
-    if (!isRecord(current)) return undefined;
-    current = current[part];
-  }
-  return current;
 }
 
 /** A field as text, "" when missing. */
