@@ -1,5 +1,5 @@
-// The durable inbox and outbox. One interface; sqlite.ts is the embedded implementation (postgres.ts comes later).
-// Every method is async so that a networked store fits the same shape.
+// The durable inbox and outbox. One interface, two implementations: sqlite.ts (embedded, one replica) and postgres.ts
+// (several replicas share it). Every method is async so that a networked store fits the same shape.
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis, GroupVerdict } from "../model/diagnosis.ts";
 
