@@ -236,6 +236,10 @@ export class SlackWebApiSink implements Sink {
 
   /** Uploads the chart into the thread. Never fails the delivery: says what happened, for the outcome's detail. */
   async #shareChart(draw: NonNullable<SlackWebApiSinkOptions["chart"]>, d: Diagnosis, state: SlackWebApiState): Promise<string> {
+    // In a storm, one chart per distinct verdict: the groups that share an earlier group's verdict would show the same
+    // story, and uploads are the last thing a rate-limited channel needs.
+    if (d.storm !== undefined && d.storm.sameVerdict > 1)
+      return `chart skipped: part of a storm, ${d.storm.sameVerdict - 1} other groups have this verdict`;
     let chart: SlackChart | undefined;
     try {
       chart = await this.#withTimeout(draw(d));

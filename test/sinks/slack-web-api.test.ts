@@ -335,6 +335,28 @@ describe("SlackWebApiSink", () => {
     expect(standIn.files).toHaveLength(1);
   });
 
+  it("in a storm, uploads a chart only for a group whose verdict no other group of the storm has yet", async () => {
+    await start(UNPACED);
+    const chart = async (): Promise<SlackChart> => ({ png: PNG, title: "t", altText: "a" });
+    const storm = { groups: 12, cluster: "prod-eu", windowSeconds: 120 };
+    const first = await deliver(
+      sink({ chart }),
+      { ...makeDiagnosis({ groupKey: "a" }), storm: { ...storm, sameVerdict: 1 } },
+      rememberingContext(),
+    );
+    expect(first).toMatchObject({ status: "delivered", detail: expect.stringMatching(/chart F\d+ uploaded/) });
+    const same = await deliver(
+      sink({ chart }),
+      { ...makeDiagnosis({ groupKey: "b" }), storm: { ...storm, sameVerdict: 7 } },
+      rememberingContext(),
+    );
+    expect(same).toMatchObject({
+      status: "delivered",
+      detail: expect.stringContaining("chart skipped: part of a storm, 6 other groups have this verdict"),
+    });
+    expect(standIn.files).toHaveLength(1);
+  });
+
   it("delivers without the chart when drawing or uploading it fails, and does not try it again", async () => {
     await start(UNPACED);
     const broken = async (): Promise<SlackChart> => {
