@@ -2,7 +2,7 @@
 // PostgreSQL refusing connections. Each is a configuration problem (exit 2) told in one line that names DATABASE_URL
 // and the cause, with no stack trace and never the password.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { freePort } from "./support/prometheus-server.ts";
+import { freePort } from "../src/playbook-tests/loopback-server.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

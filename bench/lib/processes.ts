@@ -2,7 +2,6 @@
 // Every child is tracked and killed by its own pid when the benchmark ends or is interrupted; each has a time limit.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 
 export const REPO_ROOT = join(import.meta.dirname, "..", "..");
@@ -71,19 +70,6 @@ export function spawnNode(args: string[], options: SpawnOptions): Child {
       clearTimeout(killer);
     },
   };
-}
-
-/** A port free on 127.0.0.1 right now (the service is then started on it: it has no other way to tell its port). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls `url` until it answers 200; throws after `timeoutMs` or when the child exits first. */

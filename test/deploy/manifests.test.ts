@@ -30,7 +30,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import { killChildren, startNode } from "../support/node-process.ts";
-import { freePort } from "../support/prometheus-server.ts";
+import { freePort } from "../../src/playbook-tests/loopback-server.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const DOCKER = join(ROOT, "docker");

@@ -30,7 +30,8 @@ import { type RunningAlertmanager, startAlertmanager } from "../support/alertman
 import { type AlertingStack, alertingStacks } from "../support/alerting-stacks.ts";
 import { clientGoShare, type MetricsExporter, startMetricsExporter } from "../support/metrics-exporter.ts";
 import { type PagerDutyStandIn, startPagerDutyStandIn } from "../support/pagerduty-standin.ts";
-import { freePort, type RunningPrometheus, startPrometheus } from "../support/prometheus-server.ts";
+import { freePort } from "../../src/playbook-tests/loopback-server.ts";
+import { type RunningPrometheus, startPrometheus } from "../support/prometheus-server.ts";
 import { type SlackWebApiStandIn, type StandInMessage, startSlackWebApiStandIn } from "../support/slack-web-api-standin.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");

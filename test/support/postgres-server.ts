@@ -1,11 +1,11 @@
 // A throwaway PostgreSQL server for tests: initdb into a temp dir, pg_ctl start on a free 127.0.0.1 port, stop and delete.
 import { execFile, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { freePort } from "../../src/playbook-tests/loopback-server.ts";
 
 const run = promisify(execFile);
 
@@ -161,18 +161,6 @@ async function startOnFreePort(
  */
 function serverFlags(port: number, socketDir: string, synchronousCommit: string): string {
   return `-c listen_addresses=127.0.0.1 -p ${port} -k ${socketDir} -c fsync=off -c full_page_writes=off -c synchronous_commit=${synchronousCommit}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** pg_ctl -w already waits for the server; this confirms a TCP client gets through before a test relies on it. */

@@ -8,10 +8,10 @@
 // A missing binary is an Error naming the apt package: a test using it fails, it never skips.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { freePort } from "../../src/playbook-tests/loopback-server.ts";
 
 export interface RunningDaemon {
   /** `http://127.0.0.1:<port>`, no trailing slash. */
@@ -68,19 +68,6 @@ export function requireBinary(binary: string, aptPackage?: string): void {
       ? `${binary} is not installed (not on PATH): install Debian's ${aptPackage} package (apt-get install -y ${aptPackage})`
       : `${binary} cannot be run (${code}): build it with \`bash .ci/build-prometheus-stack\``,
   );
-}
-
-/** A port nothing listens on right now (the daemon may still lose a race for it; startDaemon retries). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function exited(child: ChildProcess): boolean {
