@@ -99,7 +99,14 @@ describe("the whole path", () => {
     expect(event?.event_action).toBe("trigger");
     expect(event?.payload.summary).toContain("kube-state-metrics");
     expect(JSON.stringify(event?.payload.custom_details)).toContain("Client credentials rejected (401)");
-    const metrics = await running.metrics.registry.metrics();
+    // The stand-ins hold the messages a moment before the service has read their answers and counted the deliveries.
+    let metrics: string;
+    const delivered = (sink: string) => new RegExp(`enricher_deliveries_total\\{sink="${sink}",outcome="delivered"\\}`);
+    const deadline = Date.now() + 5_000;
+    do {
+      metrics = await running.metrics.registry.metrics();
+      await new Promise((r) => setTimeout(r, 25));
+    } while (!(delivered("slack").test(metrics) && delivered("pagerduty").test(metrics)) && Date.now() < deadline);
     expect(metrics).toMatch(/enricher_playbook_runs_total\{playbook="KubeClientErrors",outcome="complete"\} 1/);
     expect(metrics).toMatch(/enricher_deliveries_total\{sink="slack",outcome="delivered"\} 1/);
   });
