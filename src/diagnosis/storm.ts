@@ -102,6 +102,8 @@ function findSharedCause(groups: readonly StormGroup[]): SharedCause | undefined
  * one included with its fresh verdict.
  */
 export function stormMembership(input: {
+  id: string;
+  openedAt: string;
   groups: readonly StormGroup[];
   groupKey: string;
   cluster: string;
@@ -112,6 +114,8 @@ export function stormMembership(input: {
   const ownKey = verdictKey(own?.verdict ?? null);
   const sameVerdict = analysis.verdicts.find((share) => share.key === ownKey)?.groups ?? 1;
   return {
+    id: input.id,
+    openedAt: input.openedAt,
     groups: analysis.groups,
     cluster: input.cluster,
     windowSeconds: input.windowSeconds,
@@ -127,7 +131,7 @@ export function describeVerdictShare(share: VerdictShare): string {
   return `${count}${names}: ${verdictText(share.verdict)}`;
 }
 
-function verdictText(verdict: GroupVerdict | null): string {
+export function verdictText(verdict: GroupVerdict | null): string {
   if (verdict === null) return "not diagnosed yet";
   switch (verdict.verdict) {
     case "cause":

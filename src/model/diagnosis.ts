@@ -176,6 +176,10 @@ export interface GroupVerdict {
 
 /** The storm a group is part of, as seen from the store when the group was diagnosed. */
 export interface StormMembership {
+  /** The storm's id in the store (store/store.ts joinStorm): the sinks tell the storm's story under it. */
+  id: string;
+  /** Its first group's first firing notification. */
+  openedAt: string;
   /** Distinct firing alert groups of the cluster in the window, this one included. */
   groups: number;
   /** The cluster label's value; "" when the alerts carry none (a single cluster). */

@@ -5,7 +5,7 @@
 // loop (destination-pacer.ts), and a delivery that met one waits what the destination asked, without growing a backoff.
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
-import type { Sink } from "../sinks/sink.ts";
+import type { Sink, StormAccess } from "../sinks/sink.ts";
 import type { DeliverySinkFilter, Store } from "../store/store.ts";
 import { createPoller, type Poller } from "./poller.ts";
 
@@ -32,6 +32,11 @@ const UNCONFIGURED_SINKS_INTERVAL_MS = 60_000;
 /** How often the extra loops of a sink that asks for many in flight look for work when nothing woke them. */
 const EXTRA_LOOPS_INTERVAL_MS = 5_000;
 
+/** A storm's sink state lives beside the groups' under a key no Alertmanager group key can have (they start with "{"). */
+export function stormStateKey(stormId: string): string {
+  return `storm:${stormId}`;
+}
+
 export function retryDelayMs(
   attempt: number,
   backoff: { baseMs: number; maxMs: number },
@@ -53,14 +58,39 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
    * another loop here claims it again, the claim has renewed the lease and the first loop still finishes it.
    */
   const inFlight = new Set<string>();
+  const leaseMs = options.leaseMs ?? 60_000;
+  /**
+   * Renews the lease while the sink works: a delivery waiting its turn in a busy Slack channel's queue can take longer
+   * than a lease, and another replica must not take it meanwhile and post it a second time.
+   */
+  const keepLeased = (id: string) => {
+    const timer = setInterval(() => {
+      options.store.renewDeliveryLease(id, options.workerId, leaseMs).then(
+        (renewed) => {
+          if (!renewed) options.logger.warn({ delivery: id }, "a delivery in progress lost its lease: another worker may deliver it too");
+        },
+        (error: unknown) => options.logger.warn({ err: error, delivery: id }, "could not renew a delivery's lease"),
+      );
+    }, leaseMs / 3);
+    timer.unref();
+    return timer;
+  };
+  const storms = (sink: string): StormAccess => ({
+    read: (id) => options.store.readStorm(id),
+    getState: (id) => options.store.getSinkState(stormStateKey(id), sink),
+    saveState: (id, state) => options.store.putSinkState(stormStateKey(id), sink, state),
+    saveStateIfAbsent: (id, state) => options.store.putSinkStateIfAbsent(stormStateKey(id), sink, state),
+  });
   const takeOne = async (filter: DeliverySinkFilter) => {
-    const delivery = await options.store.claimDelivery(options.workerId, options.leaseMs ?? 60_000, new Date(), filter);
+    const delivery = await options.store.claimDelivery(options.workerId, leaseMs, new Date(), filter);
     if (!delivery) return false;
     if (inFlight.has(delivery.id)) return true;
     inFlight.add(delivery.id);
+    const renewal = keepLeased(delivery.id);
     try {
       await deliverOne(delivery);
     } finally {
+      clearInterval(renewal);
       inFlight.delete(delivery.id);
     }
     return true;
@@ -80,6 +110,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
       outcome = await sink.deliver(delivery.diagnosis, {
         state,
         saveState: (next) => options.store.putSinkState(delivery.groupKey, delivery.sink, next),
+        storms: storms(delivery.sink),
       });
     } catch (error) {
       outcome = { status: "retry", error: error instanceof Error ? error.message : String(error) };

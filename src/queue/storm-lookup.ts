@@ -28,10 +28,28 @@ export async function lookUpStorm(
   const cluster = notificationCluster(notification.payload, settings.clusterLabel);
   const recent = await store.recentFiringGroups({ cluster, until: now, windowMs: settings.windowMs });
   const groupKey = notification.payload.groupKey;
-  const groups: StormGroup[] = recent
-    .filter((group) => group.groupKey !== groupKey)
-    .map((group) => ({ groupKey: group.groupKey, verdict: group.verdict }));
+  const others = recent.filter((group) => group.groupKey !== groupKey);
+  const groups: StormGroup[] = others.map((group) => ({ groupKey: group.groupKey, verdict: group.verdict }));
   groups.push({ groupKey, verdict: groupVerdictOf(diagnosis) });
   if (groups.length < settings.minGroups) return undefined;
-  return stormMembership({ groups, groupKey, cluster, windowSeconds: Math.round(settings.windowMs / 1000) });
+  const storm = await store.joinStorm({
+    cluster,
+    groups: [
+      ...others.map((group) => ({ groupKey: group.groupKey, firstReceivedAt: new Date(group.firstReceivedAt) })),
+      {
+        groupKey,
+        firstReceivedAt: new Date(recent.find((group) => group.groupKey === groupKey)?.firstReceivedAt ?? notification.receivedAt),
+      },
+    ],
+    at: new Date(notification.receivedAt),
+    windowMs: settings.windowMs,
+  });
+  return stormMembership({
+    id: storm.id,
+    openedAt: storm.openedAt,
+    groups,
+    groupKey,
+    cluster,
+    windowSeconds: Math.round(settings.windowMs / 1000),
+  });
 }

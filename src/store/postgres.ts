@@ -7,7 +7,18 @@ import { groupVerdictOf } from "../diagnosis/group-verdict.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { LastWrite } from "./last-write.ts";
 import { postgresMigrations } from "./migrations/postgres.ts";
-import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, recentGroupsFromRows, textColumn } from "./rows.ts";
+import type { StoredStorm } from "../model/storm.ts";
+import {
+  deliveryFromRow,
+  integerColumn,
+  listedFromRow,
+  notificationFromRow,
+  parseJson,
+  recentGroupsFromRows,
+  stormFromRows,
+  textColumn,
+} from "./rows.ts";
+import { stormJoin } from "./storm-join.ts";
 import type {
   DeliveryResult,
   DeliverySinkFilter,
@@ -30,6 +41,7 @@ export interface PostgresStoreOptions {
 // Advisory lock keys. The one-bigint and the two-int4 forms are separate key spaces in PostgreSQL.
 const MIGRATION_LOCK = 0x616c_6572_7465_6e72n; // "alertenr"
 const DEDUP_LOCK_SPACE = 0x6465_6475; // "dedu"
+const STORM_LOCK_SPACE = 0x7374_6f72; // "stor"
 
 const DEFAULT_MAX_CONNECTIONS = 10;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -106,7 +118,7 @@ export class PostgresStore implements Store {
         // Both Alertmanagers of an HA pair send the same notification at the same moment, often to different replicas.
         // The lock on the dedup key makes the second wait for the first to commit; its own lookup, a separate
         // statement and so a fresh snapshot under READ COMMITTED, then sees the stored row.
-        await client.query("SELECT pg_advisory_xact_lock($1, $2)", [DEDUP_LOCK_SPACE, dedupLockKey(input.dedupKey)]);
+        await client.query("SELECT pg_advisory_xact_lock($1, $2)", [DEDUP_LOCK_SPACE, lockKey(input.dedupKey)]);
         const existing = await client.query(
           `SELECT id FROM notifications
             WHERE dedup_key = $1 AND received_at > $2::bigint - $3::bigint AND received_at < $2::bigint + $3::bigint
@@ -300,6 +312,67 @@ export class PostgresStore implements Store {
     });
   }
 
+  async joinStorm(input: {
+    cluster: string;
+    groups: { groupKey: string; firstReceivedAt: Date }[];
+    at: Date;
+    windowMs: number;
+  }): Promise<{ id: string; openedAt: string }> {
+    const join = stormJoin(input);
+    return this.#guard(`cannot join the storm of cluster ${JSON.stringify(input.cluster)}`, () =>
+      this.#transaction(async (client) => {
+        // Replicas diagnosing groups of one cluster at once take turns here: the second waits for the first to commit,
+        // then its lookup (a fresh snapshot under READ COMMITTED) finds the storm the first opened and joins it.
+        await client.query("SELECT pg_advisory_xact_lock($1, $2)", [STORM_LOCK_SPACE, lockKey(input.cluster)]);
+        const open = (
+          await client.query(
+            `SELECT id FROM storms WHERE cluster = $1 AND last_seen_at > $2::bigint - $3::bigint
+              ORDER BY last_seen_at DESC, opened_at DESC LIMIT 1`,
+            [input.cluster, join.at, join.windowMs],
+          )
+        ).rows[0];
+        const id = open === undefined ? randomUUID() : textColumn(open, "id");
+        const storm = (
+          await client.query(
+            open === undefined
+              ? `INSERT INTO storms (id, cluster, opened_at, last_seen_at) VALUES ($1, $2, $3, $4) RETURNING opened_at`
+              : `UPDATE storms SET last_seen_at = GREATEST(last_seen_at, $4), opened_at = LEAST(opened_at, $3)
+                  WHERE id = $1 AND cluster = $2 RETURNING opened_at`,
+            [id, input.cluster, join.earliest, join.at],
+          )
+        ).rows[0];
+        if (storm === undefined) throw new Error(`storm ${id} vanished while being joined`);
+        await client.query(
+          `INSERT INTO storm_members (storm_id, group_key, first_received_at)
+           SELECT $1, member.group_key, member.first_received_at
+             FROM unnest($2::text[], $3::bigint[]) AS member (group_key, first_received_at)
+           ON CONFLICT (storm_id, group_key) DO NOTHING`,
+          [id, join.members.map((member) => member.groupKey), join.members.map((member) => member.firstReceivedAt)],
+        );
+        return { id, openedAt: new Date(integerColumn(storm, "opened_at")).toISOString() };
+      }),
+    );
+  }
+
+  async readStorm(id: string): Promise<StoredStorm | null> {
+    return this.#guard(`cannot read storm ${id}`, async () => {
+      const result = await this.#pool.query(
+        `SELECT s.id, s.cluster, s.opened_at, s.last_seen_at, m.group_key, m.first_received_at,
+                n.id AS notification_id, n.received_at, n.firing, n.verdict
+           FROM storms s
+           LEFT JOIN storm_members m ON m.storm_id = s.id
+           LEFT JOIN notifications n ON n.id = (
+             SELECT latest.id FROM notifications latest
+              WHERE latest.group_key = m.group_key AND latest.status = 'done'
+              ORDER BY latest.received_at DESC, latest.seq DESC LIMIT 1)
+          WHERE s.id = $1
+          ORDER BY m.first_received_at, m.group_key`,
+        [id],
+      );
+      return stormFromRows(result.rows);
+    });
+  }
+
   async listDiagnoses(query: { since: Date; limit: number }): Promise<ListedDiagnosis[]> {
     return this.#guard("cannot list diagnoses", async () => {
       const result = await this.#pool.query(
@@ -314,9 +387,11 @@ export class PostgresStore implements Store {
 
   async pruneBefore(date: Date): Promise<number> {
     return this.#guard("cannot prune old notifications", async () => {
-      // Deliveries go with their notification (ON DELETE CASCADE).
+      // Deliveries go with their notification, and members with their storm (ON DELETE CASCADE). The storms go in the
+      // same statement; its count is the notifications'.
       const result = await this.#pool.query(
-        `DELETE FROM notifications n
+        `WITH old_storms AS (DELETE FROM storms WHERE last_seen_at < $1)
+         DELETE FROM notifications n
           WHERE n.status = 'done' AND n.received_at < $1
             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.status IN ('pending', 'running'))`,
         [date.getTime()],
@@ -340,6 +415,27 @@ export class PostgresStore implements Store {
         [groupKey, sink, JSON.stringify(state), Date.now()],
       ),
     );
+  }
+
+  async putSinkStateIfAbsent(groupKey: string, sink: string, state: unknown): Promise<boolean> {
+    return this.#guard(`cannot store the ${sink} state of an alert group`, async () => {
+      const result = await this.#pool.query(
+        `INSERT INTO sink_state (group_key, sink, state, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (group_key, sink) DO NOTHING`,
+        [groupKey, sink, JSON.stringify(state), Date.now()],
+      );
+      return result.rowCount === 1;
+    });
+  }
+
+  async renewDeliveryLease(id: string, worker: string, leaseMs: number, now: Date = new Date()): Promise<boolean> {
+    return this.#guard(`cannot renew the lease of delivery ${id}`, async () => {
+      const result = await this.#pool.query(
+        "UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND status = 'running' AND lease_owner = $2",
+        [id, worker, now.getTime() + leaseMs],
+      );
+      return result.rowCount === 1;
+    });
   }
 
   async queueDepth(): Promise<QueueDepth> {
@@ -457,9 +553,9 @@ function scrub(text: string, secrets: string[]): string {
   return scrubbed;
 }
 
-/** A 32-bit lock key from the dedup key; a collision only makes two unrelated inserts wait for each other. */
-function dedupLockKey(dedupKey: string): number {
-  return createHash("sha256").update(dedupKey).digest().readInt32BE(0);
+/** A 32-bit lock key from a dedup key or a cluster; a collision only makes two unrelated writes wait for each other. */
+function lockKey(text: string): number {
+  return createHash("sha256").update(text).digest().readInt32BE(0);
 }
 
 function errorMessage(error: unknown): string {

@@ -1,6 +1,7 @@
-// Reading rows back, the same for every store: typed columns that say what was wrong, and notification and delivery rows.
+// Reading rows back, the same for every store: typed columns that say what was wrong, and notification, delivery and storm rows.
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis, GroupVerdict } from "../model/diagnosis.ts";
+import type { StoredStorm, StormMember } from "../model/storm.ts";
 import type { ListedDiagnosis, RecentGroup, StoredDelivery, StoredNotification } from "./store.ts";
 
 export type Row = Record<string, unknown>;
@@ -74,4 +75,45 @@ export function recentGroupsFromRows(rows: readonly Row[]): RecentGroup[] {
     }
   }
   return [...groups.values()];
+}
+
+/**
+ * Rows of one storm joined with its members (none: one row with NULL member columns), oldest member first, each with
+ * its latest done notification's notification_id, received_at, firing and verdict (NULL when there is none).
+ */
+export function stormFromRows(rows: readonly Row[]): StoredStorm | null {
+  const [first] = rows;
+  if (first === undefined) return null;
+  const members: StormMember[] = [];
+  for (const row of rows) {
+    if (row.group_key === null || row.group_key === undefined) continue;
+    members.push({
+      groupKey: textColumn(row, "group_key"),
+      firstReceivedAt: new Date(integerColumn(row, "first_received_at")).toISOString(),
+      latest:
+        row.notification_id === null || row.notification_id === undefined
+          ? null
+          : {
+              notificationId: textColumn(row, "notification_id"),
+              receivedAt: new Date(integerColumn(row, "received_at")).toISOString(),
+              firing: booleanColumn(row, "firing"),
+              verdict: row.verdict === null || row.verdict === undefined ? null : parseJson<GroupVerdict>(textColumn(row, "verdict")),
+            },
+    });
+  }
+  return {
+    id: textColumn(first, "id"),
+    cluster: textColumn(first, "cluster"),
+    openedAt: new Date(integerColumn(first, "opened_at")).toISOString(),
+    lastSeenAt: new Date(integerColumn(first, "last_seen_at")).toISOString(),
+    members,
+  };
+}
+
+/** PostgreSQL gives booleans; SQLite stores them as the integers 0 and 1. */
+export function booleanColumn(row: Row, column: string): boolean {
+  const value = row[column];
+  if (typeof value === "boolean") return value;
+  if (value === 0 || value === 1) return value === 1;
+  throw new Error(`column ${column} is ${value === null ? "NULL" : JSON.stringify(String(value))}, expected a boolean`);
 }

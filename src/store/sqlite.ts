@@ -8,7 +8,18 @@ import { groupVerdictOf } from "../diagnosis/group-verdict.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { LastWrite } from "./last-write.ts";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
-import { deliveryFromRow, integerColumn, listedFromRow, notificationFromRow, parseJson, recentGroupsFromRows, textColumn } from "./rows.ts";
+import type { StoredStorm } from "../model/storm.ts";
+import {
+  deliveryFromRow,
+  integerColumn,
+  listedFromRow,
+  notificationFromRow,
+  parseJson,
+  recentGroupsFromRows,
+  stormFromRows,
+  textColumn,
+} from "./rows.ts";
+import { stormJoin } from "./storm-join.ts";
 import type {
   DeliveryResult,
   DeliverySinkFilter,
@@ -275,6 +286,60 @@ export class SqliteStore implements Store {
     return recentGroupsFromRows(rows);
   }
 
+  async joinStorm(input: {
+    cluster: string;
+    groups: { groupKey: string; firstReceivedAt: Date }[];
+    at: Date;
+    windowMs: number;
+  }): Promise<{ id: string; openedAt: string }> {
+    const join = stormJoin(input);
+    return this.#writeTransaction(() => {
+      const open = this.#statement(
+        `SELECT id FROM storms WHERE cluster = :cluster AND last_seen_at > :at - :window
+          ORDER BY last_seen_at DESC, opened_at DESC LIMIT 1`,
+      ).get({ cluster: input.cluster, at: join.at, window: join.windowMs });
+      let id: string;
+      if (open === undefined) {
+        id = randomUUID();
+        this.#statement("INSERT INTO storms (id, cluster, opened_at, last_seen_at) VALUES (:id, :cluster, :openedAt, :at)").run({
+          id,
+          cluster: input.cluster,
+          openedAt: join.earliest,
+          at: join.at,
+        });
+      } else {
+        id = textColumn(open, "id");
+        this.#statement(
+          `UPDATE storms SET last_seen_at = max(last_seen_at, :at), opened_at = min(opened_at, :earliest) WHERE id = :id`,
+        ).run({ id, at: join.at, earliest: join.earliest });
+      }
+      const insertMember = this.#statement(
+        `INSERT INTO storm_members (storm_id, group_key, first_received_at) VALUES (:id, :groupKey, :firstReceivedAt)
+         ON CONFLICT (storm_id, group_key) DO NOTHING`,
+      );
+      for (const member of join.members) insertMember.run({ id, ...member });
+      const storm = this.#statement("SELECT opened_at FROM storms WHERE id = :id").get({ id });
+      if (storm === undefined) throw new Error(`storm ${id} vanished while being joined`);
+      return { id, openedAt: new Date(integerColumn(storm, "opened_at")).toISOString() };
+    });
+  }
+
+  async readStorm(id: string): Promise<StoredStorm | null> {
+    const rows = this.#statement(
+      `SELECT s.id, s.cluster, s.opened_at, s.last_seen_at, m.group_key, m.first_received_at,
+              n.id AS notification_id, n.received_at, n.firing, n.verdict
+         FROM storms s
+         LEFT JOIN storm_members m ON m.storm_id = s.id
+         LEFT JOIN notifications n ON n.id = (
+           SELECT latest.id FROM notifications latest
+            WHERE latest.group_key = m.group_key AND latest.status = 'done'
+            ORDER BY latest.received_at DESC, latest.rowid DESC LIMIT 1)
+        WHERE s.id = :id
+        ORDER BY m.first_received_at, m.group_key`,
+    ).all({ id });
+    return stormFromRows(rows);
+  }
+
   async listDiagnoses(query: { since: Date; limit: number }): Promise<ListedDiagnosis[]> {
     const rows = this.#statement(
       `SELECT id, received_at, diagnosis FROM notifications
@@ -302,6 +367,8 @@ export class SqliteStore implements Store {
           WHERE status = 'done' AND received_at < :before
             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id)`,
       ).run({ before: date.getTime() });
+      // Their members go with them (ON DELETE CASCADE).
+      this.#statement("DELETE FROM storms WHERE last_seen_at < :before").run({ before: date.getTime() });
       return row === undefined ? 0 : integerColumn(row, "n");
     });
   }
@@ -318,6 +385,28 @@ export class SqliteStore implements Store {
          ON CONFLICT (group_key, sink) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
       ).run({ groupKey, sink, state: JSON.stringify(state), now: Date.now() });
     });
+  }
+
+  async putSinkStateIfAbsent(groupKey: string, sink: string, state: unknown): Promise<boolean> {
+    return this.#writeTransaction(
+      () =>
+        this.#statement(
+          `INSERT INTO sink_state (group_key, sink, state, updated_at) VALUES (:groupKey, :sink, :state, :now)
+           ON CONFLICT (group_key, sink) DO NOTHING
+           RETURNING 1 AS stored`,
+        ).get({ groupKey, sink, state: JSON.stringify(state), now: Date.now() }) !== undefined,
+    );
+  }
+
+  async renewDeliveryLease(id: string, worker: string, leaseMs: number, now: Date = new Date()): Promise<boolean> {
+    return this.#writeTransaction(
+      () =>
+        this.#statement(
+          `UPDATE deliveries SET lease_until = :leaseUntil
+            WHERE id = :id AND status = 'running' AND lease_owner = :worker
+            RETURNING id`,
+        ).get({ id, worker, leaseUntil: now.getTime() + leaseMs }) !== undefined,
+    );
   }
 
   async queueDepth(): Promise<QueueDepth> {

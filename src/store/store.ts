@@ -2,6 +2,7 @@
 // (several replicas share it). Every method is async so that a networked store fits the same shape.
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { Diagnosis, GroupVerdict } from "../model/diagnosis.ts";
+import type { StoredStorm } from "../model/storm.ts";
 
 export interface StoredNotification {
   id: string;
@@ -93,17 +94,42 @@ export interface Store {
    * `until`, oldest first, each with its latest stored verdict.
    */
   recentFiringGroups(query: { cluster: string; until: Date; windowMs: number }): Promise<RecentGroup[]>;
+  /**
+   * Adds `groups` to the open storm of `cluster` (one whose lastSeenAt is within `windowMs` before `at`), opening one
+   * when there is none, and returns its id. Atomic across replicas: two that join at once join the same storm.
+   * A storm's lastSeenAt only moves forward; a group already a member keeps its firstReceivedAt.
+   */
+  joinStorm(input: {
+    cluster: string;
+    groups: { groupKey: string; firstReceivedAt: Date }[];
+    at: Date;
+    windowMs: number;
+  }): Promise<{ id: string; openedAt: string }>;
+  /** The storm and its members with their latest verdicts, or null when there is no such storm (or it was pruned). */
+  readStorm(id: string): Promise<StoredStorm | null>;
   /** Done notifications received at or after `since`, newest first, at most `limit`. */
   listDiagnoses(query: { since: Date; limit: number }): Promise<ListedDiagnosis[]>;
   /**
    * Deletes done notifications received before `date`, with their deliveries; one with a delivery still pending or
-   * running is kept until that delivery finishes. Returns how many notifications were deleted.
+   * running is kept until that delivery finishes; storms last seen before `date` go too. Returns how many
+   * notifications were deleted.
    */
   pruneBefore(date: Date): Promise<number>;
   /** What `sink` remembered about an alert group (a message ts, a note digest), or null. */
   getSinkState(groupKey: string, sink: string): Promise<unknown>;
   /** Replaces what `sink` remembers about an alert group; durable before it returns. */
   putSinkState(groupKey: string, sink: string, state: unknown): Promise<void>;
+  /**
+   * Stores `state` only when `sink` remembers nothing about `groupKey` yet; true when it did. Two replicas that both
+   * posted a storm's Slack message learn which one stays.
+   */
+  putSinkStateIfAbsent(groupKey: string, sink: string, state: unknown): Promise<boolean>;
+  /**
+   * Extends the lease of a running delivery `worker` holds to `leaseMs` from now; false when it is no longer the
+   * worker's (finished, or its lease expired and another worker took it). A delivery waiting its turn in a busy Slack
+   * channel's queue keeps its lease this way instead of being taken a second time.
+   */
+  renewDeliveryLease(id: string, worker: string, leaseMs: number, now?: Date): Promise<boolean>;
   queueDepth(): Promise<QueueDepth>;
   /** Throws when the store cannot take a write right now (readiness). */
   checkWritable(): Promise<void>;

@@ -90,17 +90,22 @@ describe("analyseStorm", () => {
   });
 });
 
+const STORM_ID = { id: "s-1", openedAt: "2026-12-04T09:41:00.000Z" };
+
 describe("stormMembership", () => {
   it("tells one group of the storm how many groups share its verdict", () => {
     const groups = [...Array.from({ length: 40 }, (_, i) => apiServerFailing(i)), rbac403];
-    expect(stormMembership({ groups, groupKey: rbac403.groupKey, cluster: "prod-eu", windowSeconds: 120 })).toEqual({
+    expect(stormMembership({ ...STORM_ID, groups, groupKey: rbac403.groupKey, cluster: "prod-eu", windowSeconds: 120 })).toEqual({
+      ...STORM_ID,
       groups: 41,
       cluster: "prod-eu",
       windowSeconds: 120,
       sharedCause: expect.objectContaining({ component: "the API server", groups: 40 }),
       sameVerdict: 1,
     });
-    expect(stormMembership({ groups, groupKey: apiServerFailing(3).groupKey, cluster: "", windowSeconds: 120 }).sameVerdict).toBe(40);
+    expect(
+      stormMembership({ ...STORM_ID, groups, groupKey: apiServerFailing(3).groupKey, cluster: "", windowSeconds: 120 }).sameVerdict,
+    ).toBe(40);
   });
 });
 

@@ -21,8 +21,8 @@ function group(client: string, cluster = "prod-eu", status: "firing" | "resolved
   return kubeClientErrorsPayload({ cluster, job: client }, { groupKey: `{}:{job="${client}"}`, status });
 }
 
-async function stored(payload: AlertmanagerPayload, secondsAgo: number): Promise<StoredNotification> {
-  const receivedAt = new Date(NOW.getTime() - secondsAgo * 1000);
+async function stored(payload: AlertmanagerPayload, secondsAgo: number, now = NOW): Promise<StoredNotification> {
+  const receivedAt = new Date(now.getTime() - secondsAgo * 1000);
   const cluster = payload.commonLabels.cluster ?? "";
   const { id } = await store!.insertNotification({
     dedupKey: `${payload.groupKey}|${secondsAgo}`,
@@ -48,13 +48,37 @@ it("counts the firing groups of the group's cluster in the window, itself includ
   await stored(group("elsewhere", "prod-us"), 10);
   await stored(group("gone", "prod-eu", "resolved"), 10);
   const mine = await stored(group("c"), 1);
-  expect(await lookUpStorm(store, SETTINGS, mine, undiagnosed(mine), NOW)).toEqual({
+  expect(await lookUpStorm(store, { ...SETTINGS, minGroups: 4 }, mine, undiagnosed(mine), NOW)).toBeUndefined();
+  const storm = await lookUpStorm(store, SETTINGS, mine, undiagnosed(mine), NOW);
+  expect(storm).toEqual({
+    id: expect.any(String),
+    openedAt: new Date(NOW.getTime() - 100_000).toISOString(),
     groups: 3,
     cluster: "prod-eu",
     windowSeconds: 120,
     sameVerdict: 1,
   });
-  expect(await lookUpStorm(store, { ...SETTINGS, minGroups: 4 }, mine, undiagnosed(mine), NOW)).toBeUndefined();
+  // The store keeps the storm with its members, for the sinks to tell as one story.
+  const kept = await store.readStorm(storm!.id);
+  expect(kept?.members.map((member) => member.groupKey)).toEqual([group("a").groupKey, group("b").groupKey, group("c").groupKey]);
+});
+
+it("puts a group diagnosed later in the same storm, and opens a new one once the window has passed", async () => {
+  store = openSqliteStore(":memory:");
+  await store.migrate();
+  for (const client of ["a", "b"]) await stored(group(client), 30);
+  const first = await stored(group("c"), 20);
+  const second = await stored(group("d"), 10);
+  const joined = await lookUpStorm(store, SETTINGS, first, undiagnosed(first), NOW);
+  expect((await lookUpStorm(store, SETTINGS, second, undiagnosed(second), NOW))?.id).toBe(joined?.id);
+  expect((await store.readStorm(joined!.id))?.members).toHaveLength(4);
+
+  const later = new Date(NOW.getTime() + 10 * 60_000);
+  for (const client of ["e", "f"]) await stored(group(client), 30, later);
+  const third = await stored(group("g"), 1, later);
+  const next = await lookUpStorm(store, SETTINGS, third, undiagnosed(third), later);
+  expect(next?.id).toBeDefined();
+  expect(next?.id).not.toBe(joined?.id);
 });
 
 it("gives a resolved notification no storm line", async () => {

@@ -158,6 +158,32 @@ describe("the delivery worker", () => {
     expect((await store.queueDepth()).deliveries).toBe(0);
   });
 
+  it("keeps the lease of a delivery that takes longer than a lease, so a second replica does not send it again", async () => {
+    store = openSqliteStore(":memory:");
+    await store.migrate();
+    await diagnosedGroups(1, ["slack"]);
+    const sent: string[] = [];
+    // A delivery waiting in a busy channel's queue: five leases long.
+    const slow = (replica: string): Sink => ({
+      name: "slack",
+      deliver: async () => {
+        sent.push(replica);
+        await new Promise((r) => setTimeout(r, 250));
+        return { status: "delivered" };
+      },
+    });
+    const options = { store, metrics: createMetrics(), logger: silent, leaseMs: 50, pollIntervalMs: 5 };
+    const first = createDeliveryWorker({ ...options, sinks: [slow("first")], workerId: "replica-1" });
+    pollers.push(first);
+    first.start();
+    await until(() => sent.length === 1);
+    const second = createDeliveryWorker({ ...options, sinks: [slow("second")], workerId: "replica-2" });
+    pollers.push(second);
+    second.start();
+    await until(async () => (await store.queueDepth()).deliveries === 0);
+    expect(sent).toEqual(["first"]);
+  });
+
   it("fails deliveries left for a sink that is no longer configured, so they do not wait forever", async () => {
     store = openSqliteStore(":memory:");
     await store.migrate();

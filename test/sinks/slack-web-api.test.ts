@@ -338,7 +338,7 @@ describe("SlackWebApiSink", () => {
   it("in a storm, uploads a chart only for a group whose verdict no other group of the storm has yet", async () => {
     await start(UNPACED);
     const chart = async (): Promise<SlackChart> => ({ png: PNG, title: "t", altText: "a" });
-    const storm = { groups: 12, cluster: "prod-eu", windowSeconds: 120 };
+    const storm = { id: "s-1", openedAt: "2026-12-04T09:41:00.000Z", groups: 12, cluster: "prod-eu", windowSeconds: 120 };
     const first = await deliver(
       sink({ chart }),
       { ...makeDiagnosis({ groupKey: "a" }), storm: { ...storm, sameVerdict: 1 } },

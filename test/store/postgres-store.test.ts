@@ -293,6 +293,28 @@ describe("PostgresStore shared by replicas", () => {
     await expect(survivor.claimDelivery("survivor", LEASE_MS)).resolves.toMatchObject({ notificationId: id, attempts: 2 });
   });
 
+  it("replicas joining one cluster's storm at once all join the same storm", async () => {
+    const [first, second] = await twoReplicas();
+    // Connections opened beforehand, so that the joins run side by side rather than one per new connection.
+    await Promise.all([first, second].flatMap((store) => Array.from({ length: 5 }, () => store.queueDepth())));
+    const at = new Date();
+    const joins = Array.from({ length: 10 }, (_, i) =>
+      (i % 2 === 0 ? first : second).joinStorm({
+        cluster: "prod-eu",
+        groups: [{ groupKey: `group-${i}`, firstReceivedAt: new Date(at.getTime() - i * 1000) }],
+        at,
+        windowMs: 5 * 60_000,
+      }),
+    );
+
+    const joined = await Promise.all(joins);
+    const ids = new Set(joined.map((join) => join.id));
+    expect(ids.size).toBe(1);
+    const storm = await first.readStorm([...ids][0] ?? "");
+    expect(storm?.members).toHaveLength(10);
+    expect(storm?.openedAt).toBe(new Date(at.getTime() - 9000).toISOString());
+  });
+
   it("a payload with a NUL character and non-ASCII text comes back exactly as stored", async () => {
     const [store] = await twoReplicas();
     const payload = alertPayload("group-a");

@@ -538,6 +538,166 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect((await store.claimNotification("worker-b", LEASE_MS))?.id).toBe(oldPending.id);
     });
 
+    describe("storms", () => {
+      const base = Date.parse("2026-01-01T00:00:00Z");
+      const at = (seconds: number) => new Date(base + seconds * 1000);
+      const groups = (...members: Array<[string, number]>) =>
+        members.map(([groupKey, seconds]) => ({ groupKey, firstReceivedAt: at(seconds) }));
+      const WINDOW_MS = 5 * MINUTE;
+
+      /** Stores a notification of `groupKey` received at `seconds` and diagnoses it (with `causeId` as its cause, if given). */
+      async function diagnosed(groupKey: string, seconds: number, options: { resolved?: boolean; causeId?: string } = {}) {
+        const payload = { ...alertPayload(groupKey), ...(options.resolved === true ? { status: "resolved" as const } : {}) };
+        const { id } = await store.insertNotification({
+          dedupKey: `${groupKey}|${++insertCount}`,
+          payload,
+          receivedAt: at(seconds),
+          dedupWindowMs: 0,
+          cluster: "prod-eu",
+        });
+        expect((await store.claimNotification("worker-a", LEASE_MS, at(seconds)))?.id).toBe(id);
+        const diagnosis = options.causeId === undefined ? diagnosisOf(id, payload) : diagnosedWith(id, payload, options.causeId);
+        await store.completeNotification(id, diagnosis, []);
+        return id;
+      }
+
+      it("a join within the window reuses the cluster's open storm; it opens at its earliest group and members keep their first receipt", async () => {
+        const opened = await store.joinStorm({ cluster: "prod-eu", groups: groups(["a", 0], ["b", 10]), at: at(20), windowMs: WINDOW_MS });
+        expect(opened.openedAt).toBe(at(0).toISOString());
+
+        const again = await store.joinStorm({ cluster: "prod-eu", groups: groups(["c", 30], ["a", 25]), at: at(40), windowMs: WINDOW_MS });
+        expect(again).toEqual(opened);
+        // A replica that diagnosed later groups of the storm late: the storm's last sight does not go back, its opening
+        // moves to the earlier group.
+        const late = await store.joinStorm({ cluster: "prod-eu", groups: groups(["d", -60]), at: at(30), windowMs: WINDOW_MS });
+        expect(late).toEqual({ id: opened.id, openedAt: at(-60).toISOString() });
+
+        expect(await store.readStorm(opened.id)).toEqual({
+          id: opened.id,
+          cluster: "prod-eu",
+          openedAt: at(-60).toISOString(),
+          lastSeenAt: at(40).toISOString(),
+          members: [
+            { groupKey: "d", firstReceivedAt: at(-60).toISOString(), latest: null },
+            { groupKey: "a", firstReceivedAt: at(0).toISOString(), latest: null },
+            { groupKey: "b", firstReceivedAt: at(10).toISOString(), latest: null },
+            { groupKey: "c", firstReceivedAt: at(30).toISOString(), latest: null },
+          ],
+        });
+      });
+
+      it("a join after the window has passed opens a new storm, and each cluster has its own", async () => {
+        const first = await store.joinStorm({ cluster: "prod-eu", groups: groups(["a", 0]), at: at(0), windowMs: 2 * MINUTE });
+        const otherCluster = await store.joinStorm({ cluster: "prod-us", groups: groups(["a", 10]), at: at(10), windowMs: 2 * MINUTE });
+        const afterWindow = await store.joinStorm({ cluster: "prod-eu", groups: groups(["b", 120]), at: at(120), windowMs: 2 * MINUTE });
+        const withinNext = await store.joinStorm({ cluster: "prod-eu", groups: groups(["c", 200]), at: at(200), windowMs: 2 * MINUTE });
+
+        expect(new Set([first.id, otherCluster.id, afterWindow.id]).size).toBe(3);
+        expect(withinNext.id).toBe(afterWindow.id);
+        expect((await store.readStorm(otherCluster.id))?.cluster).toBe("prod-us");
+        expect((await store.readStorm(first.id))?.members.map((member) => member.groupKey)).toEqual(["a"]);
+        expect((await store.readStorm(afterWindow.id))?.members.map((member) => member.groupKey)).toEqual(["b", "c"]);
+        expect((await store.readStorm(afterWindow.id))?.openedAt).toBe(at(120).toISOString());
+      });
+
+      it("reading a storm gives each member's latest diagnosed notification with its verdict, and null for an unknown storm", async () => {
+        const firingA = await diagnosed("a", 0, { causeId: "apiserver_side_errors" });
+        await diagnosed("b", 5, { causeId: "apiserver_side_errors" });
+        const resolvedB = await diagnosed("b", 20, { resolved: true });
+        // Received later but not diagnosed yet: a's latest stays the diagnosed one.
+        await store.insertNotification({ dedupKey: "a-again", payload: alertPayload("a"), receivedAt: at(30), dedupWindowMs: 0 });
+        const { id } = await store.joinStorm({
+          cluster: "prod-eu",
+          groups: groups(["a", 0], ["b", 5], ["c", 8]),
+          at: at(30),
+          windowMs: WINDOW_MS,
+        });
+
+        const storm = await store.readStorm(id);
+        expect(storm?.members).toEqual([
+          {
+            groupKey: "a",
+            firstReceivedAt: at(0).toISOString(),
+            latest: {
+              notificationId: firingA,
+              receivedAt: at(0).toISOString(),
+              firing: true,
+              verdict: {
+                verdict: "cause",
+                cause: {
+                  id: "apiserver_side_errors",
+                  title: "The API server is failing the requests",
+                  summary: "500s from the API server.",
+                },
+                name: "KubeAPIErrorBudgetBurn",
+              },
+            },
+          },
+          {
+            groupKey: "b",
+            firstReceivedAt: at(5).toISOString(),
+            latest: {
+              notificationId: resolvedB,
+              receivedAt: at(20).toISOString(),
+              firing: false,
+              verdict: { verdict: "none", name: "KubeAPIErrorBudgetBurn" },
+            },
+          },
+          { groupKey: "c", firstReceivedAt: at(8).toISOString(), latest: null },
+        ]);
+        await expect(store.readStorm("00000000-0000-4000-8000-000000000000")).resolves.toBeNull();
+      });
+
+      it("pruning deletes storms last seen before the date and keeps later ones", async () => {
+        const now = Date.now();
+        const old = await store.joinStorm({
+          cluster: "prod-eu",
+          groups: [{ groupKey: "a", firstReceivedAt: new Date(now - 40 * 24 * 60 * MINUTE) }],
+          at: new Date(now - 40 * 24 * 60 * MINUTE),
+          windowMs: WINDOW_MS,
+        });
+        const recent = await store.joinStorm({
+          cluster: "prod-eu",
+          groups: [{ groupKey: "a", firstReceivedAt: new Date(now) }],
+          at: new Date(now),
+          windowMs: WINDOW_MS,
+        });
+
+        await expect(store.pruneBefore(new Date(now - 30 * 24 * 60 * MINUTE))).resolves.toBe(0);
+
+        await expect(store.readStorm(old.id)).resolves.toBeNull();
+        expect((await store.readStorm(recent.id))?.members.map((member) => member.groupKey)).toEqual(["a"]);
+      });
+    });
+
+    it("stores a sink's state only when it remembers nothing for that group yet, and keeps the first", async () => {
+      await expect(store.putSinkStateIfAbsent("storm:1", "slack", { ts: "1.000" })).resolves.toBe(true);
+      await expect(store.putSinkStateIfAbsent("storm:1", "slack", { ts: "2.000" })).resolves.toBe(false);
+      await expect(store.getSinkState("storm:1", "slack")).resolves.toEqual({ ts: "1.000" });
+      await expect(store.putSinkStateIfAbsent("storm:1", "pagerduty", { note: "x" })).resolves.toBe(true);
+      await expect(store.getSinkState("storm:1", "pagerduty")).resolves.toEqual({ note: "x" });
+    });
+
+    it("a sender renews the lease of the delivery it holds, so no other sender takes it; not once it is another's or finished", async () => {
+      await completed("group-a", ["slack"]);
+      const now = Date.now();
+      const delivery = await store.claimDelivery("sender-a", LEASE_MS, new Date(now));
+      const id = delivery?.id ?? "";
+
+      await expect(store.renewDeliveryLease(id, "sender-a", LEASE_MS, new Date(now + LEASE_MS - 1))).resolves.toBe(true);
+      // Without the renewal the lease would have run out here.
+      await expect(store.claimDelivery("sender-b", LEASE_MS, new Date(now + LEASE_MS + 1))).resolves.toBeNull();
+      await expect(store.renewDeliveryLease(id, "sender-b", LEASE_MS, new Date(now + LEASE_MS + 1))).resolves.toBe(false);
+
+      const taken = await store.claimDelivery("sender-b", LEASE_MS, new Date(now + 2 * LEASE_MS));
+      expect(taken).toMatchObject({ id, attempts: 2 });
+      await expect(store.renewDeliveryLease(id, "sender-a", LEASE_MS, new Date(now + 2 * LEASE_MS))).resolves.toBe(false);
+
+      await store.finishDelivery(id, { status: "delivered" });
+      await expect(store.renewDeliveryLease(id, "sender-b", LEASE_MS, new Date(now + 2 * LEASE_MS))).resolves.toBe(false);
+      await expect(store.renewDeliveryLease("00000000-0000-4000-8000-000000000000", "sender-b", LEASE_MS)).resolves.toBe(false);
+    });
+
     it("a healthy store is writable", async () => {
       await expect(store.checkWritable()).resolves.toBeUndefined();
       await expect(store.checkWritable()).resolves.toBeUndefined();

@@ -2,6 +2,8 @@
 import type { StormMembership } from "../../src/model/diagnosis.ts";
 
 export const FIXTURE_STORM: StormMembership = {
+  id: "7f1c2a9e-5b8d-4f3a-9c61-0d2e4b6a8f10",
+  openedAt: "2026-12-04T09:41:02.000Z",
   groups: 41,
   cluster: "prod-eu",
   windowSeconds: 120,

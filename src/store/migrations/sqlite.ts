@@ -94,4 +94,29 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       CREATE INDEX notifications_storm ON notifications (cluster, received_at) WHERE firing = 1;
     `,
   },
+  {
+    version: 5,
+    name: "storms and their members",
+    sql: `
+      -- A storm keeps its identity while its cluster's groups keep arriving within the storm window (README, "Storms"),
+      -- so that every replica tells it as one story and the sinks update one message instead of posting a new one.
+      CREATE TABLE storms (
+        id           TEXT    PRIMARY KEY,
+        cluster      TEXT    NOT NULL,
+        opened_at    INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+      );
+      CREATE INDEX storms_open ON storms (cluster, last_seen_at);
+
+      CREATE TABLE storm_members (
+        storm_id          TEXT    NOT NULL REFERENCES storms (id) ON DELETE CASCADE,
+        group_key         TEXT    NOT NULL,
+        first_received_at INTEGER NOT NULL,
+        PRIMARY KEY (storm_id, group_key)
+      );
+
+      -- Reading a storm looks up each member's latest done notification.
+      CREATE INDEX notifications_group_done ON notifications (group_key, received_at) WHERE status = 'done';
+    `,
+  },
 ];
