@@ -244,7 +244,7 @@ if (phases.has("storm-api")) {
   const rate = SLACK_WEB_API_RATE_LIMITS["chat.postMessage"];
   slackRows("Web API", d, `chat.postMessage ${rate.perSecond}/s per channel, bursts of ${rate.burst}; chat.update Tier 3; files Tier 4`);
   notes.push(
-    `Storm, Slack Web API: ${stormSetup(o)}; SLACK_BOT_TOKEN and SLACK_CHANNEL set, so each group gets a message, its thread (details, chart) and edits.`,
+    `Storm, Slack Web API: ${stormSetup(o)}; SLACK_BOT_TOKEN and SLACK_CHANNEL set: the first groups get messages of their own, the rest are named in the storm's one message (edited as they land) with their details in its thread.`,
   );
 }
 

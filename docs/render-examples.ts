@@ -1,5 +1,7 @@
 // `npm run docs:examples`: the README's pictures of the real output for the KubeClientErrors demo case: the Slack message (its Block Kit drawn as Slack would, in headless Chromium), the alert chart, and the PagerDuty note.
-// Needs Debian's chromium (and, for Slack's look, fonts-lato and fonts-noto-color-emoji); writes docs/slack-message.png, docs/alert-chart.png, docs/pagerduty-note.txt.
+// Needs Debian's chromium (and, for Slack's look, fonts-lato and fonts-noto-color-emoji); writes docs/slack-message.png, docs/alert-chart.png, docs/pagerduty-note.txt,
+// and docs/storm-message.png (a storm of 41 alert groups as its one Slack message).
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { alertChartQuery, fetchAlertChart } from "../src/diagnosis/alert-chart.ts";
@@ -8,11 +10,14 @@ import type { AlertChart } from "../src/model/diagnosis.ts";
 import { diagnose } from "../src/diagnosis/diagnose.ts";
 import { loadPlaybooks } from "../src/engine/load-playbooks.ts";
 import type { Alert } from "../src/model/alertmanager.ts";
-import type { Diagnosis } from "../src/model/diagnosis.ts";
+import type { Diagnosis, GroupVerdict } from "../src/model/diagnosis.ts";
+import type { StoredStorm, StormMember } from "../src/model/storm.ts";
 import { loadTestFiles, payloadFor, prepareCase } from "../src/playbook-tests/run-playbook-tests.ts";
 import { renderChartPng } from "../src/render/chart.ts";
 import { renderSlackMessage, type SlackBlock, type SlackMessage, type SlackTextObject } from "../src/render/slack-blocks.ts";
+import { renderSlackStormMessage } from "../src/render/slack-storm.ts";
 import { renderText } from "../src/render/text.ts";
+import { reportLinkFor } from "../src/server/report-links.ts";
 import type { PromQuery } from "../src/sources/prometheus.ts";
 import type { SourceOutput } from "../src/sources/source.ts";
 
@@ -125,6 +130,100 @@ function chartPrometheus(alert: Alert): { query(request: PromQuery, signal: Abor
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The storm: 41 alert groups of prod-eu as the store keeps them, each with the one-line verdict its playbook gave.
+
+/** The causes as rules/KubernetesApiClientErrors.yaml and rules/shared/client-go-client.yaml name them. */
+const API_SERVER_FAILING = { id: "apiserver_side_errors", title: "The API server is failing the requests" };
+const RBAC_FORBIDDEN = { id: "authorization_failure", title: "Client not allowed by RBAC (403)" };
+
+/** The clients the API server fails: apps, controllers and operators of a typical production cluster. */
+const STORM_CLIENTS = [
+  "frontend-api",
+  "checkout",
+  "cart",
+  "payments",
+  "orders",
+  "inventory",
+  "search-api",
+  "recommendations",
+  "notifications",
+  "user-profile",
+  "auth-gateway",
+  "shipping",
+  "pricing",
+  "catalog",
+  "reviews",
+  "cert-manager",
+  "cert-manager-cainjector",
+  "cert-manager-webhook",
+  "argocd-application-controller",
+  "argocd-repo-server",
+  "argocd-server",
+  "external-dns",
+  "external-secrets",
+  "ingress-nginx-controller",
+  "kube-state-metrics",
+  "prometheus-operator",
+  "grafana-agent",
+  "fluent-bit",
+  "velero",
+  "cluster-autoscaler",
+  "metrics-server",
+  "keda-operator",
+  "istiod",
+  "kyverno",
+  "sealed-secrets-controller",
+  "vpa-recommender",
+  "node-problem-detector",
+  "loki-distributor",
+];
+/** Of those, the groups whose alerts have resolved since. */
+const STORM_RESOLVED = new Set(["cart", "external-dns"]);
+const STORM_OPENED = Date.parse("2026-12-04T09:41:02Z");
+
+/** A notification id as the service makes them (a UUID), fixed per group so the picture only changes when the renderer does. */
+function notificationId(job: string): string {
+  const hex = createHash("sha256").update(`docs-storm/${job}`).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function stormMember(job: string, index: number, diagnosed: { cause: { id: string; title: string }; summary: string } | null): StormMember {
+  const groupKey = `{}:{alertname="KubeClientErrors", cluster="prod-eu", job="${job}"}`;
+  const joined = new Date(STORM_OPENED + index * 2_300).toISOString();
+  if (diagnosed === null) return { groupKey, firstReceivedAt: joined, latest: null };
+  const verdict: GroupVerdict = { verdict: "cause", cause: { ...diagnosed.cause, summary: diagnosed.summary }, name: job };
+  return {
+    groupKey,
+    firstReceivedAt: joined,
+    latest: { notificationId: notificationId(job), receivedAt: joined, firing: !STORM_RESOLVED.has(job), verdict },
+  };
+}
+
+function demoStorm(): StoredStorm {
+  const members = [
+    ...STORM_CLIENTS.map((job, i) =>
+      stormMember(job, i, {
+        cause: API_SERVER_FAILING,
+        summary: `The API server is failing the requests of ${job} (31% answered 5xx or not at all).`,
+      }),
+    ),
+    stormMember("report-exporter", STORM_CLIENTS.length, {
+      cause: RBAC_FORBIDDEN,
+      summary: "RBAC refuses report-exporter: 64% of its requests are answered 403 Forbidden.",
+    }),
+    stormMember("loki-gateway", STORM_CLIENTS.length + 1, null),
+    stormMember("tempo-distributor", STORM_CLIENTS.length + 2, null),
+  ];
+  return {
+    id: "storm-prod-eu-1",
+    cluster: "prod-eu",
+    openedAt: members[0]!.firstReceivedAt,
+    lastSeenAt: members.at(-1)!.firstReceivedAt,
+    members,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Block Kit as Slack draws it.
 
 function escapeHtml(text: string): string {
@@ -135,6 +234,8 @@ function escapeHtml(text: string): string {
 function mrkdwnInline(text: string): string {
   return text
     .replace(/<([^<>|]+)(?:\|([^<>]+))?>/g, (_m, url: string, label: string | undefined) => {
+      // <!date^…|fallback>: Slack shows the time in the reader's zone; the fallback is what a picture can show.
+      if (url.startsWith("!date^")) return label ?? url;
       const href = url.replace(/"/g, "&quot;");
       return /^(https?:|mailto:)/.test(href) ? `<a href="${href}">${label ?? url}</a>` : escapeHtml(`<${url}${label ? `|${label}` : ""}>`);
     })
@@ -144,7 +245,7 @@ function mrkdwnInline(text: string): string {
     .replace(/\n/g, "<br>");
 }
 
-/** Slack's mrkdwn to HTML: ```code blocks```, `code`, *bold*, _italic_, ~strike~, <url|text> links. */
+/** Slack's mrkdwn to HTML: ```code blocks```, `code`, *bold*, _italic_, ~strike~, <url|text> links, <!date^…|fallback> times. */
 function mrkdwnToHtml(text: string): string {
   return text
     .split(/```([\s\S]*?)```/)
@@ -262,7 +363,13 @@ const message = renderSlackMessage(diagnosis);
 const slackFile = new URL("slack-message.png", OUT);
 await screenshot(slackHtml(message, diagnosis.createdAt), slackFile);
 
+const storm = demoStorm();
+// Signed the way the service signs them, with a secret only this script knows.
+const reportLink = reportLinkFor({ publicUrl: "https://enricher.example.com", secret: "docs-example-secret", ttlHours: 72 });
+const stormFile = new URL("storm-message.png", OUT);
+await screenshot(slackHtml(renderSlackStormMessage(storm, { reportLink }), storm.lastSeenAt), stormFile);
+
 const noteFile = new URL("pagerduty-note.txt", OUT);
 writeFileSync(noteFile, `${renderText(diagnosis)}\n`);
 
-for (const file of [slackFile, chartFile, noteFile]) process.stdout.write(`wrote ${file.pathname}\n`);
+for (const file of [slackFile, stormFile, chartFile, noteFile]) process.stdout.write(`wrote ${file.pathname}\n`);

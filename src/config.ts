@@ -33,6 +33,8 @@ export interface Config {
     fromEmail?: string;
     apiUrl: string;
     mode?: "events" | "notes" | "both";
+    /** PAGERDUTY_STORM_INCIDENT: one PagerDuty incident per storm of alert groups, or one per group even in a storm. */
+    stormIncident: "storm" | "group";
   };
   rulesDir: string;
   /** Prometheus rules files whose alert expressions may be charted, besides the shipped ones (ALERT_RULES_FILES). */
@@ -191,6 +193,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
   const modeRaw = text("PAGERDUTY_MODE");
   if (modeRaw && !["events", "notes", "both"].includes(modeRaw))
     throw new ConfigError(`PAGERDUTY_MODE must be events, notes or both (got ${modeRaw})`);
+  const stormIncident = text("PAGERDUTY_STORM_INCIDENT") ?? "storm";
+  if (stormIncident !== "storm" && stormIncident !== "group")
+    throw new ConfigError(`PAGERDUTY_STORM_INCIDENT must be storm or group (got ${stormIncident})`);
 
   const clusterName = text("CLUSTER_NAME");
   const clustersFile = text("CLUSTERS_FILE");
@@ -253,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
       fromEmail,
       apiUrl: url("PAGERDUTY_API_URL", "https://api.pagerduty.com") as string,
       mode: modeRaw as Config["pagerduty"]["mode"],
+      stormIncident,
     },
     rulesDir: text("RULES_DIR") ?? "./rules",
     alertRulesFiles: (text("ALERT_RULES_FILES") ?? "")

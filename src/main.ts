@@ -187,6 +187,12 @@ async function chartImage(diagnosis: Diagnosis): Promise<{ png: Buffer; title: s
 /** Slack and PagerDuty when configured; the console when nothing is, so a result is always shown somewhere. */
 export function createSinks(config: Config): Sink[] {
   const sinks: Sink[] = [];
+  // A storm's message and incident link each group's report page.
+  const reportLink = reportLinkFor({
+    publicUrl: config.publicUrl,
+    secret: config.reports.signingSecret,
+    ttlHours: config.reports.linkTtlHours,
+  });
   // The bot token (Web API: threads, updates, charts) wins over the webhook; both are the "slack" sink, so deliveries
   // already queued carry over when a team switches.
   if (config.slack.botToken) {
@@ -196,13 +202,14 @@ export function createSinks(config: Config): Sink[] {
         channel: config.slack.channel ?? "",
         apiUrl: config.slack.apiUrl,
         chart: chartImage,
+        reportLink,
       }),
     );
   } else if (config.slack.webhookUrl) {
     sinks.push(new SlackWebhookSink({ webhookUrl: config.slack.webhookUrl }));
   }
   try {
-    sinks.push(...pagerDutySinks(config.pagerduty));
+    sinks.push(...pagerDutySinks({ ...config.pagerduty, reportLink }));
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }

@@ -24,3 +24,16 @@ function groupName(diagnosis: Diagnosis): string {
   }
   return diagnosis.groupKey;
 }
+
+/**
+ * What a group not diagnosed yet is about, from its group key (`{}:{alertname="…", job="checkout"}`): the same labels
+ * as a diagnosed group's name, when Alertmanager grouped by one of them; else the key itself.
+ */
+export function nameFromGroupKey(groupKey: string): string {
+  const labels = new Map([...groupKey.matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map(([, name, value]) => [name!, value!]));
+  for (const label of NAME_LABELS) {
+    const value = labels.get(label);
+    if (value !== undefined && value !== "") return value;
+  }
+  return groupKey;
+}

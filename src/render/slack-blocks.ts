@@ -278,7 +278,7 @@ function blockTextLength(block: SlackBlock): number {
   }
 }
 
-function textLength(blocks: SlackBlock[]): number {
+export function textLength(blocks: SlackBlock[]): number {
   return blocks.reduce((n, b) => n + blockTextLength(b), 0);
 }
 

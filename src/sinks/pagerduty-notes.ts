@@ -1,7 +1,9 @@
 // Adds the diagnosis as a note on the PagerDuty incident of an alert group (REST API v2); a new note only when it changed.
 import { createHash } from "node:crypto";
 import type { Diagnosis } from "../model/diagnosis.ts";
+import { groupVerdictOf } from "../diagnosis/group-verdict.ts";
 import { topCause } from "../render/alert-facts.ts";
+import { verdictText } from "../diagnosis/storm.ts";
 import { renderText } from "../render/text.ts";
 import { type HttpExchange, originOf, sendHttp } from "./http-delivery.ts";
 import { type Call, judge, type ServiceApi } from "./outcome-table.ts";
@@ -22,6 +24,11 @@ export interface PagerDutyNotesSinkOptions {
   apiUrl?: string;
   /** The incident_key of the group's incident: ours in `both` mode, Alertmanager's in `notes` mode (pagerduty-sinks.ts). */
   incidentKey: (diagnosis: Diagnosis) => string;
+  /**
+   * Set in `both` mode with PAGERDUTY_STORM_INCIDENT=storm: the incident_key of a storm's incident (the events sink's
+   * storm dedup key). A group in a storm, or that noted one before and still fires, notes the storm's incident instead.
+   */
+  stormIncidentKey?: (stormId: string) => string;
   timeoutMs?: number;
   /** How long after the diagnosis an incident may still appear; 30 min unless set. */
   incidentWaitMs?: number;
@@ -44,18 +51,25 @@ const ACCEPT = "application/vnd.pagerduty+json;version=2";
 const OPEN_STATUSES = ["triggered", "acknowledged"];
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
-/** What this sink remembers per alert group: the incident it noted and the digest of the diagnosis it noted there. */
+/**
+ * What this sink remembers per alert group: the incident it noted and the digest of the diagnosis it noted there, and
+ * the storm whose incident that was, when it was one.
+ */
 interface NotedState {
   incidentId: string;
   digest: string;
+  stormId?: string;
 }
 
 function notedState(state: unknown): NotedState | undefined {
   if (typeof state !== "object" || state === null) return undefined;
   const record = state as Record<string, unknown>;
-  return typeof record.incidentId === "string" && typeof record.digest === "string"
-    ? { incidentId: record.incidentId, digest: record.digest }
-    : undefined;
+  if (typeof record.incidentId !== "string" || typeof record.digest !== "string") return undefined;
+  return {
+    incidentId: record.incidentId,
+    digest: record.digest,
+    ...(typeof record.stormId === "string" ? { stormId: record.stormId } : {}),
+  };
 }
 
 /**
@@ -89,10 +103,19 @@ export function capNote(text: string, reportUrl?: string): string {
   return `${kept}${marker}`;
 }
 
-function noteContent(d: Diagnosis, replacesEarlierNote: boolean): string {
+function noteContent(d: Diagnosis, replacesEarlierNote: boolean, onStormIncident: boolean): string {
   const body = renderText(d);
   const text = replacesEarlierNote ? `Updated diagnosis:\n\n${body}` : body;
-  return capNote(text, d.alerts.find((a) => a.links.report !== undefined)?.links.report);
+  return capNote(
+    onStormIncident ? `${stormNoteHeading(d, replacesEarlierNote)}\n\n${text}` : text,
+    d.alerts.find((a) => a.links.report !== undefined)?.links.report,
+  );
+}
+
+/** On a storm's incident, every note is one group's: which group, and its verdict in a line. */
+function stormNoteHeading(d: Diagnosis, replacesEarlierNote: boolean): string {
+  const verdict = groupVerdictOf(d);
+  return `${replacesEarlierNote ? "Update from" : "Joined the storm:"} alert group ${verdict.name}: ${verdictText(verdict)}`;
 }
 
 interface PagerDutyError {
@@ -171,6 +194,7 @@ export class PagerDutyNotesSink implements Sink {
   readonly #fromEmail: string;
   readonly #apiUrl: string;
   readonly #incidentKey: (diagnosis: Diagnosis) => string;
+  readonly #stormIncidentKey: ((stormId: string) => string) | undefined;
   readonly #timeoutMs: number;
   readonly #incidentWaitMs: number;
   readonly #origin: string;
@@ -180,6 +204,7 @@ export class PagerDutyNotesSink implements Sink {
     this.#fromEmail = options.fromEmail;
     this.#apiUrl = (options.apiUrl ?? PAGERDUTY_API_URL).replace(/\/+$/, "");
     this.#incidentKey = options.incidentKey;
+    this.#stormIncidentKey = options.stormIncidentKey;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#incidentWaitMs = options.incidentWaitMs ?? DEFAULT_INCIDENT_WAIT_MS;
     this.#origin = originOf(this.#apiUrl);
@@ -189,20 +214,27 @@ export class PagerDutyNotesSink implements Sink {
     if (diagnosis.status === "resolved") {
       // The resolve event (ours or Alertmanager's) already puts the resolve on the incident's timeline, and the
       // incident is likely closed by the time this runs; a note would add nothing a responder needs.
+      // A storm it noted is behind it now: if it fires again, it notes whatever incident it is paged in then.
+      const noted = notedState(context?.state);
+      if (noted?.stormId !== undefined)
+        await context?.saveState({ incidentId: noted.incidentId, digest: noted.digest } satisfies NotedState);
       return { status: "delivered", detail: "no note: the group resolved" };
     }
-    const incidentKey = this.#incidentKey(diagnosis);
+    const noted = notedState(context?.state);
+    // Like the events sink, a group that paged a storm stays with the storm's incident while it fires.
+    const stormId = this.#stormIncidentKey !== undefined && context !== undefined ? (diagnosis.storm?.id ?? noted?.stormId) : undefined;
+    const incidentKey =
+      stormId !== undefined && this.#stormIncidentKey !== undefined ? this.#stormIncidentKey(stormId) : this.#incidentKey(diagnosis);
     const found = await this.#findOpenIncident(incidentKey);
     if (found === undefined) return this.#noIncidentYet(incidentKey, diagnosis);
     if ("status" in found) return found;
-    const noted = notedState(context?.state);
     const digest = diagnosisDigest(diagnosis);
     if (noted?.incidentId === found.id && noted.digest === digest) {
       return { status: "delivered", detail: `incident ${found.id} already has this diagnosis` };
     }
-    const failure = await this.#addNote(found.id, noteContent(diagnosis, noted?.incidentId === found.id));
+    const failure = await this.#addNote(found.id, noteContent(diagnosis, noted?.incidentId === found.id, stormId !== undefined));
     if (failure !== undefined) return failure;
-    await context?.saveState({ incidentId: found.id, digest } satisfies NotedState);
+    await context?.saveState({ incidentId: found.id, digest, ...(stormId !== undefined ? { stormId } : {}) } satisfies NotedState);
     return { status: "delivered", detail: `note on incident ${found.id}` };
   }
 

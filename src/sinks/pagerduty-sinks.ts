@@ -2,7 +2,8 @@
 import { createHash } from "node:crypto";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { pagerDutyDedupKey } from "../render/pagerduty-event.ts";
-import { PagerDutyEventsSink } from "./pagerduty-events.ts";
+import { pagerDutyStormDedupKey } from "../render/pagerduty-storm-event.ts";
+import { PagerDutyEventsSink, type PagerDutyStormIncident } from "./pagerduty-events.ts";
 import { PagerDutyNotesSink } from "./pagerduty-notes.ts";
 import type { Sink } from "./sink.ts";
 
@@ -15,6 +16,10 @@ export interface PagerDutySinksConfig {
   fromEmail?: string;
   apiUrl: string;
   mode?: PagerDutyMode;
+  /** PAGERDUTY_STORM_INCIDENT: one incident per storm (the default) or per group even in a storm. */
+  stormIncident?: PagerDutyStormIncident;
+  /** A report link for a group's notification (reports on), for the storm incident's list of groups. */
+  reportLink?: (notificationId: string) => string | undefined;
 }
 
 /** Alertmanager's own PagerDuty receiver sends dedup_key = hex(sha256(groupKey)) (protocols.md 3.1), so its incident has that key. */
@@ -36,6 +41,8 @@ export function pagerDutyMode(config: PagerDutySinksConfig): PagerDutyMode | und
  * and no event from us. `both`: our event, and a note on the incident that event opened. The delivery worker orders
  * deliveries per group and sink, not across sinks, so in `both` the note may be tried before the event has opened
  * the incident: the notes sink retries until the incident exists, which is what puts the note after the event.
+ * With PAGERDUTY_STORM_INCIDENT=storm (the default), a group in a storm pages the storm's incident in `events` and
+ * `both`, and in `both` its note goes there too; `notes` stays per group, on the incidents Alertmanager opens.
  * Throws when the mode lacks the credentials it needs, naming the variables to set.
  */
 export function pagerDutySinks(config: PagerDutySinksConfig): Sink[] {
@@ -48,14 +55,26 @@ export function pagerDutySinks(config: PagerDutySinksConfig): Sink[] {
   }
   if (problems.length > 0) throw new Error(problems.join("; "));
 
+  const stormIncident = config.stormIncident ?? "storm";
   const sinks: Sink[] = [];
   if (config.routingKey && mode !== "notes") {
-    sinks.push(new PagerDutyEventsSink({ routingKey: config.routingKey, eventsUrl: config.eventsUrl }));
+    sinks.push(
+      new PagerDutyEventsSink({ routingKey: config.routingKey, eventsUrl: config.eventsUrl, stormIncident, reportLink: config.reportLink }),
+    );
   }
   if (config.apiToken && config.fromEmail && mode !== "events") {
     const incidentKey =
       mode === "both" ? (d: Diagnosis) => pagerDutyDedupKey(d.groupKey) : (d: Diagnosis) => alertmanagerIncidentKey(d.groupKey);
-    sinks.push(new PagerDutyNotesSink({ apiToken: config.apiToken, fromEmail: config.fromEmail, apiUrl: config.apiUrl, incidentKey }));
+    const stormIncidentKey = mode === "both" && stormIncident === "storm" ? pagerDutyStormDedupKey : undefined;
+    sinks.push(
+      new PagerDutyNotesSink({
+        apiToken: config.apiToken,
+        fromEmail: config.fromEmail,
+        apiUrl: config.apiUrl,
+        incidentKey,
+        stormIncidentKey,
+      }),
+    );
   }
   return sinks;
 }

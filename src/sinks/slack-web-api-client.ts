@@ -138,7 +138,7 @@ export const SLACK_WEB_API: ServiceApi = {
 export const SLACK_PRIORITY = { headline: 0, detail: 1, chart: 2 } as const;
 export type SlackPriority = (typeof SLACK_PRIORITY)[keyof typeof SLACK_PRIORITY];
 
-/** Slack's tiers for the methods not paced per channel (protocols.md 2.4): Tier 3 50+ a minute, Tier 4 100+. */
+/** Slack's tiers for the methods not paced per channel (protocols.md 2.4): Tier 3 50+ a minute, Tier 4 100+; chat.delete is Tier 3. */
 const UPDATE_INTERVAL_MS = 1200;
 const UPLOAD_URL_INTERVAL_MS = 600;
 
@@ -153,6 +153,7 @@ export class SlackWebApiClient {
   readonly #tiers = new Map<string, DestinationPacer>([
     ["chat.update", new DestinationPacer({ kind: "interval", intervalMs: UPDATE_INTERVAL_MS })],
     ["files.getUploadURLExternal", new DestinationPacer({ kind: "interval", intervalMs: UPLOAD_URL_INTERVAL_MS })],
+    ["chat.delete", new DestinationPacer({ kind: "interval", intervalMs: UPDATE_INTERVAL_MS })],
   ]);
 
   constructor(options: SlackWebApiClientOptions) {
@@ -182,6 +183,12 @@ export class SlackWebApiClient {
   async updateMessage(args: Json & { channel: string; ts: string }, about?: string): Promise<SlackAnswer> {
     await this.#tiers.get("chat.update")?.acquire("chat.update");
     return this.call("chat.update", args, about);
+  }
+
+  /** chat.delete (Tier 3): only ever a message of this app's own that another replica's message made redundant. */
+  async deleteMessage(args: { channel: string; ts: string }, about?: string): Promise<SlackAnswer> {
+    await this.#tiers.get("chat.delete")?.acquire("chat.delete");
+    return this.call("chat.delete", args, about);
   }
 
   /**

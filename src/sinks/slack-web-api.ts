@@ -5,10 +5,12 @@ import { createHash } from "node:crypto";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { topCause, truncate } from "../render/alert-facts.ts";
 import { renderSlackMessage } from "../render/slack-blocks.ts";
+import { renderStormGroupReplies, renderStormGroupResolved } from "../render/slack-storm-reply.ts";
 import { renderResolvedReply, renderSlackThreadReply } from "../render/slack-thread.ts";
 import { serviceText } from "./http-delivery.ts";
 import type { SinkFailure } from "./outcome-table.ts";
-import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
+import type { DeliveryContext, Sink, SinkOutcome, StormAccess } from "./sink.ts";
+import { SlackStormMessages, type StormShown } from "./slack-storm-message.ts";
 import { SLACK_PRIORITY, SlackWebApiClient, type SlackPosted } from "./slack-web-api-client.ts";
 
 export interface SlackChart {
@@ -30,6 +32,8 @@ export interface SlackWebApiSinkOptions {
   chart?: (diagnosis: Diagnosis) => Promise<SlackChart | undefined>;
   /** The least time between two posts to the channel: Slack allows about one message per second per channel. */
   postIntervalMs?: number;
+  /** A group's report page, for the storm message's links (PUBLIC_URL). */
+  reportLink?: (notificationId: string) => string | undefined;
 }
 
 /** What the sink remembers about one alert group. `v` lets a later version tell an old shape from its own. */
@@ -47,6 +51,8 @@ export interface SlackWebApiState {
   charted?: string;
   /** The "Resolved after…" reply is in the thread. */
   resolved: boolean;
+  /** Set when the group joined a storm: `channel` and `ts` are then the storm's message, whose thread it shares. */
+  storm?: string;
 }
 
 const ALT_TEXT = 1000;
@@ -64,7 +70,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** A stored state of this version, or undefined for none, another sink's or an older shape: then the group starts over. */
 export function readSlackWebApiState(value: unknown): SlackWebApiState | undefined {
   if (!isObject(value) || value.v !== 1) return undefined;
-  const { channel, ts, firstSeenAt, shown, replied, charted, resolved } = value;
+  const { channel, ts, firstSeenAt, shown, replied, charted, resolved, storm } = value;
   if (typeof channel !== "string" || typeof ts !== "string" || typeof firstSeenAt !== "string" || typeof shown !== "string")
     return undefined;
   return {
@@ -76,6 +82,7 @@ export function readSlackWebApiState(value: unknown): SlackWebApiState | undefin
     replied: typeof replied === "string" ? replied : undefined,
     charted: typeof charted === "string" ? charted : undefined,
     resolved: resolved === true,
+    ...(typeof storm === "string" ? { storm } : {}),
   };
 }
 
@@ -113,9 +120,13 @@ export class SlackWebApiSink implements Sink {
   readonly #channel: string;
   readonly #timeoutMs: number;
   readonly #chart: SlackWebApiSinkOptions["chart"];
+  readonly #storms: SlackStormMessages;
 
   constructor(options: SlackWebApiSinkOptions) {
     this.#client = new SlackWebApiClient(options);
+    this.#storms = new SlackStormMessages(this.#client, options.channel, {
+      ...(options.reportLink !== undefined ? { reportLink: options.reportLink } : {}),
+    });
     this.#token = options.botToken;
     this.#channel = options.channel;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -146,7 +157,38 @@ export class SlackWebApiSink implements Sink {
     // A group that fires again after it resolved is a new incident: a new message, not an edit far up the channel.
     if (state?.resolved === true && diagnosis.status === "firing") state = undefined;
 
-    if (state === undefined) {
+    // A storm's message comes first: it names every group of the storm, this one included.
+    const stormId = diagnosis.storm?.id ?? state?.storm;
+    let storm: { channel: string; ts: string } | undefined;
+    if (stormId !== undefined && context?.storms !== undefined) {
+      const shown = await this.#showStorm(stormId, context.storms);
+      if (!shown.ok && "outcome" in shown) return shown.outcome;
+      if (shown.ok) storm = shown;
+    }
+
+    if (state === undefined && diagnosis.storm !== undefined && storm !== undefined) {
+      // A group that joins a storm gets no message of its own: its story goes in the storm message's thread.
+      state = {
+        v: 1,
+        ...storm,
+        firstSeenAt: diagnosis.createdAt,
+        shown: diagnosis.notificationId,
+        resolved: false,
+        storm: diagnosis.storm.id,
+      };
+      const unsaved = await save(state);
+      if (unsaved) return unsaved;
+      did.push(`joined storm ${diagnosis.storm.id} (message ${storm.ts})`);
+    } else if (state?.storm !== undefined) {
+      // Its message is the storm's, brought up to date above; when the storm's message had to be posted anew, the
+      // group's replies go on under the new one.
+      const moved = storm !== undefined && (storm.channel !== state.channel || storm.ts !== state.ts);
+      if (moved || state.shown !== diagnosis.notificationId) {
+        state = { ...state, ...(moved ? { ...storm, replied: undefined, charted: undefined } : {}), shown: diagnosis.notificationId };
+        const unsaved = await save(state);
+        if (unsaved) return unsaved;
+      }
+    } else if (state === undefined) {
       const posted = await this.#postMessage(diagnosis);
       if (!posted.ok) return posted.outcome;
       state = {
@@ -194,7 +236,11 @@ export class SlackWebApiSink implements Sink {
 
     if (diagnosis.status === "resolved") {
       if (!state.resolved) {
-        const replied = await this.#reply(state, renderResolvedReply(diagnosis, state.firstSeenAt));
+        const reply =
+          state.storm !== undefined
+            ? renderStormGroupResolved(diagnosis, state.firstSeenAt)
+            : renderResolvedReply(diagnosis, state.firstSeenAt);
+        const replied = await this.#reply(state, reply);
         if (!replied.ok) return replied.outcome;
         state = { ...state, resolved: true };
         const unsaved = await save(state);
@@ -206,8 +252,13 @@ export class SlackWebApiSink implements Sink {
 
     const digest = diagnosisDigest(diagnosis);
     if (state.replied !== digest) {
-      const replied = await this.#reply(state, renderSlackThreadReply(diagnosis, { changed: state.replied !== undefined }));
-      if (!replied.ok) return replied.outcome;
+      const changed = state.replied !== undefined;
+      const replies =
+        state.storm !== undefined ? renderStormGroupReplies(diagnosis, { changed }) : [renderSlackThreadReply(diagnosis, { changed })];
+      for (const reply of replies) {
+        const replied = await this.#reply(state, reply);
+        if (!replied.ok) return replied.outcome;
+      }
       state = { ...state, replied: digest };
       const unsaved = await save(state);
       if (unsaved) return unsaved;
@@ -226,7 +277,20 @@ export class SlackWebApiSink implements Sink {
     return this.#client.postMessage({ channel: this.#channel, ...renderSlackMessage(d) }, SLACK_PRIORITY.headline);
   }
 
-  #reply(state: SlackWebApiState, reply: { text: string; blocks: unknown[] }): Promise<SlackPosted> {
+  /** A failure to read or remember the storm fails this delivery for a retry; Slack's answers come as they are. */
+  async #showStorm(stormId: string, storms: StormAccess): Promise<StormShown> {
+    try {
+      return await this.#storms.show(stormId, storms);
+    } catch (error) {
+      const why = serviceText(error instanceof Error ? error.message : String(error), [this.#token]);
+      return {
+        ok: false,
+        outcome: { status: "retry", code: "storm_unreadable", error: `the storm ${stormId} could not be read or remembered (${why})` },
+      };
+    }
+  }
+
+  #reply(state: SlackWebApiState, reply: { text: string; blocks: unknown[]; attachments?: unknown[] }): Promise<SlackPosted> {
     return this.#client.postMessage(
       { channel: state.channel, thread_ts: state.ts, ...reply },
       SLACK_PRIORITY.detail,

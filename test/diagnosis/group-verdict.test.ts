@@ -1,6 +1,6 @@
 // A group's diagnosis in one line: what a storm counts and groups by.
 import { describe, expect, it } from "vitest";
-import { groupVerdictOf } from "../../src/diagnosis/group-verdict.ts";
+import { groupVerdictOf, nameFromGroupKey } from "../../src/diagnosis/group-verdict.ts";
 import { makeAlertDiagnosis, makeCause, makeDiagnosis } from "../support/diagnosis-fixtures.ts";
 
 const labels = { alertname: "KubeClientErrors", cluster: "prod-eu", job: "report-exporter" };
@@ -40,5 +40,14 @@ describe("groupVerdictOf", () => {
       verdict: "none",
       name: "Watchdog",
     });
+  });
+});
+
+describe("nameFromGroupKey", () => {
+  it("names a group not diagnosed yet by the label its diagnosis would name it by, or gives its key", () => {
+    expect(nameFromGroupKey('{}:{alertname="KubeClientErrors", cluster="prod-eu", job="loki-gateway"}')).toBe("loki-gateway");
+    expect(nameFromGroupKey('{}/{severity="critical"}:{alertname="KubeAPIErrorBudgetBurn"}')).toBe("KubeAPIErrorBudgetBurn");
+    expect(nameFromGroupKey('{}:{job="say \\"hi\\"", pod="p"}')).toBe('say \\"hi\\"');
+    expect(nameFromGroupKey("{}:{}")).toBe("{}:{}");
   });
 });

@@ -22,7 +22,8 @@ export const SLACK_STANDIN_CHANNEL_ID = "C0ENRICHER1";
 export const SLACK_STANDIN_CHANNEL_NAME = "alerts";
 
 /** The methods the stand-in limits, each with its own bucket. */
-export type RateLimitedMethod = "chat.postMessage" | "chat.update" | "files.getUploadURLExternal" | "files.completeUploadExternal";
+export type RateLimitedMethod =
+  "chat.postMessage" | "chat.update" | "chat.delete" | "files.getUploadURLExternal" | "files.completeUploadExternal";
 
 /**
  * Slack's published limits (api.slack.com/docs/rate-limits, the methods' pages; protocols.md 2.4), as token buckets:
@@ -30,13 +31,14 @@ export type RateLimitedMethod = "chat.postMessage" | "chat.update" | "files.getU
  *   allowed". The size of a burst is not published (users report 25 to 40, PSSlack#52); 3 here, so a client that keeps
  *   to the stand-in keeps to Slack. Slack's further workspace-wide limit is not published and not modelled.
  * - chat.update: Tier 3, "50+ per minute", "sporadic bursts are welcome"; per method per workspace (the stand-in is one
- *   workspace). files.getUploadURLExternal and files.completeUploadExternal: Tier 4 each, "100+ per minute".
+ *   workspace); chat.delete likewise Tier 3, in a bucket of its own. files.getUploadURLExternal and files.completeUploadExternal: Tier 4 each, "100+ per minute".
  *   A tier's bucket holds a fifth of its minute (10 and 20 calls), refilled at the tier's rate.
  * The bytes POSTed to the upload URL are not limited: Slack documents no limit there.
  */
 export const SLACK_WEB_API_RATE_LIMITS: Readonly<Record<RateLimitedMethod, TokenBucketRate>> = {
   "chat.postMessage": { perSecond: 1, burst: 3 },
   "chat.update": { perSecond: 50 / 60, burst: 10 },
+  "chat.delete": { perSecond: 50 / 60, burst: 10 },
   "files.getUploadURLExternal": { perSecond: 100 / 60, burst: 20 },
   "files.completeUploadExternal": { perSecond: 100 / 60, burst: 20 },
 };
@@ -52,7 +54,7 @@ export interface SlackWebApiStandInOptions extends BlockKitOptions {
    */
   rateLimits?: Partial<Record<RateLimitedMethod, LimitSetting<TokenBucketRate>>>;
   /** Called as Slack accepts each post or edit (the bench times them with it). */
-  onChange?: (change: { kind: "posted" | "edited"; message: StandInMessage }) => void;
+  onChange?: (change: { kind: "posted" | "edited" | "deleted"; message: StandInMessage }) => void;
 }
 
 export interface StandInMessageContent {
@@ -267,6 +269,16 @@ export async function startSlackWebApiStandIn(options: SlackWebApiStandInOptions
       message.updates.push(contentOf(body));
       options.onChange?.({ kind: "edited", message });
       return json({ ok: true, channel, ts: message.ts, text: message.text ?? "" });
+    },
+    "chat.delete"(body) {
+      const channel = channelById(body.channel);
+      const index = messages.findIndex((m) => m.channel === channel && m.ts === body.ts);
+      if (index < 0) throw new Refusal("message_not_found", `/ts: no message ${String(body.ts)} in ${channel}`);
+      const limited = rateLimited("chat.delete", "chat.delete", body);
+      if (limited !== undefined) return limited;
+      const [removed] = messages.splice(index, 1);
+      options.onChange?.({ kind: "deleted", message: removed! });
+      return json({ ok: true, channel, ts: removed!.ts });
     },
     "files.getUploadURLExternal"(body) {
       const limited = rateLimited("files.getUploadURLExternal", "files.getUploadURLExternal", body);
