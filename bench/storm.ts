@@ -246,7 +246,12 @@ async function singleRun(
   }
 }
 
-const playbookEnv = (options: StormOptions) => ({ MAX_PLAYBOOK_RUNS_PER_NOTIFICATION: String(Math.max(10, options.alertsPerGroup)) });
+/** Report pages on, as in production: a storm's messages link each group's full report (README, "Storms"). */
+const playbookEnv = (options: StormOptions) => ({
+  MAX_PLAYBOOK_RUNS_PER_NOTIFICATION: String(Math.max(10, options.alertsPerGroup)),
+  PUBLIC_URL: "https://enricher.example.com",
+  REPORT_SIGNING_SECRET: "bench-storm-report-secret-0123456789",
+});
 
 /** The storm through Slack's incoming webhook and PagerDuty's Events API, both with their published limits. */
 export async function measureStorm(options: StormOptions): Promise<StormResult> {

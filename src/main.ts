@@ -16,7 +16,7 @@ import { createNotificationWorker } from "./queue/notification-worker.ts";
 import type { Diagnosis } from "./model/diagnosis.ts";
 import { renderChartPng } from "./render/chart.ts";
 import { buildApp } from "./server/app.ts";
-import { reportLinkFor } from "./server/report-links.ts";
+import { reportLinkFor, stormLinkFor } from "./server/report-links.ts";
 import { ConsoleSink } from "./sinks/console.ts";
 import { pagerDutySinks } from "./sinks/pagerduty-sinks.ts";
 import type { Sink } from "./sinks/sink.ts";
@@ -187,12 +187,10 @@ async function chartImage(diagnosis: Diagnosis): Promise<{ png: Buffer; title: s
 /** Slack and PagerDuty when configured; the console when nothing is, so a result is always shown somewhere. */
 export function createSinks(config: Config): Sink[] {
   const sinks: Sink[] = [];
-  // A storm's message and incident link each group's report page.
-  const reportLink = reportLinkFor({
-    publicUrl: config.publicUrl,
-    secret: config.reports.signingSecret,
-    ttlHours: config.reports.linkTtlHours,
-  });
+  // A storm's message and incident link each group's report page, and the storm's own page.
+  const links = { publicUrl: config.publicUrl, secret: config.reports.signingSecret, ttlHours: config.reports.linkTtlHours };
+  const reportLink = reportLinkFor(links);
+  const stormLink = stormLinkFor(links);
   // The bot token (Web API: threads, updates, charts) wins over the webhook; both are the "slack" sink, so deliveries
   // already queued carry over when a team switches.
   if (config.slack.botToken) {
@@ -203,13 +201,14 @@ export function createSinks(config: Config): Sink[] {
         apiUrl: config.slack.apiUrl,
         chart: chartImage,
         reportLink,
+        stormLink,
       }),
     );
   } else if (config.slack.webhookUrl) {
-    sinks.push(new SlackWebhookSink({ webhookUrl: config.slack.webhookUrl }));
+    sinks.push(new SlackWebhookSink({ webhookUrl: config.slack.webhookUrl, reportLink, stormLink }));
   }
   try {
-    sinks.push(...pagerDutySinks({ ...config.pagerduty, reportLink }));
+    sinks.push(...pagerDutySinks({ ...config.pagerduty, reportLink, stormLink }));
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
@@ -292,7 +291,12 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     pollIntervalMs: overrides.pollIntervalMs,
     leaseMs: overrides.leaseMs ?? config.workLeaseMs,
     onCompleted: () => deliveries.wake(),
-    storm: { minGroups: config.storm.minGroups, windowMs: config.storm.windowMs, clusterLabel: config.clusterLabel },
+    storm: {
+      minGroups: config.storm.minGroups,
+      windowMs: config.storm.windowMs,
+      clusterLabel: config.clusterLabel,
+      link: stormLinkFor({ publicUrl: config.publicUrl, secret: reports.signingSecret, ttlHours: reports.linkTtlHours }),
+    },
     diagnose: (notification, plainOnly) =>
       diagnose(notification.id, notification.payload, {
         playbooks,

@@ -189,6 +189,8 @@ export interface StormMembership {
   sharedCause?: SharedCause;
   /** Groups of the storm with this group's verdict (same headline cause, or the same absence of one), this one included. */
   sameVerdict: number;
+  /** The storm's page (/reports/storms/:id with its signed token), when report pages are served (PUBLIC_URL). */
+  link?: string;
 }
 
 export interface SharedCause {

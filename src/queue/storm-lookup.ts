@@ -10,6 +10,8 @@ export interface StormSettings {
   minGroups: number;
   windowMs: number;
   clusterLabel: string;
+  /** The storm's page with its token, when report pages are served; each group's diagnosis links to it. */
+  link?: (stormId: string) => string | undefined;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function lookUpStorm(
     at: new Date(notification.receivedAt),
     windowMs: settings.windowMs,
   });
-  return stormMembership({
+  const membership = stormMembership({
     id: storm.id,
     openedAt: storm.openedAt,
     groups,
@@ -52,4 +54,6 @@ export async function lookUpStorm(
     cluster,
     windowSeconds: Math.round(settings.windowMs / 1000),
   });
+  const link = settings.link?.(storm.id);
+  return link !== undefined ? { ...membership, link } : membership;
 }

@@ -86,14 +86,21 @@ function summaryOf(d: Diagnosis, lead: AlertDiagnosis | undefined): string {
   return truncate(`${what}${on}${why}${partial}`.replace(/\s+/g, " "), PAGERDUTY_MAX_SUMMARY);
 }
 
-function links(lead: AlertDiagnosis | undefined): PagerDutyLink[] {
-  if (lead === undefined) return [];
+function links(d: Diagnosis, lead: AlertDiagnosis | undefined): PagerDutyLink[] {
   const result: PagerDutyLink[] = [];
-  for (const kind of LINK_KINDS) {
-    const href = httpUrl(lead.links[kind]);
+  for (const kind of lead !== undefined ? LINK_KINDS : []) {
+    const href = httpUrl(lead?.links[kind]);
     if (href !== undefined) result.push({ href, text: LINK_TEXT[kind] });
   }
+  const storm = stormUrl(d);
+  if (storm !== undefined) result.push({ href: storm, text: "The storm" });
   return result;
+}
+
+/** The storm's page, when the group is part of a storm and report pages are served. */
+function stormUrl(d: Diagnosis): string | undefined {
+  const url = httpUrl(d.storm?.link);
+  return url !== undefined && url.length <= FIELD_MAX ? url : undefined;
 }
 
 interface Detail {
@@ -160,8 +167,10 @@ function customDetails(d: Diagnosis, lead: AlertDiagnosis | undefined, detail: D
   };
 }
 
-function stormDetail(d: Diagnosis): { storm?: string } {
-  return d.storm === undefined ? {} : { storm: truncate(stormLine(d.storm), FIELD_MAX) };
+function stormDetail(d: Diagnosis): { storm?: string; storm_url?: string } {
+  if (d.storm === undefined) return {};
+  const url = stormUrl(d);
+  return { storm: truncate(stormLine(d.storm), FIELD_MAX), ...(url !== undefined ? { storm_url: url } : {}) };
 }
 
 /** The note that replaces custom_details when even the trimmed version is too big; it carries only bounded fields. */
@@ -210,7 +219,7 @@ export function renderPagerDutyEvent(d: Diagnosis, routingKey: string): PagerDut
       class: optionalField(labels.alertname ?? groupAlertNames(d)[0]),
       custom_details: customDetails(d, lead, { logExcerpts: true, steps: true }),
     },
-    links: links(lead),
+    links: links(d, lead),
   };
   const clientUrl = httpUrl(lead?.links.report) ?? httpUrl(d.externalURL);
   if (clientUrl !== undefined && clientUrl.length <= FIELD_MAX * 8) event.client_url = clientUrl;

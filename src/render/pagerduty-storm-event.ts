@@ -44,6 +44,8 @@ export interface StormView {
   groupCount: number;
   groups: StormEventGroup[];
   sharedCause?: SharedCause;
+  /** The storm's own page (its signed link), when report pages are served. */
+  link?: string;
 }
 
 function ownReport(d: Diagnosis): string | undefined {
@@ -52,12 +54,14 @@ function ownReport(d: Diagnosis): string | undefined {
 
 /**
  * The storm as the store has it now, with `d`'s group in it as this diagnosis says (the store may not have it yet).
- * `reportLink` signs a report link for another group's latest notification, when report pages are on.
+ * `reportLink` signs a report link for another group's latest notification, and `stormLink` one for the storm's page,
+ * when report pages are on.
  */
 export function stormViewFromStore(
   storm: StoredStorm,
   d: Diagnosis,
   reportLink?: (notificationId: string) => string | undefined,
+  stormLink?: (stormId: string) => string | undefined,
 ): StormView {
   const groups: StormEventGroup[] = storm.members.map((member) => {
     const report = member.latest !== null ? httpUrl(reportLink?.(member.latest.notificationId)) : undefined;
@@ -74,6 +78,7 @@ export function stormViewFromStore(
   if (index >= 0) groups[index] = own;
   else groups.push(own);
   const sharedCause = analyseStorm(groups.map((group): StormGroup => ({ groupKey: group.groupKey, verdict: group.verdict }))).sharedCause;
+  const link = httpUrl(stormLink?.(storm.id));
   return {
     id: storm.id,
     cluster: storm.cluster,
@@ -81,11 +86,13 @@ export function stormViewFromStore(
     groupCount: groups.length,
     groups,
     ...(sharedCause !== undefined ? { sharedCause } : {}),
+    ...(link !== undefined ? { link } : {}),
   };
 }
 
 /** When the store cannot be read: the storm as `d` saw it when it was diagnosed, with only its own group named. */
 export function stormViewFromMembership(membership: StormMembership, d: Diagnosis): StormView {
+  const link = httpUrl(membership.link);
   return {
     id: membership.id,
     cluster: membership.cluster,
@@ -93,6 +100,7 @@ export function stormViewFromMembership(membership: StormMembership, d: Diagnosi
     groupCount: membership.groups,
     groups: [ownGroup(d)],
     ...(membership.sharedCause !== undefined ? { sharedCause: membership.sharedCause } : {}),
+    ...(link !== undefined ? { link } : {}),
   };
 }
 
@@ -133,6 +141,7 @@ function customDetails(view: StormView, d: Diagnosis, listed: StormEventGroup[])
     storm: stormSummary(view),
     cluster: view.cluster,
     opened_at: view.openedAt,
+    ...(view.link !== undefined && view.link.length <= FIELD_MAX ? { storm_url: view.link } : {}),
     group_count: view.groupCount,
     firing_groups: view.groups.filter((group) => group.firing).length,
     shared_cause:
@@ -161,10 +170,12 @@ export function renderPagerDutyStormEvent(
   routingKey: string,
   action: "trigger" | "resolve" = "trigger",
 ): PagerDutyEvent {
-  const links: PagerDutyLink[] = view.groups
+  const stormPage: PagerDutyLink[] = view.link !== undefined ? [{ href: view.link, text: "The storm" }] : [];
+  const reports: PagerDutyLink[] = view.groups
     .filter((group) => group.report !== undefined)
     .slice(0, MAX_LINKS)
     .map((group) => ({ href: group.report as string, text: `Report: ${nameOf(group)}` }));
+  const links = [...stormPage, ...reports];
   let listed = view.groups;
   const event: PagerDutyEvent = {
     routing_key: routingKey,
@@ -188,7 +199,7 @@ export function renderPagerDutyStormEvent(
   while (byteSize(event) > PAGERDUTY_MAX_EVENT_BYTES && listed.length > 0) {
     listed = listed.slice(0, Math.floor(listed.length / 2));
     event.payload.custom_details = customDetails(view, d, listed);
-    event.links = links.slice(0, Math.min(links.length, listed.length));
+    event.links = [...stormPage, ...reports.slice(0, Math.min(reports.length, listed.length))];
   }
   return event;
 }

@@ -202,7 +202,9 @@ export function renderReportPage(d: Diagnosis, options: ReportPageOptions = {}):
   const body = [
     `<header><h1>${escapeHtml(title)}</h1><p>${escapeHtml(d.status)} · received ${escapeHtml(d.createdAt)} · receiver ${escapeHtml(d.receiver)}</p></header>`,
     `<main>`,
-    d.storm !== undefined ? `<p class="storm">${escapeHtml(stormLine(d.storm))}</p>` : "",
+    d.storm !== undefined
+      ? `<p class="storm">${[escapeHtml(stormLine(d.storm)), link(d.storm.link, "See the storm")].join(" ").trim()}</p>`
+      : "",
     labelsTable(d.commonLabels, "Labels common to the group"),
     ...d.alerts.map((a, i) => alertSection(a, i)),
     d.truncatedAlerts > 0 ? `<p>${d.truncatedAlerts} more alerts were left out by Alertmanager.</p>` : "",

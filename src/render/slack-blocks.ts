@@ -1,5 +1,5 @@
 // A Diagnosis as a Slack message: typed Block Kit, a severity-coloured attachment, and every Block Kit limit respected.
-import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
+import type { AlertDiagnosis, Diagnosis, StormMembership } from "../model/diagnosis.ts";
 import {
   alertName,
   ELLIPSIS,
@@ -100,6 +100,7 @@ export const SLACK_LIMITS = {
 const TOTAL_TEXT_BUDGET = 10_000;
 const FALLBACK_TEXT = 3000;
 const CAUSE_SUMMARY = 1500;
+const STORM_LINK_URL = 1400;
 const EVIDENCE_ITEMS = 3;
 const EVIDENCE_TEXT = 300;
 const COMMAND_TEXT = 1000;
@@ -356,6 +357,13 @@ function resolvedAttachmentBlocks(d: Diagnosis, quote: string | undefined): Slac
   return blocks;
 }
 
+/** The storm line, with a link to the storm's page when there is one (an http(s) URL Slack can show whole). */
+function stormSection(storm: StormMembership): SlackSectionBlock {
+  const url = httpUrl(storm.link);
+  const link = url !== undefined && url.length <= STORM_LINK_URL ? ` <${escapeMrkdwn(url).replace(/\|/g, "%7C")}|see the storm>` : "";
+  return section(`🌩️ ${safeMrkdwn(stormLine(storm), CAUSE_SUMMARY)}${link}`);
+}
+
 /**
  * The whole message. A resolved group gets a short note: a webhook message cannot be edited later, so it is a new
  * post, quoting what was diagnosed while it fired when the sink remembers it.
@@ -363,7 +371,7 @@ function resolvedAttachmentBlocks(d: Diagnosis, quote: string | undefined): Slac
 export function renderSlackMessage(d: Diagnosis, options: { quote?: string } = {}): SlackMessage {
   const color = SEVERITY_COLOUR[severityKey(d)];
   const blocks: SlackBlock[] = [header(d), groupContext(d)];
-  if (d.storm !== undefined) blocks.push(section(`🌩️ ${safeMrkdwn(stormLine(d.storm), CAUSE_SUMMARY)}`));
+  if (d.storm !== undefined) blocks.push(stormSection(d.storm));
   const attachmentBlocks =
     d.status === "resolved"
       ? resolvedAttachmentBlocks(d, options.quote)

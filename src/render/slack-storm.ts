@@ -1,6 +1,7 @@
 // A storm as one Slack message (README, "Storms"): every alert group of the storm named with its one-line verdict,
 // grouped by verdict, the shared cause first when there is one. Edited as diagnoses land; each group's details are in
 // the message's thread and its report page.
+import { createHash } from "node:crypto";
 import { nameFromGroupKey } from "../diagnosis/group-verdict.ts";
 import { analyseStorm, verdictKey, verdictText } from "../diagnosis/storm.ts";
 import type { StoredStorm, StormMember } from "../model/storm.ts";
@@ -10,6 +11,8 @@ import { escapeMrkdwn, SEVERITY_COLOUR, SLACK_LIMITS, type SlackBlock, type Slac
 export interface StormRenderOptions {
   /** The report page of a group's latest diagnosis, when reports are served (PUBLIC_URL). */
   reportLink?: (notificationId: string) => string | undefined;
+  /** The storm's own page, when reports are served (PUBLIC_URL). */
+  stormLink?: (stormId: string) => string | undefined;
 }
 
 /** Verdict sections shown before the rest are summed up in one line; the whole stays well under Slack's 50 blocks. */
@@ -64,6 +67,12 @@ function namesLine(members: StormMember[], options: StormRenderOptions, room: nu
   return shown.join(", ");
 }
 
+/** " · <url|storm page>" when the storm's page is served and its URL fits in a link. */
+function stormPageLink(stormId: string, options: StormRenderOptions): string {
+  const url = httpUrl(options.stormLink?.(stormId));
+  return url !== undefined && url.length <= LINK_URL ? ` · <${escapeMrkdwn(url).replace(/\|/g, "%7C")}|storm page>` : "";
+}
+
 function section(text: string): SlackBlock {
   return { type: "section", text: { type: "mrkdwn", text } };
 }
@@ -109,11 +118,22 @@ export function renderSlackStormMessage(storm: StoredStorm, options: StormRender
     elements: [
       {
         type: "mrkdwn",
-        text: `First alert ${slackTime(storm.openedAt)} · last ${slackTime(storm.lastSeenAt)} · each group's diagnosis is in this thread`,
+        text: `First alert ${slackTime(storm.openedAt)} · last ${slackTime(storm.lastSeenAt)} · each group's diagnosis is in this thread${stormPageLink(storm.id, options)}`,
       },
     ],
   });
   const fallback = `Storm${where}: ${storm.members.length} alert groups${shared !== undefined ? `, ${shared.groups} point to ${shared.component}: ${shared.title}` : ""}`;
   const colour = firing === 0 ? SEVERITY_COLOUR.resolved : SEVERITY_COLOUR.critical;
   return { text: escapeMrkdwn(truncate(fallback, 3000)), blocks, attachments: [{ color: colour, blocks: verdictBlocks }] };
+}
+
+/**
+ * What the storm's message says, as a digest: the same storm gives the same digest. Links are left out, since each
+ * rendering signs them afresh with a later expiry, which alone is no news.
+ */
+export function stormMessageDigest(storm: StoredStorm): string {
+  return createHash("sha256")
+    .update(JSON.stringify(renderSlackStormMessage(storm)))
+    .digest("hex")
+    .slice(0, 16);
 }

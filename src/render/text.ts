@@ -6,6 +6,7 @@ import {
   groupAlertNames,
   type Headline,
   headline,
+  httpUrl,
   LINK_KINDS,
   LINK_TEXT,
   notCheckedLine,
@@ -146,7 +147,9 @@ function groupHeadline(d: Diagnosis): string {
 }
 
 function stormLines(d: Diagnosis): string[] {
-  return d.storm === undefined ? [] : [printable(stormLine(d.storm))];
+  if (d.storm === undefined) return [];
+  const link = httpUrl(d.storm.link);
+  return [printable(stormLine(d.storm)), ...(link !== undefined ? [`Storm: ${printable(link)}`] : [])];
 }
 
 /** The full diagnosis as plain text: one block per alert, separated by a blank line. */

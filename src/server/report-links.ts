@@ -4,6 +4,14 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 /** The notification id a list token is signed for: it opens /reports, not one report. */
 export const LIST_TOKEN_ID = "*";
 
+/**
+ * What a storm page's token is signed for. Notification ids never start with "storm:", so a report's token cannot open
+ * a storm page and a storm's cannot open a report.
+ */
+export function stormTokenId(stormId: string): string {
+  return `storm:${stormId}`;
+}
+
 const EXPIRY_BYTES = 8;
 const MAC_BYTES = 32;
 
@@ -39,12 +47,29 @@ export function reportTokenExpiry(token: string): Date | undefined {
   return new Date(Number(bytes.readBigUInt64BE(0)) * 1000);
 }
 
+export interface ReportLinkOptions {
+  publicUrl?: string;
+  secret?: string;
+  ttlHours: number;
+  now?: () => Date;
+}
+
+/** `path` under the public URL with a token signed for `tokenId`, or undefined when reports are disabled. */
+function signedLink(options: ReportLinkOptions, path: string, tokenId: string): string | undefined {
+  if (!options.publicUrl || !options.secret) return undefined;
+  const now = options.now?.() ?? new Date();
+  const token = signReportToken(tokenId, new Date(now.getTime() + options.ttlHours * 3_600_000), options.secret);
+  return `${options.publicUrl.replace(/\/+$/, "")}${path}?token=${token}`;
+}
+
 /** The report URL with its token, or undefined when reports are disabled (no secret or no public URL). */
-export function reportLinkFor(options: { publicUrl?: string; secret?: string; ttlHours: number; now?: () => Date }) {
-  return (notificationId: string): string | undefined => {
-    if (!options.publicUrl || !options.secret) return undefined;
-    const now = options.now?.() ?? new Date();
-    const token = signReportToken(notificationId, new Date(now.getTime() + options.ttlHours * 3_600_000), options.secret);
-    return `${options.publicUrl.replace(/\/+$/, "")}/reports/${encodeURIComponent(notificationId)}?token=${token}`;
-  };
+export function reportLinkFor(options: ReportLinkOptions) {
+  return (notificationId: string): string | undefined =>
+    signedLink(options, `/reports/${encodeURIComponent(notificationId)}`, notificationId);
+}
+
+/** The storm page's URL with its token (signed like a report's, for `storm:<id>`), or undefined when reports are disabled. */
+export function stormLinkFor(options: ReportLinkOptions) {
+  return (stormId: string): string | undefined =>
+    signedLink(options, `/reports/storms/${encodeURIComponent(stormId)}`, stormTokenId(stormId));
 }

@@ -1,12 +1,14 @@
-// The report pages: GET /reports/:id and GET /reports, each opened only with a signed, unexpired token.
+// The report pages: GET /reports/:id, GET /reports/storms/:id and GET /reports, each opened only with a signed, unexpired
+// token.
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { type ReportListFilters, matchesFilters, renderReportList } from "../render/report-list.ts";
 import { REPORT_CSP, renderReportPage } from "../render/report-page.ts";
+import { renderStormPage } from "../render/storm-page.ts";
 import type { Store } from "../store/store.ts";
-import { LIST_TOKEN_ID, reportTokenExpiry, signReportToken, verifyReportToken } from "./report-links.ts";
+import { LIST_TOKEN_ID, reportTokenExpiry, signReportToken, stormTokenId, verifyReportToken } from "./report-links.ts";
 
 export interface ReportRoutesOptions {
-  store: Pick<Store, "getDiagnosis" | "listDiagnoses">;
+  store: Pick<Store, "getDiagnosis" | "listDiagnoses" | "readStorm">;
   /** REPORT_SIGNING_SECRET, at least 32 characters. */
   secret: string;
   now?: () => Date;
@@ -51,6 +53,21 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRoutesOp
     return pageHeaders(reply)
       .code(200)
       .send(renderReportPage(diagnosis, { generatedAt: now() }));
+  });
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>("/reports/storms/:id", async (request, reply) => {
+    const token = queryText(request.query.token);
+    const result = check(token, stormTokenId(request.params.id));
+    if (result !== "valid" || token === undefined) return refuse(reply, 401, tokenMessage(result === "valid" ? "invalid" : result));
+    const storm = await options.store.readStorm(request.params.id);
+    if (storm === null) return refuse(reply, 404, "no storm with this id (it may have been pruned)");
+    // Each group's report link lasts as long as the storm link that shows it, no longer.
+    const expiresAt = reportTokenExpiry(token) ?? now();
+    const reportHref = (notificationId: string) =>
+      `../${encodeURIComponent(notificationId)}?token=${signReportToken(notificationId, expiresAt, options.secret)}`;
+    return pageHeaders(reply)
+      .code(200)
+      .send(renderStormPage(storm, { reportHref, generatedAt: now() }));
   });
 
   app.get<{ Querystring: Record<string, unknown> }>("/reports", async (request, reply) => {

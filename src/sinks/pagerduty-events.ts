@@ -21,6 +21,8 @@ export interface PagerDutyEventsSinkOptions {
   stormIncident?: PagerDutyStormIncident;
   /** The report link of another group's notification, for the storm's list of groups; absent when reports are off. */
   reportLink?: (notificationId: string) => string | undefined;
+  /** The storm's own page, for the storm incident's links; absent when reports are off. */
+  stormLink?: (stormId: string) => string | undefined;
 }
 
 export type PagerDutyStormIncident = "storm" | "group";
@@ -109,6 +111,7 @@ export class PagerDutyEventsSink implements Sink {
   readonly #pacer: DestinationPacer;
   readonly #stormIncident: PagerDutyStormIncident;
   readonly #reportLink: ((notificationId: string) => string | undefined) | undefined;
+  readonly #stormLink: ((stormId: string) => string | undefined) | undefined;
 
   constructor(options: PagerDutyEventsSinkOptions) {
     const rate = options.rateLimit ?? PAGERDUTY_EVENTS_PACE;
@@ -119,6 +122,7 @@ export class PagerDutyEventsSink implements Sink {
     this.#origin = originOf(this.#eventsUrl);
     this.#stormIncident = options.stormIncident ?? "group";
     this.#reportLink = options.reportLink;
+    this.#stormLink = options.stormLink;
   }
 
   async deliver(diagnosis: Diagnosis, context?: DeliveryContext): Promise<SinkOutcome> {
@@ -167,7 +171,10 @@ export class PagerDutyEventsSink implements Sink {
             ? Number.POSITIVE_INFINITY
             : (stored?.members.filter((member) => member.groupKey !== diagnosis.groupKey && (member.latest?.firing ?? true)).length ?? 0);
         if (stillFiring > 0) continue;
-        view = stored !== null ? stormViewFromStore(stored, diagnosis, this.#reportLink) : stormViewFromMembership(membership, diagnosis);
+        view =
+          stored !== null
+            ? stormViewFromStore(stored, diagnosis, this.#reportLink, this.#stormLink)
+            : stormViewFromMembership(membership, diagnosis);
       } catch (error) {
         await remember();
         const reason = error instanceof Error ? error.message : String(error);
@@ -196,7 +203,7 @@ export class PagerDutyEventsSink implements Sink {
   async #stormView(membership: StormMembership, diagnosis: Diagnosis, context: DeliveryContext): Promise<StormView> {
     try {
       const stored = await context.storms?.read(membership.id);
-      if (stored !== undefined && stored !== null) return stormViewFromStore(stored, diagnosis, this.#reportLink);
+      if (stored !== undefined && stored !== null) return stormViewFromStore(stored, diagnosis, this.#reportLink, this.#stormLink);
     } catch {
       // The group's own view of the storm below still names the storm, its size and its shared cause.
     }

@@ -20,6 +20,8 @@ export interface PagerDutySinksConfig {
   stormIncident?: PagerDutyStormIncident;
   /** A report link for a group's notification (reports on), for the storm incident's list of groups. */
   reportLink?: (notificationId: string) => string | undefined;
+  /** The storm's own page (reports on), for the storm incident's links. */
+  stormLink?: (stormId: string) => string | undefined;
 }
 
 /** Alertmanager's own PagerDuty receiver sends dedup_key = hex(sha256(groupKey)) (protocols.md 3.1), so its incident has that key. */
@@ -59,7 +61,13 @@ export function pagerDutySinks(config: PagerDutySinksConfig): Sink[] {
   const sinks: Sink[] = [];
   if (config.routingKey && mode !== "notes") {
     sinks.push(
-      new PagerDutyEventsSink({ routingKey: config.routingKey, eventsUrl: config.eventsUrl, stormIncident, reportLink: config.reportLink }),
+      new PagerDutyEventsSink({
+        routingKey: config.routingKey,
+        eventsUrl: config.eventsUrl,
+        stormIncident,
+        reportLink: config.reportLink,
+        stormLink: config.stormLink,
+      }),
     );
   }
   if (config.apiToken && config.fromEmail && mode !== "events") {

@@ -2,9 +2,9 @@
 // of a storm are delivered side by side, so the edits of one storm are queued here and coalesced: a delivery that
 // finds an edit already waiting joins it, and that edit reads the storm from the store when its turn comes, so it shows
 // everything stored by then. Slack's chat.update tier (about 50 a minute) is spent on news, not on each group.
-import { createHash } from "node:crypto";
 import type { StoredStorm } from "../model/storm.ts";
-import { renderSlackStormMessage, type StormRenderOptions } from "../render/slack-storm.ts";
+import { renderSlackStormMessage, stormMessageDigest, type StormRenderOptions } from "../render/slack-storm.ts";
+import { CoalescedRuns } from "./coalesced-runs.ts";
 import type { SinkFailure } from "./outcome-table.ts";
 import type { StormAccess } from "./sink.ts";
 import { SLACK_PRIORITY, type SlackWebApiClient } from "./slack-web-api-client.ts";
@@ -32,10 +32,7 @@ export class SlackStormMessages {
   readonly #client: SlackWebApiClient;
   readonly #channel: string;
   readonly #render: StormRenderOptions;
-  /** Per storm: the refresh that has not started yet, which later deliveries join. */
-  readonly #waiting = new Map<string, Promise<StormShown>>();
-  /** Per storm: the end of its queue of refreshes. */
-  readonly #tail = new Map<string, Promise<unknown>>();
+  readonly #refreshes = new CoalescedRuns<StormShown>();
 
   constructor(client: SlackWebApiClient, channel: string, render: StormRenderOptions) {
     this.#client = client;
@@ -48,27 +45,17 @@ export class SlackStormMessages {
    * store knows no such storm (pruned): the group then gets a message of its own.
    */
   show(stormId: string, storms: StormAccess): Promise<StormShown> {
-    const waiting = this.#waiting.get(stormId);
-    if (waiting !== undefined) return waiting;
-    const previous = this.#tail.get(stormId) ?? Promise.resolve();
-    const refresh = previous.then(() => {
-      this.#waiting.delete(stormId);
+    return this.#refreshes.run(stormId, (begin) => {
+      begin();
       return this.#refresh(stormId, storms);
     });
-    this.#waiting.set(stormId, refresh);
-    const tail = refresh.catch(() => undefined);
-    this.#tail.set(stormId, tail);
-    void tail.then(() => {
-      if (this.#tail.get(stormId) === tail) this.#tail.delete(stormId);
-    });
-    return refresh;
   }
 
   async #refresh(stormId: string, storms: StormAccess, mayPost = true): Promise<StormShown> {
     const storm = await storms.read(stormId);
     if (storm === null) return { ok: false, missing: true };
     const message = renderSlackStormMessage(storm, this.#render);
-    const digest = createHash("sha256").update(JSON.stringify(message)).digest("hex").slice(0, 16);
+    const digest = stormMessageDigest(storm);
     const state = readState(await storms.getState(stormId));
     if (state === undefined && !mayPost) {
       const error = `another delivery posted storm ${stormId}'s Slack message, but what it remembered cannot be read`;

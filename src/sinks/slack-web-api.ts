@@ -34,6 +34,8 @@ export interface SlackWebApiSinkOptions {
   postIntervalMs?: number;
   /** A group's report page, for the storm message's links (PUBLIC_URL). */
   reportLink?: (notificationId: string) => string | undefined;
+  /** The storm's own page, for the storm message's context line (PUBLIC_URL). */
+  stormLink?: (stormId: string) => string | undefined;
 }
 
 /** What the sink remembers about one alert group. `v` lets a later version tell an old shape from its own. */
@@ -126,6 +128,7 @@ export class SlackWebApiSink implements Sink {
     this.#client = new SlackWebApiClient(options);
     this.#storms = new SlackStormMessages(this.#client, options.channel, {
       ...(options.reportLink !== undefined ? { reportLink: options.reportLink } : {}),
+      ...(options.stormLink !== undefined ? { stormLink: options.stormLink } : {}),
     });
     this.#token = options.botToken;
     this.#channel = options.channel;

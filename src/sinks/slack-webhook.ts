@@ -1,11 +1,13 @@
-// Delivers a Diagnosis to a Slack incoming webhook: one attempt, the outcome read from Slack's documented answers.
+// Delivers a Diagnosis to a Slack incoming webhook: one attempt, the outcome read from Slack's documented answers; in a
+// storm, the group is named in the storm's snapshot instead (slack-webhook-storm.ts).
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { leadingAlert } from "../render/alert-facts.ts";
-import { renderSlackMessage } from "../render/slack-blocks.ts";
+import { renderSlackMessage, type SlackMessage } from "../render/slack-blocks.ts";
 import { DestinationPacer } from "./destination-pacer.ts";
 import { originOf, sendHttp } from "./http-delivery.ts";
 import { judge, type ServiceApi } from "./outcome-table.ts";
 import type { DeliveryContext, Sink, SinkOutcome } from "./sink.ts";
+import { SlackWebhookStormSnapshots } from "./slack-webhook-storm.ts";
 
 export interface SlackWebhookSinkOptions {
   /** A secret: the path is the token. It never appears in an outcome. */
@@ -17,6 +19,21 @@ export interface SlackWebhookSinkOptions {
    * one a second for a minute after it.
    */
   postIntervalMs?: number;
+  /**
+   * A group's report page (PUBLIC_URL and REPORT_SIGNING_SECRET). With it, the groups of a storm are named in the
+   * storm's snapshots, each linked to its report, instead of a message each; without it, every group keeps its own.
+   */
+  reportLink?: (notificationId: string) => string | undefined;
+  /** The storm's own page, linked from its snapshots. */
+  stormLink?: (stormId: string) => string | undefined;
+  /** The least time between two snapshots of one storm. */
+  stormSnapshotIntervalMs?: number;
+}
+
+/** What the sink remembers about a group: the cause to quote when it resolves, and the storm that named it. */
+interface WebhookGroupState {
+  firingCause?: string;
+  storm?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -49,6 +66,8 @@ export class SlackWebhookSink implements Sink {
   readonly #secrets: string[];
   /** Paces posts to the webhook, and holds every delivery loop after a 429 until its Retry-After has passed. */
   readonly #pacer: DestinationPacer;
+  readonly #reportLink: SlackWebhookSinkOptions["reportLink"];
+  readonly #storms: SlackWebhookStormSnapshots;
 
   constructor(options: SlackWebhookSinkOptions) {
     // One post at a time (a second would be out before a 429 could hold it); Slack takes about one a second anyway.
@@ -63,21 +82,40 @@ export class SlackWebhookSink implements Sink {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#origin = originOf(options.webhookUrl);
     this.#secrets = secretsIn(options.webhookUrl);
+    this.#reportLink = options.reportLink;
+    this.#storms = new SlackWebhookStormSnapshots(
+      (message) => this.#post(message),
+      {
+        ...(options.reportLink !== undefined ? { reportLink: options.reportLink } : {}),
+        ...(options.stormLink !== undefined ? { stormLink: options.stormLink } : {}),
+      },
+      options.stormSnapshotIntervalMs,
+    );
   }
 
   async deliver(diagnosis: Diagnosis, context?: DeliveryContext): Promise<SinkOutcome> {
-    const remembered = (context?.state ?? {}) as { firingCause?: string };
+    const remembered = (context?.state ?? {}) as WebhookGroupState;
+    const stormId = diagnosis.storm?.id ?? (diagnosis.status === "resolved" ? remembered.storm : undefined);
+    // In a storm the group is named, with its verdict and a link to its full report, in the storm's next snapshot.
+    if (stormId !== undefined && context?.storms !== undefined && this.#reportLink?.(diagnosis.notificationId) !== undefined) {
+      const outcome = await this.#storms.show(stormId, context.storms);
+      if (outcome.status === "delivered") {
+        await context.saveState(diagnosis.status === "firing" ? ({ storm: stormId } satisfies WebhookGroupState) : {});
+        return outcome;
+      }
+      if (outcome.status === "retry" || outcome.code !== "storm_gone") return outcome;
+    }
     const quote = diagnosis.status === "resolved" ? remembered.firingCause : undefined;
     const outcome = await this.#post(renderSlackMessage(diagnosis, { quote }));
     // A webhook message cannot be edited, so the resolve is a new message: remember the cause to quote it then.
     const cause = leadingAlert(diagnosis)?.causes[0];
     if (outcome.status === "delivered" && diagnosis.status === "firing" && cause && context) {
-      await context.saveState({ firingCause: `${cause.title}: ${cause.summary}` });
+      await context.saveState({ firingCause: `${cause.title}: ${cause.summary}` } satisfies WebhookGroupState);
     }
     return outcome;
   }
 
-  async #post(message: ReturnType<typeof renderSlackMessage>): Promise<SinkOutcome> {
+  async #post(message: SlackMessage): Promise<SinkOutcome> {
     const release = await this.#pacer.acquire(WEBHOOK);
     try {
       const exchange = await sendHttp({

@@ -11,6 +11,8 @@ import type { AlertmanagerPayload } from "../../src/model/alertmanager.ts";
 import { type DemoCluster, startDemoCluster } from "../support/demo-cluster.ts";
 import { scenarioNamed } from "../support/kube-client-errors-scenarios.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
+import { type PagerDutyStandIn, startPagerDutyStandIn } from "../support/pagerduty-standin.ts";
+import { type SlackStandIn, startSlackStandIn } from "../support/slack-standin.ts";
 import { type SlackWebApiStandIn, type StandInMessage, startSlackWebApiStandIn } from "../support/slack-web-api-standin.ts";
 
 const TOKEN = "e2e-token-0123456789abcdef";
@@ -19,12 +21,16 @@ const scenario = scenarioNamed("apiserver-crashlooping");
 let dir: string | undefined;
 let cluster: DemoCluster | undefined;
 let slack: SlackWebApiStandIn | undefined;
+let webhook: SlackStandIn | undefined;
+let pagerduty: PagerDutyStandIn | undefined;
 let service: RunningService | undefined;
 
 afterEach(async () => {
   await service?.stop();
   await cluster?.close();
   await slack?.close();
+  await webhook?.close();
+  await pagerduty?.close();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -43,23 +49,18 @@ function clientGroup(client: string, status: "firing" | "resolved" = "firing"): 
   );
 }
 
-const textOf = (message: StandInMessage | undefined) => JSON.stringify([message?.text, message?.blocks, message?.attachments]);
-
-it("tells a storm of 12 alert groups as 4 messages of their own and one storm message, edited as the rest land, with each group's diagnosis in its thread", async () => {
+/** The service on the demo cluster, storms from 5 groups, report pages on; `sinks` says where it delivers. */
+async function startStormService(sinks: Record<string, string>): Promise<RunningService> {
   dir = mkdtempSync(join(tmpdir(), "enricher-storm-message-"));
   cluster = await startDemoCluster(scenario);
-  slack = await startSlackWebApiStandIn();
-  const stand = slack;
   service = await startService(
     loadConfig({
       ...cluster.env,
+      ...sinks,
       PORT: "0",
       HOST: "127.0.0.1",
       WEBHOOK_BEARER_TOKEN: TOKEN,
       DATABASE_URL: `sqlite:${join(dir, "enricher.db")}`,
-      SLACK_BOT_TOKEN: stand.token,
-      SLACK_CHANNEL: stand.channelId,
-      SLACK_API_URL: stand.apiUrl,
       STORM_MIN_GROUPS: "5",
       STORM_WINDOW_SECONDS: "120",
       PUBLIC_URL: "https://enricher.example.com",
@@ -67,14 +68,24 @@ it("tells a storm of 12 alert groups as 4 messages of their own and one storm me
     }),
     { logger: createLogger("silent"), pollIntervalMs: 50, deliveryBackoff: { baseMs: 50, maxMs: 200 } },
   );
-  const send = async (payload: AlertmanagerPayload) => {
-    const response = await fetch(`${service!.url}/alerts`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify(payload),
-    });
-    expect(response.status).toBe(200);
-  };
+  return service;
+}
+
+async function send(payload: AlertmanagerPayload): Promise<void> {
+  const response = await fetch(`${service!.url}/alerts`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(payload),
+  });
+  expect(response.status).toBe(200);
+}
+
+const textOf = (message: StandInMessage | undefined) => JSON.stringify([message?.text, message?.blocks, message?.attachments]);
+
+it("tells a storm of 12 alert groups as 4 messages of their own and one storm message, edited as the rest land, with each group's diagnosis in its thread", async () => {
+  slack = await startSlackWebApiStandIn();
+  const stand = slack;
+  await startStormService({ SLACK_BOT_TOKEN: stand.token, SLACK_CHANNEL: stand.channelId, SLACK_API_URL: stand.apiUrl });
 
   // The first four are not a storm yet: each gets its own message.
   for (let i = 1; i <= 4; i++) {
@@ -106,4 +117,36 @@ it("tells a storm of 12 alert groups as 4 messages of their own and one storm me
   await until(() => textOf(storm()).includes("12 alert groups, 11 firing"));
   expect(textOf(storm())).toMatch(/~<[^>]*\|client-7>~ ✅/);
   expect(stand.parents()).toHaveLength(5);
+}, 120_000);
+
+it("tells the same storm through an incoming webhook as a few snapshots, and pages PagerDuty once for the storm", async () => {
+  webhook = await startSlackStandIn();
+  pagerduty = await startPagerDutyStandIn();
+  const stand = webhook;
+  const pd = pagerduty;
+  await startStormService({
+    SLACK_WEBHOOK_URL: stand.webhookUrl,
+    PAGERDUTY_ROUTING_KEY: "0123456789abcdef0123456789abcdef",
+    PAGERDUTY_EVENTS_URL: pd.eventsUrl,
+  });
+  for (let i = 1; i <= 4; i++) {
+    await send(clientGroup(`client-${i}`));
+    await until(() => stand.messages.length === i && pd.events.length === i);
+  }
+  await Promise.all(Array.from({ length: 8 }, (_, i) => send(clientGroup(`client-${i + 5}`))));
+  const last = () => JSON.stringify(stand.messages.at(-1));
+  await until(() => last().includes("12 alert groups, 12 firing"));
+  await until(() => pd.events.length === 12);
+
+  // Four messages of their own, then at most a snapshot every 3 s instead of eight messages.
+  expect(stand.messages.length).toBeLessThanOrEqual(4 + 3);
+  for (let i = 1; i <= 12; i++) expect(last()).toContain(`|client-${i}>`);
+  // The webhook is not paced until Slack says so: a 429 may come, and is waited out, never ignored.
+  expect(stand.rateLimits.ignored429).toBe(0);
+  // PagerDuty: the first four groups' own incidents, then one incident for the storm, whatever the number of groups.
+  const keys = new Set(pd.events.map((event) => event.dedup_key));
+  expect(keys.size).toBe(5);
+  const stormEvents = pd.events.slice(4);
+  expect(new Set(stormEvents.map((event) => event.dedup_key)).size).toBe(1);
+  expect(stormEvents.at(-1)?.payload.summary).toMatch(/^Alert storm in cluster prod-eu: 12 alert groups; 12 point to the API server/);
 }, 120_000);

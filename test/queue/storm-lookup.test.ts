@@ -81,6 +81,18 @@ it("puts a group diagnosed later in the same storm, and opens a new one once the
   expect(next?.id).not.toBe(joined?.id);
 });
 
+it("links the storm's page when report pages are served", async () => {
+  store = openSqliteStore(":memory:");
+  await store.migrate();
+  for (const client of ["a", "b"]) await stored(group(client), 30);
+  const mine = await stored(group("c"), 1);
+  const link = (stormId: string) => `https://enricher.example.com/reports/storms/${stormId}?token=t`;
+  const storm = await lookUpStorm(store, { ...SETTINGS, link }, mine, undiagnosed(mine), NOW);
+  expect(storm?.link).toBe(`https://enricher.example.com/reports/storms/${storm?.id}?token=t`);
+  const other = await stored(group("d"), 1);
+  expect(await lookUpStorm(store, { ...SETTINGS, link: () => undefined }, other, undiagnosed(other), NOW)).not.toHaveProperty("link");
+});
+
 it("gives a resolved notification no storm line", async () => {
   store = openSqliteStore(":memory:");
   await store.migrate();
