@@ -1,22 +1,28 @@
 #!/usr/bin/env node
-// The command line: diagnose a payload from a file, and check rule files. Exit 0 success, 1 a check failed, 2 bad usage or configuration.
+// The command line: diagnose a payload from a file, check the installation (preflight), and check rule files. Exit 0 success, 1 a check failed, 2 bad usage or configuration.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
+import { formatCheckLine } from "../src/check/check-line.ts";
+import { runPreflight } from "../src/check/preflight.ts";
 import { ConfigError, loadConfig, loadDotEnv } from "../src/config.ts";
 import { diagnose } from "../src/diagnosis/diagnose.ts";
 import { atTime } from "../src/engine/expressions.ts";
 import { loadPlaybooks, PlaybookLoadError } from "../src/engine/load-playbooks.ts";
 import { fragmentSchema, playbookSchema } from "../src/engine/playbook.ts";
 import type { StepSources } from "../src/engine/run-playbook.ts";
-import { createClusterSelection, createLogger, createSinks, loadKnownAlertRules } from "../src/main.ts";
+import { createClusterSelection, createLogger, createSinks, loadKnownAlertRules, USER_AGENT } from "../src/main.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
 import { formatReport, PlaybookTestFileError, runPlaybookTestSuite } from "../src/playbook-tests/run-playbook-tests.ts";
 import { renderText } from "../src/render/text.ts";
 import type { ClusterSelection } from "../src/sources/clusters.ts";
 import { LIST_TOKEN_ID, reportLinkFor } from "../src/server/report-links.ts";
 import { describeSchemaError } from "../src/server/app.ts";
+
+const CHECK_USAGE = `  enricher check                            preflight: the permissions the playbooks need on each cluster's API server,
+                                            the metric families they query in Prometheus, the sinks' credentials;
+                                            one line per check; exit 1 when one fails`;
 
 const USAGE = `usage:
   enricher diagnose FILE.json [--dry-run] [--at TIME]
@@ -29,6 +35,7 @@ const USAGE = `usage:
                                             run the playbook tests in DIR/tests against the playbooks in DIR, then a
                                             refutation case per cause and the fault matrix over each demo case
                                             (--all-faults: over every case); exit 1 on a mismatch
+${CHECK_USAGE}
   enricher rules schema [fragment]          print the JSON Schema of a playbook (rules/schema.json) or a fragment (rules/shared/schema.json)`;
 
 class UsageError extends Error {}
@@ -186,9 +193,24 @@ function reportsLink(args: string[]): number {
   return 0;
 }
 
+/** `enricher check`: one line per check, `ok|FAIL|warn  <check>  <what is wrong, how to fix>`; exit 1 when one fails. */
+async function check(args: string[]): Promise<number> {
+  if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) {
+    process.stdout.write(`usage:\n${CHECK_USAGE}\n`);
+    return 0;
+  }
+  if (args.length > 0) throw new UsageError(`check takes no arguments, not ${args.join(" ")}`);
+  const config = loadConfig(process.env, { requireWebhookAuth: false });
+  const playbooks = loadPlaybooks(config.rulesDir);
+  const summary = await runPreflight(config, playbooks, { userAgent: USER_AGENT });
+  for (const line of summary.lines) process.stdout.write(`${formatCheckLine(line)}\n`);
+  return summary.failed > 0 ? 1 : 0;
+}
+
 async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "diagnose") return diagnoseFile(rest);
+  if (command === "check") return check(rest);
   if (command === "rules" && rest[0] === "validate") return validateRules(rest.slice(1));
   if (command === "rules" && rest[0] === "test") return testRules(rest.slice(1));
   if (command === "reports" && rest[0] === "link") return reportsLink(rest.slice(1));

@@ -1,7 +1,8 @@
 // `npm run demo`: for each covered alert, serves a demo cluster holding a broken state (the `demo: true` case of
 // rules/tests/<alert>.yaml: a Kubernetes API server on loopback and a Prometheus stand-in), runs the real service
-// against it on embedded defaults (SQLite, console output), fires the alert through the HTTP receiver, and prints the
-// diagnosis. Then the first demo once more with Prometheus unreachable: the diagnosis says what it could not check.
+// against it on embedded defaults (SQLite, console output as plain text), fires the alert through the HTTP receiver,
+// and prints the diagnosis. Then the first demo once more with Prometheus unreachable: the diagnosis says what it could
+// not check.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +11,7 @@ import { loadConfig } from "../src/config.ts";
 import { loadPlaybooks } from "../src/engine/load-playbooks.ts";
 import type { StepSources } from "../src/engine/run-playbook.ts";
 import { createLogger, startService, USER_AGENT } from "../src/main.ts";
+import { ConsoleSink } from "../src/sinks/console.ts";
 import { PrometheusSource } from "../src/sources/prometheus.ts";
 import { loadTestFiles, payloadFor, prepareCase } from "../src/playbook-tests/run-playbook-tests.ts";
 
@@ -57,7 +59,9 @@ for (const { spec, playbook, testCase, title, breakPrometheus } of demos) {
     RULES_DIR: "./rules",
     LOG_LEVEL: "warn",
   };
-  const service = await startService(loadConfig(env), { logger: createLogger("warn"), sources, pollIntervalMs: 50 });
+  // The demo is read by a person, also when piped to `less` or a file: plain text, never the JSON records a pod writes.
+  const sinks = [new ConsoleSink({ format: "text" })];
+  const service = await startService(loadConfig(env), { logger: createLogger("warn"), sources, sinks, pollIntervalMs: 50 });
   try {
     const payload = { ...payloadFor(prepared.alert), receiver: "demo", externalURL: "http://alertmanager.demo:9093" };
     process.stdout.write(

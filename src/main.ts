@@ -5,11 +5,15 @@ import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Logger, pino } from "pino";
+import { type CheckSummary, formatCheckLine, summarize } from "./check/check-line.ts";
+import { runPreflight } from "./check/preflight.ts";
 import { type Config, ConfigError, loadConfig, loadDotEnv } from "./config.ts";
+import { lookalikeVariables } from "./lookalike-variables.ts";
 import { type AlertRule, AlertRulesFileError, KnownAlertRules, readAlertRulesFile } from "./diagnosis/alert-rules.ts";
 import { diagnose } from "./diagnosis/diagnose.ts";
 import { type CompiledPlaybook, loadPlaybooks, PlaybookLoadError } from "./engine/load-playbooks.ts";
 import type { StepSources } from "./engine/run-playbook.ts";
+import { logSteps } from "./engine/step-log.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createDeliveryWorker } from "./queue/delivery-worker.ts";
 import { createNotificationWorker } from "./queue/notification-worker.ts";
@@ -22,6 +26,7 @@ import { pagerDutySinks } from "./sinks/pagerduty-sinks.ts";
 import type { Sink } from "./sinks/sink.ts";
 import { SlackWebApiSink } from "./sinks/slack-web-api.ts";
 import { SlackWebhookSink } from "./sinks/slack-webhook.ts";
+import { BackendRegistry } from "./sources/backend-guard.ts";
 import { ClusterAccessError, type ClusterSelection, createClusterSources, selectCluster } from "./sources/clusters.ts";
 import { ReadCacheBudget } from "./sources/shared-reads.ts";
 import { openPostgresStore } from "./store/postgres.ts";
@@ -113,7 +118,7 @@ export function createSources(config: Config): StepSources {
   return singleClusterSources(config, new ReadCacheBudget(config.backends.readCacheMaxBytes));
 }
 
-function singleClusterSources(config: Config, budget: ReadCacheBudget): StepSources {
+function singleClusterSources(config: Config, budget: ReadCacheBudget, registry?: BackendRegistry): StepSources {
   try {
     return createClusterSources(
       { kubernetes: {}, prometheus: config.prometheus, ...(config.auditLog ? { auditLog: config.auditLog } : {}) },
@@ -123,6 +128,7 @@ function singleClusterSources(config: Config, budget: ReadCacheBudget): StepSour
         budget,
         defaultKubeconfig: config.kubeconfigPath,
         ...(config.clusterName !== undefined ? { name: config.clusterName } : {}),
+        ...(registry ? { registry } : {}),
       },
     );
   } catch (error) {
@@ -136,10 +142,10 @@ function singleClusterSources(config: Config, budget: ReadCacheBudget): StepSour
  * labels say (today's behaviour). With CLUSTER_NAME: that cluster, unless the alert's label names another. With
  * CLUSTERS_FILE: the cluster the label names, each with its own sources; one budget of kept results for them all.
  */
-export function createClusterSelection(config: Config): StepSources | ClusterSelection {
+export function createClusterSelection(config: Config, registry?: BackendRegistry): StepSources | ClusterSelection {
   const budget = new ReadCacheBudget(config.backends.readCacheMaxBytes);
   if (config.clusters === undefined) {
-    const sources = singleClusterSources(config, budget);
+    const sources = singleClusterSources(config, budget, registry);
     if (config.clusterName === undefined) return sources;
     return selectCluster({
       label: config.clusterLabel,
@@ -160,6 +166,7 @@ export function createClusterSelection(config: Config): StepSources | ClusterSel
           budget,
           defaultKubeconfig: config.kubeconfigPath,
           name: cluster.name,
+          ...(registry ? { registry } : {}),
         }),
       );
     } catch (error) {
@@ -184,8 +191,11 @@ async function chartImage(diagnosis: Diagnosis): Promise<{ png: Buffer; title: s
   return { png: renderChartPng(alert.chart), title: `${name}: the last hour`, altText: `${alert.chart.query} over the last hour` };
 }
 
-/** Slack and PagerDuty when configured; the console when nothing is, so a result is always shown somewhere. */
-export function createSinks(config: Config): Sink[] {
+/**
+ * Slack and PagerDuty when configured; the console when nothing is, so a result is always shown somewhere (plain text
+ * on a terminal, a JSON record through `logger` on a pipe).
+ */
+export function createSinks(config: Config, logger?: Logger): Sink[] {
   const sinks: Sink[] = [];
   // A storm's message and incident link each group's report page, and the storm's own page.
   const links = { publicUrl: config.publicUrl, secret: config.reports.signingSecret, ttlHours: config.reports.linkTtlHours };
@@ -212,7 +222,7 @@ export function createSinks(config: Config): Sink[] {
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
-  if (sinks.length === 0) sinks.push(new ConsoleSink());
+  if (sinks.length === 0) sinks.push(new ConsoleSink(logger ? { logger } : {}));
   return sinks;
 }
 
@@ -226,6 +236,8 @@ export interface ServiceOverrides {
   pollIntervalMs?: number;
   deliveryBackoff?: { baseMs: number; maxMs: number };
   leaseMs?: number;
+  /** Run the preflight (`enricher check`) once after start, log it and show it in /readyz; main() does. */
+  preflight?: boolean;
 }
 
 export interface RunningService {
@@ -233,6 +245,8 @@ export interface RunningService {
   store: Store;
   metrics: Metrics;
   playbooks: CompiledPlaybook[];
+  /** The start-time preflight, when it runs (ServiceOverrides.preflight). */
+  preflight?: Promise<CheckSummary>;
   /**
    * Graceful stop: closes the listener (requests still arriving on open connections get 503, so Alertmanager retries
    * elsewhere), finishes the notifications being diagnosed, sends the deliveries that are due (including those just
@@ -246,10 +260,15 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const playbooks = loadPlaybooks(config.rulesDir);
   const alertRules = loadKnownAlertRules(config, logger);
-  const sources = overrides.sources ?? createClusterSelection(config);
-  const sinks = overrides.sinks ?? createSinks(config);
+  const backends = new BackendRegistry();
+  const sources = overrides.sources ?? createClusterSelection(config, backends);
+  const sinks = overrides.sinks ?? createSinks(config, logger);
   const store = await openMigratedStore(config.databaseUrl, overrides.store);
-  const metrics = createMetrics(() => store.queueDepth());
+  const metrics = createMetrics(
+    () => store.queueDepth(),
+    () => backends.states(),
+  );
+  let preflightSummary: CheckSummary | "running" | undefined;
   const workerId = `${hostname()}-${process.pid}`;
   const { reports } = config;
   // Retention: done notifications older than REPORT_RETENTION_DAYS go, at start and then every hour.
@@ -310,7 +329,8 @@ export async function startService(config: Config, overrides: ServiceOverrides =
         alertRules,
         onNoChart: ({ alert, reason }) =>
           logger.debug({ notification: notification.id, alertname: alert.labels.alertname, reason }, "no chart for the alert"),
-        onRun: ({ playbook, diagnosis, unevaluated }) => {
+        onRun: ({ playbook, alert, diagnosis, unevaluated }) => {
+          logSteps(logger, { notification: notification.id, playbook, alertname: alert.labels.alertname }, diagnosis.steps);
           const seconds = (Date.parse(diagnosis.finishedAt) - Date.parse(diagnosis.startedAt)) / 1000;
           metrics.playbookRuns.inc({ playbook, outcome: diagnosis.partial ? "partial" : "complete" });
           metrics.playbookDuration.observe({ playbook }, seconds);
@@ -333,6 +353,8 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     clusterLabel: config.clusterLabel,
     onStored: () => notifications.wake(),
     readiness: async () => (playbooks.length === 0 ? `no playbooks loaded from ${config.rulesDir}` : undefined),
+    backends: () => backends.states(),
+    preflight: () => preflightSummary,
     logger: logger.child({ component: "http" }),
     ...(reports.signingSecret ? { reports: { store, secret: reports.signingSecret } } : {}),
   });
@@ -352,12 +374,18 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     },
     "alert-enricher ready",
   );
+  const preflight = overrides.preflight ? checkAtStart(config, playbooks, logger) : undefined;
+  if (preflight) {
+    preflightSummary = "running";
+    void preflight.then((summary) => (preflightSummary = summary));
+  }
 
   return {
     url: address.replace("0.0.0.0", "127.0.0.1"),
     store,
     metrics,
     playbooks,
+    ...(preflight ? { preflight } : {}),
     async stop() {
       // The listener closes at once; requests in flight finish, and any arriving on a connection still open are
       // answered 503 (Fastify's return503OnClosing). Meanwhile the workers finish their work in hand.
@@ -375,18 +403,45 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   };
 }
 
+/** The preflight once at start: one summary line, and one line per failing check or warning, with its fix. */
+function checkAtStart(config: Config, playbooks: CompiledPlaybook[], logger: Logger): Promise<CheckSummary> {
+  return runPreflight(config, playbooks, { userAgent: USER_AGENT }).then(
+    (summary) => {
+      for (const line of summary.lines) {
+        if (line.status === "FAIL") logger.error({ check: line.check, detail: line.detail }, `preflight: ${formatCheckLine(line)}`);
+        else if (line.status === "warn") logger.warn({ check: line.check, detail: line.detail }, `preflight: ${formatCheckLine(line)}`);
+      }
+      logger.info(
+        { checks: summary.lines.length, failed: summary.failed, warnings: summary.warnings },
+        summary.failed > 0 ? "preflight: some checks failed (see /readyz and `enricher check`)" : "preflight: passed",
+      );
+      return summary;
+    },
+    (error: unknown) => {
+      logger.error({ err: error }, "preflight: could not run");
+      return summarize([
+        { status: "FAIL", check: "preflight", detail: `could not run: ${error instanceof Error ? error.message : String(error)}` },
+      ]);
+    },
+  );
+}
+
 async function main(): Promise<void> {
-  loadDotEnv(".env");
   let service: RunningService;
   let config: Config;
   let logger: Logger;
   try {
+    loadDotEnv(".env");
     config = loadConfig();
     logger = createLogger(config.logLevel);
-    service = await startService(config, { logger });
+    for (const { variable, suggestion, message } of lookalikeVariables(process.env)) logger.warn({ variable, suggestion }, message);
+    service = await startService(config, { logger, preflight: true });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof PlaybookLoadError) {
-      process.stderr.write(`alert-enricher: ${error.message}\n`);
+      // Every problem on its own line; a lookalike variable (SLACK_WEBHOOK) is often the cause, so it is told too.
+      const lines = error instanceof ConfigError ? error.message.split("\n") : [error.message];
+      for (const { message } of lookalikeVariables(process.env)) lines.push(`warning: ${message}`);
+      process.stderr.write(lines.map((line) => `alert-enricher: ${line}\n`).join(""));
       process.exit(EXIT_CONFIG);
     }
     throw error;

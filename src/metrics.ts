@@ -1,6 +1,9 @@
 // The service's own Prometheus metrics (prefix enricher_), on a registry of its own so tests can build several apps.
+// Node's process metrics keep prom-client's standard names (process_*, nodejs_*), so existing dashboards work.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { BackendState } from "./sources/backend-guard.ts";
 import type { QueueDepth } from "./store/store.ts";
+import { VERSION } from "./version.ts";
 
 export interface Metrics {
   registry: Registry;
@@ -14,11 +17,22 @@ export interface Metrics {
   deliveryErrors: Counter<"sink" | "error">;
   retryAfterCapped: Counter<"sink">;
   queueDepth: Gauge<"queue">;
+  /** By route pattern (never the raw URL: report links carry their token in the query), method and status code. */
+  httpRequestDuration: Histogram<"route" | "method" | "status">;
+  backendUp: Gauge<"backend">;
+  backendCircuitOpen: Gauge<"backend">;
 }
 
-export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>): Metrics {
+/** `readBackends`: each backend's state by name ("kubernetes", "prometheus/prod-eu"), as /readyz gives it. */
+export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>, readBackends?: () => Record<string, BackendState>): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "enricher_process_" });
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: "enricher_build_info",
+    help: "Always 1; the version label says which alert-enricher is running.",
+    labelNames: ["version"],
+    registers: [registry],
+  }).set({ version: VERSION }, 1);
   return {
     registry,
     received: new Counter({
@@ -75,6 +89,13 @@ export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>): Metri
       labelNames: ["sink"],
       registers: [registry],
     }),
+    httpRequestDuration: new Histogram({
+      name: "enricher_http_request_duration_seconds",
+      help: "HTTP requests served, by route pattern, method and status code: time from the request to the response.",
+      labelNames: ["route", "method", "status"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: "enricher_queue_depth",
       help: "Work waiting in the store: notifications to diagnose and deliveries to make.",
@@ -89,6 +110,25 @@ export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>): Metri
         } catch {
           // A store that cannot answer shows in /readyz; the gauge keeps its last value.
         }
+      },
+    }),
+    backendUp: new Gauge({
+      name: "enricher_backend_up",
+      help: "1 while a backend the playbooks read (API server, Prometheus, audit log) answers, 0 while it fails or its circuit is open.",
+      labelNames: ["backend"],
+      registers: [registry],
+      collect() {
+        for (const [backend, state] of Object.entries(readBackends?.() ?? {})) this.set({ backend }, state.state === "ok" ? 1 : 0);
+      },
+    }),
+    backendCircuitOpen: new Gauge({
+      name: "enricher_backend_circuit_open",
+      help: "1 while the circuit breaker of a backend is open: its reads are not sent, and diagnoses say so.",
+      labelNames: ["backend"],
+      registers: [registry],
+      collect() {
+        for (const [backend, state] of Object.entries(readBackends?.() ?? {}))
+          this.set({ backend }, state.state === "circuit_open" ? 1 : 0);
       },
     }),
   };

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, loadDotEnv } from "../src/config.ts";
+import { CONFIG_VARIABLES, ConfigError, loadConfig, loadDotEnv } from "../src/config.ts";
 import { createClusterSelection } from "../src/main.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
@@ -195,9 +195,78 @@ describe("loadConfig", () => {
     expect(configErrorFor({ ...OPEN, PROMETHEUS_URL: "not-a-url" }).message).toContain('"not-a-url"');
   });
 
+  it("lists every problem at once, one per line, so one restart fixes them all", () => {
+    const error = configErrorFor({
+      PORT: "80x",
+      LOG_LEVEL: "loud",
+      DATABASE_URL: "mysql://enricher:db-password@db/enricher",
+      SLACK_BOT_TOKEN: "xoxb-123-456-abc",
+      PROMETHEUS_URL: "prometheus:9090",
+    });
+    expect(error.message.split("\n")).toEqual([
+      "no webhook authentication configured: set WEBHOOK_BEARER_TOKEN (or WEBHOOK_BASIC_AUTH=user:password), or ALLOW_UNAUTHENTICATED=true to accept unauthenticated webhooks",
+      "DATABASE_URL must be sqlite:PATH or postgres://…",
+      "LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got loud)",
+      "SLACK_BOT_TOKEN is set but SLACK_CHANNEL is not: name the channel to post to (e.g. C0123456789)",
+      "PORT=80x is not a whole number from 0 to 65535",
+      'PROMETHEUS_URL must be an http:// or https:// URL (got "prometheus:9090")',
+    ]);
+    expect(error.message).not.toContain("db-password");
+    expect(error.message).not.toContain("xoxb-123-456-abc");
+  });
+
+  it("names a malformed variable once, and does not compare a lease with a deadline it could not read", () => {
+    expect(configErrorFor({ ...OPEN, PLAYBOOK_DEADLINE_SECONDS: "soon" }).message).toBe(
+      "PLAYBOOK_DEADLINE_SECONDS=soon is not a whole number from 1 to 600",
+    );
+    expect(configErrorFor({ ...OPEN, PLAYBOOK_DEADLINE_SECONDS: "60", WORK_LEASE_SECONDS: "60" }).message).toBe(
+      "WORK_LEASE_SECONDS must be longer than PLAYBOOK_DEADLINE_SECONDS (60)",
+    );
+  });
+
+  it("lists a short token beside the other mistakes", () => {
+    const lines = configErrorFor({ WEBHOOK_BEARER_TOKEN: "hunter2", PAGERDUTY_MODE: "sometimes", STORM_MIN_GROUPS: "1" }).message.split(
+      "\n",
+    );
+    expect(lines).toEqual([
+      "WEBHOOK_BEARER_TOKEN is too short: use at least 16 random characters (e.g. openssl rand -hex 32)",
+      "PAGERDUTY_MODE must be events, notes or both (got sometimes)",
+      "STORM_MIN_GROUPS=1 is not a whole number from 2 to 10000",
+    ]);
+  });
+
   it("accepts postgres URLs in DATABASE_URL", () => {
     expect(loadConfig({ ...OPEN, DATABASE_URL: "postgres://u:p@db:5432/enricher" }).databaseUrl).toBe("postgres://u:p@db:5432/enricher");
     expect(loadConfig({ ...OPEN, DATABASE_URL: "postgresql://db/enricher" }).databaseUrl).toBe("postgresql://db/enricher");
+  });
+});
+
+describe("the settings", () => {
+  /** The names loadConfig asks `env` for. */
+  function namesRead(env: NodeJS.ProcessEnv, options?: { requireWebhookAuth?: boolean }): string[] {
+    const read = new Set<string>();
+    const recording = new Proxy(env, {
+      get(target, name) {
+        if (typeof name === "string") read.add(name);
+        return target[name as string];
+      },
+    });
+    try {
+      loadConfig(recording, options);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+    }
+    return [...read];
+  }
+
+  it("are the variables .env.example documents, and loadConfig reads no other", () => {
+    const documented = [...readFileSync(join(import.meta.dirname, "..", ".env.example"), "utf8").matchAll(/^#? ?([A-Z][A-Z0-9_]*)=/gm)].map(
+      (match) => match[1],
+    );
+    expect([...new Set(documented)].sort()).toEqual([...CONFIG_VARIABLES].sort());
+    const read = [...namesRead(OPEN), ...namesRead({ CLUSTERS_FILE: "/nonexistent/clusters.yaml" }, { requireWebhookAuth: false })];
+    expect(read).toEqual(expect.arrayContaining(["PORT", "ALLOW_UNAUTHENTICATED", "SLACK_WEBHOOK_URL", "CLUSTERS_FILE"]));
+    expect(read.filter((name) => !CONFIG_VARIABLES.includes(name))).toEqual([]);
   });
 });
 
@@ -262,6 +331,19 @@ describe("loadDotEnv", () => {
     const env: NodeJS.ProcessEnv = { PORT: "1" };
     loadDotEnv(join(tmpdir(), "enricher-no-such-dir", ".env"), env);
     expect(env).toEqual({ PORT: "1" });
+  });
+
+  it("reads .env as dotenv does: # after an unquoted value starts a comment, quotes keep it, double quotes span lines", () => {
+    const env: NodeJS.ProcessEnv = {};
+    loadDotEnv(dotEnv('WEBHOOK_BASIC_AUTH=am:pass#word\nQUOTED="am:pass#word"\nCERT="line one\nline two"\nESCAPED="a\\nb"\n'), env);
+    expect(env).toEqual({ WEBHOOK_BASIC_AUTH: "am:pass", QUOTED: "am:pass#word", CERT: "line one\nline two", ESCAPED: "a\nb" });
+  });
+
+  it("refuses a .env that is there but cannot be read, naming it", () => {
+    dir = mkdtempSync(join(tmpdir(), "enricher-dotenv-"));
+    const path = join(dir, ".env");
+    mkdirSync(path);
+    expect(() => loadDotEnv(path, {})).toThrow(new ConfigError(`${path} could not be read: EISDIR`));
   });
 
   it("feeds loadConfig, so a copied .env.example-style file starts the service", () => {

@@ -85,7 +85,11 @@ describe("npm start", () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const readyz = await fetch(`${url}/readyz`);
     expect(readyz.status).toBe(200);
-    expect(await readyz.json()).toEqual({ status: "ready" });
+    // Ready, with each backend's state and the start-time check (running or done) shown beside it.
+    const readiness = (await readyz.json()) as { status: string; backends: Record<string, { state: string }>; check: unknown };
+    expect(readiness.status).toBe("ready");
+    expect(Object.keys(readiness.backends).sort()).toEqual(["kubernetes", "prometheus"]);
+    expect(readiness.check).toBeDefined();
 
     const body = JSON.stringify(kubeClientErrorsPayload(scenario.alertLabels));
     const headers = { "content-type": "application/json" };

@@ -22,7 +22,10 @@
 // | resourceVersionMatch select a snapshot; tokens expire on      | ignored (but resourceVersion=0 lifts the limit, as |
 // | compaction                                                    | the watch cache does); a token expires on setState |
 // | watch, watch lists, bookmarks                                 | 400: the service never watches                    |
-// | writes: create, update, patch, delete, server-side apply      | 405 for every method but GET; no managedFields    |
+// | writes: create, update, patch, delete, server-side apply      | 405 for every method but GET and the review       |
+// |                                                               | below; no managedFields                           |
+// | SelfSubjectAccessReview answered by the authorizer (RBAC),    | answered by the `access` option, allowed when     |
+// | with RBAC's reason; SelfSubjectRulesReview, other reviews     | none; no reason; other reviews 405                |
 // | the server sets uid, resourceVersion, generation and          | kept as the fixture gives them (base-cluster.ts   |
 // | creationTimestamp (whole seconds, now) on create              | fills in uid and a creationTimestamp)             |
 // | registry strategies on create: Pod status reset to Pending    | not run: status and everything else stay as given |
@@ -106,7 +109,24 @@ export interface FakeKubeOptions {
    * any version and are served in the one asked for, as the real server converts them.
    */
   groupVersions?: Record<string, string[]>;
+  /**
+   * The authorizer's answer to a SelfSubjectAccessReview (POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews):
+   * whether the caller may do what the attributes name. Everything is allowed without it.
+   */
+  access?: (attributes: ResourceAttributes) => boolean;
 }
+
+/** A SelfSubjectAccessReview's spec.resourceAttributes, as the API defines them ("" for the core group). */
+export interface ResourceAttributes {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  name?: string;
+  namespace?: string;
+}
+
+const ACCESS_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
 
 export interface RecordedKubeRequest extends FakeKubeRequest {
   userAgent?: string;
@@ -734,6 +754,46 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     return PAGE_NOT_FOUND;
   }
 
+  /**
+   * A SelfSubjectAccessReview: the spec echoed, the decision in status, 201 as for any create (nothing is stored). A
+   * spec with no resourceAttributes is refused with 422 as the real validation refuses it.
+   */
+  function accessReview(body: string): Reply {
+    let review: { spec?: { resourceAttributes?: Partial<ResourceAttributes>; nonResourceAttributes?: unknown } };
+    try {
+      review = JSON.parse(body) as typeof review;
+    } catch (error) {
+      throw new KubeError(400, `the body of the request was in an unknown format: ${(error as Error).message}`);
+    }
+    const attributes = review.spec?.resourceAttributes;
+    if (attributes === undefined) {
+      if (review.spec?.nonResourceAttributes !== undefined) return reviewAnswer(review.spec, true);
+      throw new KubeError(
+        422,
+        'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified',
+        {
+          group: "authorization.k8s.io",
+          kind: "SelfSubjectAccessReview",
+        },
+      );
+    }
+    const asked: ResourceAttributes = {
+      verb: attributes.verb ?? "",
+      group: attributes.group ?? "",
+      resource: attributes.resource ?? "",
+      ...(attributes.subresource ? { subresource: attributes.subresource } : {}),
+      ...(attributes.name ? { name: attributes.name } : {}),
+      ...(attributes.namespace ? { namespace: attributes.namespace } : {}),
+    };
+    // Echoed as Go writes it back: empty strings (the core group "") are left out.
+    const echoed = Object.fromEntries(Object.entries(asked).filter(([, value]) => value !== ""));
+    return reviewAnswer({ resourceAttributes: echoed }, options.access?.(asked) ?? true);
+  }
+
+  function reviewAnswer(spec: unknown, allowed: boolean): Reply {
+    return json({ kind: "SelfSubjectAccessReview", apiVersion: "authorization.k8s.io/v1", metadata: {}, spec, status: { allowed } }, 201);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake.invalid");
     const method = req.method ?? "GET";
@@ -743,7 +803,15 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     const userAgent = req.headers["user-agent"];
     if (userAgent !== undefined) recorded.userAgent = userAgent;
     requests.push(recorded);
-    req.resume();
+    const isAccessReview = method === "POST" && url.pathname === ACCESS_REVIEW_PATH;
+    let body = "";
+    if (isAccessReview) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      body = Buffer.concat(chunks).toString("utf8");
+    } else {
+      req.resume();
+    }
 
     const info: FakeKubeRequest = { method, path: url.pathname, query };
     if (options.hang?.(info)) {
@@ -757,17 +825,21 @@ export async function startFakeKubeApi(initialState: ClusterState, options: Fake
     try {
       const injected = options.failWith?.(info);
       if (injected) throw new KubeError(injected.status, injected.message);
-      if (method !== "GET") throw new KubeError(405, "the server does not allow this method on the requested resource");
-      let segments: string[];
-      try {
-        segments = url.pathname
-          .split("/")
-          .filter((s) => s !== "")
-          .map((s) => decodeURIComponent(s));
-      } catch {
-        throw new KubeError(400, `malformed path: ${url.pathname}`);
+      if (isAccessReview) {
+        reply = accessReview(body);
+      } else {
+        if (method !== "GET") throw new KubeError(405, "the server does not allow this method on the requested resource");
+        let segments: string[];
+        try {
+          segments = url.pathname
+            .split("/")
+            .filter((s) => s !== "")
+            .map((s) => decodeURIComponent(s));
+        } catch {
+          throw new KubeError(400, `malformed path: ${url.pathname}`);
+        }
+        reply = route(segments, query);
       }
-      reply = route(segments, query);
     } catch (error) {
       reply = failure(knownError(error));
     }

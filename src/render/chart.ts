@@ -140,18 +140,26 @@ function trimZeros(text: string): string {
   return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
 }
 
-/** A tick value with as many decimals as the step needs: 0.005, 12.5, 86.4k, 3M. */
+/**
+ * How many decimals the multiples of `step` need to be written exactly: 0 for 25, 1 for 2.5, 3 for 0.075, 5 for 1e-5.
+ * Counted from the step's significant digits (to 12, which drops floating-point noise such as 0.30000000000000004),
+ * not from its order of magnitude, which gives 2.5 none and 0.075 two.
+ */
+export function stepDecimals(step: number): number {
+  if (!Number.isFinite(step) || step === 0) return 0;
+  const [mantissa = "", exponent = "0"] = Math.abs(step).toExponential(11).split("e");
+  const digits = mantissa.replace(/0+$/, "").split(".")[1]?.length ?? 0;
+  return Math.max(0, digits - Number(exponent));
+}
+
+/** A tick value with as many decimals as the step needs: 0.005, 2.5, 0.075, 12.5, 86.4k, 3M. */
 export function formatTick(value: number, step: number): string {
   if (value === 0) return "0";
   const abs = Math.abs(value);
   for (const [size, suffix] of SUFFIXES) {
-    if (abs >= size) {
-      const decimals = Math.max(0, Math.min(3, -Math.floor(Math.log10(step / size) + 1e-9)));
-      return `${trimZeros((value / size).toFixed(decimals))}${suffix}`;
-    }
+    if (abs >= size) return `${trimZeros((value / size).toFixed(Math.min(20, stepDecimals(step / size))))}${suffix}`;
   }
-  const decimals = Math.max(0, Math.min(12, -Math.floor(Math.log10(step) + 1e-9)));
-  return trimZeros(value.toFixed(decimals));
+  return trimZeros(value.toFixed(Math.min(20, stepDecimals(step))));
 }
 
 /** A value on its own (the threshold's label): four significant digits and a k/M suffix. */
@@ -189,7 +197,10 @@ function valueScale(values: number[], threshold: number | undefined): Scale {
   const lo = Math.floor(min / step + 1e-9) * step;
   const hi = Math.ceil((max + (max - min) * 0.04) / step - 1e-9) * step;
   const ticks: number[] = [];
-  for (let v = lo; v <= hi + step / 2; v += step) ticks.push(Math.abs(v) < step / 1e6 ? 0 : v);
+  // Each tick a multiple of the step, not a running sum, so errors do not add up along the axis.
+  const first = Math.round(lo / step);
+  const last = Math.round(hi / step);
+  for (let i = first; i <= last; i += 1) ticks.push(i === 0 ? 0 : i * step);
   return { min: lo, max: hi, step, ticks };
 }
 

@@ -1,6 +1,9 @@
-// The list of recent diagnoses as an HTML page: filters, one row per notification, and how often each alert recurred.
+// The list of recent diagnoses as an HTML page: filters, one row per notification with the instance it is about, and
+// how often that alert — of that instance — recurred.
+import type { Alert } from "../model/alertmanager.ts";
 import type { Diagnosis } from "../model/diagnosis.ts";
 import { alertName, confidenceText, headline, topCause } from "./alert-facts.ts";
+import { timeHtml } from "./page-time.ts";
 import { escapeHtml, reportDocument } from "./report-page.ts";
 
 export interface ReportListEntry {
@@ -19,12 +22,70 @@ export interface ReportListFilters {
 
 const DAY_MS = 24 * 3_600_000;
 
-/** The alert names of a diagnosis and, per alert, the id of its top cause ("none" when none was found). */
-function alertCauses(d: Diagnosis): Array<{ name: string; cause: string }> {
+/**
+ * An alert's identity across notifications: its full label set, as Alertmanager tells alerts apart. Two instances of
+ * one alert are two alerts, and each recurs on its own.
+ */
+export function alertIdentity(alert: Alert): string {
+  return JSON.stringify(Object.entries(alert.labels).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+}
+
+/** The alerts of a diagnosis by identity and, per alert, the id of its top cause ("none" when none was found). */
+function alertCauses(d: Diagnosis): Array<{ identity: string; cause: string }> {
   return d.alerts.map((a) => ({
-    name: alertName(a.alert),
+    identity: alertIdentity(a.alert),
     cause: a.verdict === "could_not_check" ? "could_not_check" : (topCause(a)?.id ?? "none"),
   }));
+}
+
+const WHERE_ORDER = ["cluster", "namespace", "instance", "job"];
+
+/** Where-labels first (cluster, namespace, instance, job), then the others by name. */
+function labelOrder(x: string, y: string): number {
+  const rank = (name: string) => {
+    const i = WHERE_ORDER.indexOf(name);
+    return i === -1 ? WHERE_ORDER.length : i;
+  };
+  return rank(x) - rank(y) || (x < y ? -1 : x > y ? 1 : 0);
+}
+
+/**
+ * Per alert name, the labels whose values differ between its alerts in `all`: what tells one instance from another
+ * ("instance", "pod", …). The instance label is always among them when alerts carry it.
+ */
+export function identifyingLabels(all: ReadonlyArray<{ diagnosis: Diagnosis }>): Map<string, string[]> {
+  const alerts = new Map<string, { count: number; labels: Map<string, { values: Set<string>; count: number }> }>();
+  for (const { diagnosis } of all) {
+    for (const a of diagnosis.alerts) {
+      const name = alertName(a.alert);
+      const seen = alerts.get(name) ?? { count: 0, labels: new Map() };
+      alerts.set(name, seen);
+      seen.count += 1;
+      for (const [label, value] of Object.entries(a.alert.labels)) {
+        const entry = seen.labels.get(label) ?? { values: new Set<string>(), count: 0 };
+        seen.labels.set(label, entry);
+        entry.values.add(value);
+        entry.count += 1;
+      }
+    }
+  }
+  const result = new Map<string, string[]>();
+  for (const [name, seen] of alerts) {
+    // A label tells alerts apart when it has two values, or only some of the alerts carry it.
+    const differing = [...seen.labels.entries()]
+      .filter(([label, e]) => label === "instance" || (label !== "alertname" && (e.values.size > 1 || e.count < seen.count)))
+      .map(([label]) => label);
+    result.set(name, differing.sort(labelOrder));
+  }
+  return result;
+}
+
+/** "instance=10.0.0.1:8443 pod=x" for the alert, from the labels that tell its alerts apart; "" when none do. */
+export function instanceText(alert: Alert, identifying: ReadonlyMap<string, string[]>): string {
+  return (identifying.get(alertName(alert)) ?? [])
+    .filter((label) => alert.labels[label] !== undefined)
+    .map((label) => `${label}=${alert.labels[label] ?? ""}`)
+    .join(" ");
 }
 
 /** Whether the entry passes the filters: an alert by name, the group's status, a top cause by id or words of its title. */
@@ -44,7 +105,8 @@ export function matchesFilters(d: Diagnosis, filters: ReportListFilters): boolea
 
 /**
  * For the entry's first alert: "fired 4 times in 24 h, same cause each time" (or "3 different causes"), counting
- * the notifications of the same alert in the 24 hours up to this one; undefined when it fired only once.
+ * the notifications of the same alert — same name and labels, so the same instance — in the 24 hours up to this one;
+ * undefined when it fired only once.
  */
 export function recurrence(
   entry: { receivedAt: string; diagnosis: Diagnosis },
@@ -57,7 +119,7 @@ export function recurrence(
   for (const other of all) {
     const t = Date.parse(other.receivedAt);
     if (t > at || t <= at - DAY_MS) continue;
-    const same = alertCauses(other.diagnosis).find((a) => a.name === first.name);
+    const same = alertCauses(other.diagnosis).find((a) => a.identity === first.identity);
     if (same) causes.push(same.cause);
   }
   if (causes.length < 2) return undefined;
@@ -81,18 +143,22 @@ export function renderReportList(
   filters: ReportListFilters,
   token: string,
 ): string {
+  const identifying = identifyingLabels(all);
   const rows = shown
     .map((entry) => {
       const d = entry.diagnosis;
       const names = [...new Set(d.alerts.map((a) => alertName(a.alert)))].join(", ") || "(no alerts)";
       const lead = d.alerts[0];
+      const instance = lead ? instanceText(lead.alert, identifying) : "";
+      const others = d.alerts.length > 1 ? ` and ${d.alerts.length - 1} more ${d.alerts.length === 2 ? "alert" : "alerts"}` : "";
       const h = lead ? headline(lead) : undefined;
       const cause = lead && lead.verdict !== "could_not_check" ? topCause(lead) : undefined;
       const verdict = cause ? `${cause.title} (${confidenceText(cause)})` : h?.label;
       const again = recurrence(entry, all);
       return (
-        `<tr><th scope="row"><a href="${escapeHtml(entry.href)}">${escapeHtml(names)}</a></th><td>${escapeHtml(d.status)}</td>` +
-        `<td>${escapeHtml(entry.receivedAt)}</td>` +
+        `<tr><th scope="row"><a href="${escapeHtml(entry.href)}">${escapeHtml(names)}</a></th>` +
+        `<td class="instance">${instance !== "" ? escapeHtml(instance) : "—"}${escapeHtml(others)}</td><td>${escapeHtml(d.status)}</td>` +
+        `<td>${timeHtml(entry.receivedAt)}</td>` +
         `<td>${verdict !== undefined ? escapeHtml(verdict) : "—"}</td>` +
         `<td>${again ? escapeHtml(again) : "once"}</td></tr>`
       );
@@ -101,7 +167,7 @@ export function renderReportList(
   const table =
     shown.length === 0
       ? `<p>No diagnoses match.</p>`
-      : `<table><caption>Recent diagnoses, newest first</caption><thead><tr><th scope="col">Alerts</th><th scope="col">Status</th>` +
+      : `<table><caption>Recent diagnoses, newest first</caption><thead><tr><th scope="col">Alerts</th><th scope="col">Instance</th><th scope="col">Status</th>` +
         `<th scope="col">Received</th><th scope="col">Top cause</th><th scope="col">Recurrence</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
   return reportDocument(
     "Recent diagnoses",

@@ -3,6 +3,7 @@
 import { nameFromGroupKey } from "../diagnosis/group-verdict.ts";
 import { analyseStorm, verdictKey, verdictText } from "../diagnosis/storm.ts";
 import type { StoredStorm, StormMember } from "../model/storm.ts";
+import { timeHtml } from "./page-time.ts";
 import { escapeHtml, reportDocument } from "./report-page.ts";
 
 export interface StormPageOptions {
@@ -10,14 +11,6 @@ export interface StormPageOptions {
   reportHref?: (notificationId: string) => string | undefined;
   /** Shown in the footer; the time the page was produced. */
   generatedAt?: Date;
-}
-
-/** "2026-12-04 09:41:02 UTC" in a <time> element, whose datetime attribute carries the exact instant. */
-function timeHtml(iso: string): string {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) return escapeHtml(iso);
-  const instant = new Date(ms).toISOString();
-  return `<time datetime="${escapeHtml(instant)}">${escapeHtml(instant.replace("T", " ").slice(0, 19))} UTC</time>`;
 }
 
 function memberItem(member: StormMember, options: StormPageOptions): string {
@@ -63,7 +56,7 @@ export function renderStormPage(storm: StoredStorm, options: StormPageOptions = 
     lead,
     ...sections,
     `</main>`,
-    `<footer><p>Storm ${escapeHtml(storm.id)}${options.generatedAt ? ` · generated ${escapeHtml(options.generatedAt.toISOString())}` : ""} · each group's details are on its own report</p></footer>`,
+    `<footer><p>Storm ${escapeHtml(storm.id)}${options.generatedAt ? ` · generated ${timeHtml(options.generatedAt.toISOString())}` : ""} · each group's details are on its own report</p></footer>`,
   ].join("\n");
   return reportDocument(title, body);
 }

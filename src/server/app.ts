@@ -2,10 +2,12 @@
 import { Ajv, type ErrorObject } from "ajv";
 import addFormats from "ajv-formats";
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import type { CheckSummary } from "../check/check-line.ts";
 import type { Config } from "../config.ts";
 import { notificationCluster } from "../diagnosis/notification-cluster.ts";
 import type { Metrics } from "../metrics.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../model/alertmanager.ts";
+import type { BackendState } from "../sources/backend-guard.ts";
 import type { Store } from "../store/store.ts";
 import { challengeFor, createAuthCheck } from "./auth.ts";
 import { notificationKey } from "./notification-key.ts";
@@ -23,6 +25,10 @@ export interface AppDependencies {
   onStored?: () => void;
   /** Beyond the store: e.g. whether the rules loaded. */
   readiness?: () => Promise<string | undefined>;
+  /** Each backend's last state, shown by /readyz: a backend down makes diagnoses partial, not the pod unready. */
+  backends?: () => Record<string, BackendState>;
+  /** The start-time preflight (`enricher check`): its summary once done, "running" before, undefined when not run. */
+  preflight?: () => CheckSummary | "running" | undefined;
   logger?: FastifyServerOptions["loggerInstance"];
   /** The report pages under /reports; without it (no REPORT_SIGNING_SECRET) /reports/* answers 404. */
   reports?: ReportRoutesOptions;
@@ -130,6 +136,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     const line = { method: request.method, path: pathOnly(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) };
     if (QUIET_WHEN_OK.has(line.path) && reply.statusCode < 400) request.log.debug(line, "request");
     else request.log.info(line, "request");
+    // The route's pattern (/reports/:id), never the URL: a report link's query string is a bearer credential, and
+    // unmatched paths are one label value, so a scanner cannot grow the series without bound.
+    deps.metrics.httpRequestDuration.observe(
+      { route: request.routeOptions.url ?? "unmatched", method: request.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
   });
   const authorized = createAuthCheck(deps.auth);
   const challenge = challengeFor(deps.auth);
@@ -171,14 +183,21 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   app.get("/healthz", async () => ({ status: "ok" }));
 
   app.get("/readyz", async (_request, reply) => {
+    // Ready means Alertmanager can deliver: the store writes and the rules loaded. Backends and the preflight are shown
+    // so a person sees why diagnoses are partial, but never make the pod unready.
+    const preflight = deps.preflight?.();
+    const shown = {
+      ...(deps.backends ? { backends: deps.backends() } : {}),
+      ...(preflight !== undefined ? { check: preflight === "running" ? { state: "running" } : preflight } : {}),
+    };
     try {
       await deps.store.checkWritable();
     } catch (error) {
-      return reply.code(503).send({ status: "not ready", reason: `store: ${(error as Error).message}` });
+      return reply.code(503).send({ status: "not ready", reason: `store: ${(error as Error).message}`, ...shown });
     }
     const problem = await deps.readiness?.();
-    if (problem) return reply.code(503).send({ status: "not ready", reason: problem });
-    return { status: "ready" };
+    if (problem) return reply.code(503).send({ status: "not ready", reason: problem, ...shown });
+    return { status: "ready", ...shown };
   });
 
   app.get("/metrics", async (_request, reply) => {

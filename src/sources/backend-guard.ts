@@ -27,6 +27,17 @@ export interface BackendGuardStats {
   refused: number;
 }
 
+/** How a backend did lately, for /readyz and the backend gauges: read-only, from the guard's own record. */
+export interface BackendState {
+  state: "ok" | "unreachable" | "circuit_open";
+  /** ok: the last answer; unreachable: the first failure of the run of failures; circuit_open: when it opened. */
+  since?: string;
+  /** circuit_open: when one call will be let through to try again. */
+  until?: string;
+  /** The last failure's message (no credentials: the sources never put them in a message). */
+  lastError?: string;
+}
+
 export class BackendGuard {
   readonly #options: BackendGuardOptions;
   readonly stats: BackendGuardStats = { inFlight: 0, peakInFlight: 0, consecutiveFailures: 0, circuitOpenUntil: 0, refused: 0 };
@@ -34,6 +45,10 @@ export class BackendGuard {
   #trialInFlight = false;
   #latencyMs = 0;
   readonly #waiting: Array<() => void> = [];
+  #lastAnswerAt = 0;
+  #failingSince = 0;
+  #openedAt = 0;
+  #lastError: string | undefined;
 
   constructor(options: BackendGuardOptions) {
     this.#options = options;
@@ -47,6 +62,16 @@ export class BackendGuard {
   get limit(): number {
     const slow = this.#latencyMs > (this.#options.slowMs ?? 2000);
     return slow ? Math.max(1, Math.floor(this.#options.maxInFlight / 4)) : this.#options.maxInFlight;
+  }
+
+  /** The backend's state now: ok until a read fails for the backend's sake; then unreachable, or circuit_open. */
+  state(): BackendState {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const lastError = this.#lastError !== undefined ? { lastError: this.#lastError } : {};
+    if (this.stats.circuitOpenUntil !== 0)
+      return { state: "circuit_open", since: iso(this.#openedAt), until: iso(this.stats.circuitOpenUntil), ...lastError };
+    if (this.stats.consecutiveFailures > 0) return { state: "unreachable", since: iso(this.#failingSince), ...lastError };
+    return { state: "ok", ...(this.#lastAnswerAt !== 0 ? { since: iso(this.#lastAnswerAt) } : {}) };
   }
 
   wrap<R>(read: Read<R>): Read<R> {
@@ -120,6 +145,8 @@ export class BackendGuard {
     this.stats.consecutiveFailures = 0;
     this.stats.circuitOpenUntil = 0;
     this.#trialInFlight = false;
+    this.#lastAnswerAt = this.#now();
+    this.#lastError = undefined;
   }
 
   #failed(error: unknown, signal: AbortSignal): void {
@@ -133,11 +160,27 @@ export class BackendGuard {
       this.#trialInFlight = false;
       return;
     }
+    if (this.stats.consecutiveFailures === 0) this.#failingSince = this.#now();
     this.stats.consecutiveFailures++;
+    this.#lastError = signal.aborted ? `no answer before the step's timeout` : error instanceof Error ? error.message : String(error);
     if (this.#trialInFlight || this.stats.consecutiveFailures >= this.#options.failureThreshold) {
+      if (this.stats.circuitOpenUntil === 0) this.#openedAt = this.#now();
       this.stats.circuitOpenUntil = this.#now() + this.#options.cooldownMs;
     }
     this.#trialInFlight = false;
+  }
+}
+
+/** The guards of one service by backend name ("kubernetes", "prometheus/prod-eu"), for /readyz and the metrics. */
+export class BackendRegistry {
+  readonly #guards = new Map<string, BackendGuard>();
+
+  add(name: string, guard: BackendGuard): void {
+    this.#guards.set(name, guard);
+  }
+
+  states(): Record<string, BackendState> {
+    return Object.fromEntries([...this.#guards].map(([name, guard]) => [name, guard.state()]));
   }
 }
 

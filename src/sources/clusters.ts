@@ -9,7 +9,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { StepSources } from "../engine/run-playbook.ts";
 import type { Alert } from "../model/alertmanager.ts";
 import { type AuditQuery, AuditLogSource } from "./audit-log.ts";
-import { BackendGuard } from "./backend-guard.ts";
+import { BackendGuard, type BackendRegistry } from "./backend-guard.ts";
 import { type ClusterAccess, type KubernetesAccess, listNames } from "./clusters-file.ts";
 import { createKubernetesClient, loadKubeConfig } from "./kubernetes-client.ts";
 import { type KubernetesRead, KubernetesSource } from "./kubernetes.ts";
@@ -36,6 +36,8 @@ export interface ClusterSourcesOptions {
   name?: string;
   /** KUBECONFIG: where a `context` without a `kubeconfig` is looked up. */
   defaultKubeconfig?: string;
+  /** Where the guards are listed for /readyz and the backend gauges, as "kubernetes", "prometheus/prod-eu", …. */
+  registry?: BackendRegistry;
 }
 
 /** A cluster's settings that cannot work (a context the kubeconfig lacks, a missing token file). */
@@ -53,15 +55,18 @@ export function createClusterSources(access: ClusterAccess, options: ClusterSour
   const prometheus = new PrometheusSource({ ...access.prometheus, userAgent: options.userAgent });
   const { backends, name } = options;
   const named = (backend: string) => (name === undefined ? backend : `${backend} (${name})`);
-  const guard = (backend: string, maxInFlight: number) =>
-    new BackendGuard({
+  const guard = (backend: string, maxInFlight: number, key: string) => {
+    const created = new BackendGuard({
       name: named(backend),
       maxInFlight,
       failureThreshold: backends.breakerFailures,
       cooldownMs: backends.breakerCooldownMs,
     });
-  const apiServer = guard("API server", backends.maxInFlightKubernetes);
-  const prometheusGuard = guard("Prometheus", backends.maxInFlightPrometheus);
+    options.registry?.add(name === undefined ? key : `${key}/${name}`, created);
+    return created;
+  };
+  const apiServer = guard("API server", backends.maxInFlightKubernetes, "kubernetes");
+  const prometheusGuard = guard("Prometheus", backends.maxInFlightPrometheus, "prometheus");
   // Shared reads sit above the guards, so only reads that really go out count against the caps and the breaker.
   const shared = { ttlMs: backends.readCacheMs, maxEntries: 2000, budget: options.budget };
   const objectReads = new SharedReads(
@@ -85,7 +90,7 @@ export function createClusterSources(access: ClusterAccess, options: ClusterSour
   if (access.auditLog) {
     const audit = new AuditLogSource(access.auditLog);
     auditReads = new SharedReads(
-      guard("audit log", 2).wrap(namingErrors<AuditQuery>((r, s) => audit.query(r, s), "the audit log", name)),
+      guard("audit log", 2, "audit-log").wrap(namingErrors<AuditQuery>((r, s) => audit.query(r, s), "the audit log", name)),
       (r) => requestKey("audit", r),
       shared,
     );
@@ -157,7 +162,7 @@ export function selectCluster(served: ServedClusters): ClusterSelection {
  * (KUBECONFIG, in-cluster, ~/.kube/config); a context is looked up in the entry's kubeconfig, else KUBECONFIG, else
  * ~/.kube/config, and must be there.
  */
-function kubeConfigFor(access: KubernetesAccess, defaultKubeconfig: string | undefined): KubeConfig {
+export function kubeConfigFor(access: KubernetesAccess, defaultKubeconfig: string | undefined): KubeConfig {
   if (access.inCluster === true) {
     if (!process.env.KUBERNETES_SERVICE_HOST || !existsSync(IN_CLUSTER_TOKEN))
       throw new ClusterAccessError(

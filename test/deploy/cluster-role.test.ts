@@ -1,5 +1,6 @@
 // The ClusterRole in docker/kubernetes/base/clusterrole.yaml grants exactly what the shipped playbooks read: this test
-// loads rules/ the way the service does, derives every (API group, resource, verb, object name) a step can request, and
+// loads rules/ the way the service does, derives (src/check/needed-permissions.ts, which `enricher check` asks the API
+// server about) every (API group, resource, verb, object name) a step can request, and
 // fails when the ClusterRole lacks one or grants anything more — another resource, another verb, `list` where only
 // named `get`s happen, any `*`, any `secrets`, any non-resource URL. Discovery (GET /api, /apis) needs no rule: the
 // built-in system:discovery role grants it to every authenticated client.
@@ -7,7 +8,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type CompiledPlaybook, loadPlaybooks } from "../../src/engine/load-playbooks.ts";
+import {
+  ANY_NAME,
+  groupOf,
+  type Need,
+  neededPermissions,
+  type Permission,
+  permissionKey as key,
+  resourceOf,
+} from "../../src/check/needed-permissions.ts";
+import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLUSTER_ROLE = join(ROOT, "docker", "kubernetes", "base", "clusterrole.yaml");
@@ -22,73 +32,6 @@ interface PolicyRule {
   resourceNames?: string[];
   verbs: string[];
   nonResourceURLs?: string[];
-}
-
-/** One permission: verb on group/resource, for one named object or (name "*") for all. */
-interface Permission {
-  group: string;
-  resource: string;
-  verb: string;
-  name: string;
-}
-
-/** A permission the playbooks need, with the steps that need it. */
-interface Need extends Permission {
-  steps: string[];
-}
-
-const ANY_NAME = "*";
-
-/**
- * The resource name of a kind, by the API machinery's rule (k8s.io/apimachinery meta.UnsafeGuessKindToResource):
- * lowercase, then -s → -ses, -y → -ies, else +s; "endpoints" stays as it is. The service itself asks discovery.
- */
-function resourceOf(kind: string): string {
-  const singular = kind.toLowerCase();
-  if (singular === "endpoints") return singular;
-  if (singular.endsWith("s")) return `${singular}es`;
-  if (singular.endsWith("y")) return `${singular.slice(0, -1)}ies`;
-  return `${singular}s`;
-}
-
-/** "v1" → "" (core), "apps/v1" → "apps", a bare group ("flowcontrol.apiserver.k8s.io", resolved by discovery) → itself. */
-function groupOf(apiVersion: string): string {
-  if (apiVersion.includes("/")) return apiVersion.slice(0, apiVersion.indexOf("/"));
-  return apiVersion.includes(".") ? apiVersion : "";
-}
-
-function key(p: Permission): string {
-  return `${p.verb} ${p.resource}${p.group ? `.${p.group}` : ""}${p.name === ANY_NAME ? "" : ` [${p.name}]`}`;
-}
-
-/**
- * What the playbooks read. A step with `name:` is a GET of one object (kubernetes.ts: objects.read), one without is a
- * LIST (objects.list, paged); a logs step is a GET of pods/log. A name with no template in it pins the permission to
- * that object (resourceNames); a templated one needs every name.
- */
-function neededPermissions(playbooks: CompiledPlaybook[]): Need[] {
-  const needs = new Map<string, Need>();
-  const add = (p: Permission, step: string) => {
-    const k = key(p);
-    const need = needs.get(k) ?? { ...p, steps: [] };
-    if (!need.steps.includes(step)) need.steps.push(step);
-    needs.set(k, need);
-  };
-  for (const playbook of playbooks) {
-    for (const step of playbook.steps) {
-      const where = `${playbook.name}/${step.id}`;
-      const k8s = step.spec.kubernetes;
-      if (k8s) {
-        const name = k8s.name === undefined ? undefined : k8s.name.includes("{{") ? ANY_NAME : k8s.name;
-        const base = { group: groupOf(k8s.apiVersion), resource: resourceOf(k8s.kind) };
-        add(name === undefined ? { ...base, verb: "list", name: ANY_NAME } : { ...base, verb: "get", name }, where);
-      }
-      if (step.spec.logs) add({ group: "", resource: "pods/log", verb: "get", name: ANY_NAME }, where);
-    }
-  }
-  // A permission on every name covers the same verb on one name.
-  const all = [...needs.values()];
-  return all.filter((n) => n.name === ANY_NAME || !needs.has(key({ ...n, name: ANY_NAME })));
 }
 
 function grantedPermissions(rules: PolicyRule[]): Permission[] {

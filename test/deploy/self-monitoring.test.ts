@@ -221,10 +221,24 @@ describe("metrics the expressions read", () => {
       for (const name of names) expect(registered.has(name) || SCRAPE_SERIES.has(name), `${rule.alert}: ${name}`).toBe(true);
       if (!["AlertEnricherDown", "AlertEnricherReplicaDown"].includes(rule.alert))
         expect(
-          names.some((name) => name.startsWith("enricher_")),
+          names.some((name) => registered.has(name)),
           rule.alert,
         ).toBe(true);
     }
+  });
+
+  it("reads the standard process_* and nodejs_* metrics, which other exporters have too, only with the job selector of up", () => {
+    const jobSelector = /\bup\{job=~"([^"]*)"\}/.exec(allRules()[0]?.expr ?? "")?.[1];
+    expect(jobSelector).toBe(".*alert-enricher.*");
+    const standard = allRules().flatMap((rule) =>
+      [...rule.expr.matchAll(/\b((?:process|nodejs)_[A-Za-z0-9_]*)(\{[^}]*\})?/g)].map((m) => ({
+        alert: rule.alert,
+        metric: m[1],
+        selector: m[2],
+      })),
+    );
+    expect(standard.map((s) => s.metric)).toContain("process_start_time_seconds");
+    for (const { alert, metric, selector } of standard) expect(selector, `${alert}: ${metric}`).toBe(`{job=~"${jobSelector}"}`);
   });
 
   it("selects and groups only by labels the metrics have (or the scrape adds), with label values the code writes", () => {
@@ -238,7 +252,7 @@ describe("metrics the expressions read", () => {
           expect(TARGET_LABELS.has(label), `${rule.alert}: ${metric}{${label}}`).toBe(true);
           continue;
         }
-        expect(registered.get(metric)?.labels.has(label), `${rule.alert}: ${metric}{${label}}`).toBe(true);
+        expect(registered.get(metric)?.labels.has(label) || TARGET_LABELS.has(label), `${rule.alert}: ${metric}{${label}}`).toBe(true);
         if (op === "=") expect(source, `${rule.alert}: ${metric}{${label}="${value}"} is never written`).toContain(`"${value}"`);
       }
     }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger, type RunningService, startService } from "../../src/main.ts";
@@ -38,6 +38,21 @@ async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
     if (Date.now() > deadline) throw new Error("timed out waiting");
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * What makes the page wider than the window, every collapsed part opened: the page itself, or a table, cell or code
+ * block that overflows its box (a box that scrolls on its own hides its overflow from the page's width).
+ */
+function horizontalOverflow(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(
+    `(() => { const out = []; const d = document.documentElement;
+      document.querySelectorAll("details").forEach((e) => { e.open = true; });
+      if (d.scrollWidth > d.clientWidth) out.push("page: " + d.scrollWidth + " > " + d.clientWidth);
+      for (const el of document.querySelectorAll("main table, main th, main td, main pre, main figure, main dl"))
+        if (el.scrollWidth > el.clientWidth + 1) out.push(el.tagName + "." + el.className + ": " + el.scrollWidth + " > " + el.clientWidth);
+      return out; })()`,
+  );
 }
 
 describe("the report in a browser", () => {
@@ -119,7 +134,7 @@ describe("the report in a browser", () => {
   });
 
   it("shows the verdict, the chart and a working copy button, with no console errors, on a phone-sized screen", async () => {
-    const context = await browser.newContext({ viewport: { width: 412, height: 915 }, deviceScaleFactor: 1 });
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, timezoneId: "Europe/Berlin" });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: service.url });
     const page = await context.newPage();
     const problems: string[] = [];
@@ -134,6 +149,10 @@ describe("the report in a browser", () => {
     await expect(page.locator("ol.causes > li").first().innerText()).resolves.toContain("Client credentials rejected (401)");
     await expect(page.locator("figure.chart svg").count()).resolves.toBe(1);
 
+    // The README's picture: what a phone shows first.
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+
     const copy = page.locator("button[data-copy]").first();
     await expect(copy.isVisible()).resolves.toBe(true);
     const command = await page.locator(`#${await copy.getAttribute("data-copy")}`).innerText();
@@ -143,22 +162,67 @@ describe("the report in a browser", () => {
     await expect(copy.innerText()).resolves.toBe("Copied");
     await expect(page.evaluate<string>("navigator.clipboard.readText()")).resolves.toBe(command);
 
-    // Nothing wider than the screen but the tables and code, which scroll on their own.
-    const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
-    expect(overflow).toBeLessThanOrEqual(0);
+    await expect(horizontalOverflow(page)).resolves.toEqual([]);
     expect(problems).toEqual([]);
-
-    mkdirSync(dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
     await context.close();
   }, 60_000);
 
-  it("reads the same without JavaScript, the copy buttons hidden", async () => {
-    const context = await browser.newContext({ javaScriptEnabled: false });
+  it("puts the verdict, its confidence, the first thing to do and the links on the first screen of a 1280 × 800 window", async () => {
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 800 },
+      locale: "en-US",
+      timezoneId: "America/New_York",
+    });
+    const page = await context.newPage();
+    await page.goto(`${service.url}${reportPath}`);
+    const summary = page.locator("section .summary").first();
+    for (const part of [".verdict", ".confidence", ".not-checked", ".first-step", ".links"]) {
+      const box = await summary.locator(part).first().boundingBox({ timeout: 5_000 });
+      expect(box, part).not.toBeNull();
+      expect((box?.y ?? Infinity) + (box?.height ?? 0), `${part} ends within the first 800 px`).toBeLessThanOrEqual(800);
+    }
+    await expect(summary.locator(".verdict").innerText()).resolves.toContain("Probable cause");
+    await expect(summary.locator(".confidence").innerText()).resolves.toMatch(/\d+%/);
+    const links = await summary.locator(".links a").allInnerTexts();
+    expect(links).toEqual(expect.arrayContaining(["Runbook", "Graph", "Silence", "Alertmanager"]));
+    // The first thing to do is the top cause's first command, with its Copy button.
+    const first = summary.locator(".first-step");
+    await expect(first.locator("code").innerText()).resolves.toBe(
+      await page.locator("ol.causes > li").first().locator("pre code").first().innerText(),
+    );
+    await expect(first.locator("button[data-copy]").isVisible()).resolves.toBe(true);
+    // The labels are shown once.
+    await expect(page.locator("table.labels").count()).resolves.toBe(1);
+    await expect(horizontalOverflow(page)).resolves.toEqual([]);
+
+    // Times in the reader's zone (New York here) with how long ago; the exact instant stays in the attribute.
+    const times = await page.locator("time[datetime]").allInnerTexts();
+    expect(times.length).toBeGreaterThan(0);
+    for (const time of times) {
+      expect(time).toMatch(/\b(EST|EDT)\b/);
+      expect(time).toMatch(/(ago|just now)\)$/);
+      expect(time).not.toContain("UTC");
+    }
+    await expect(page.locator("time[datetime]").first().getAttribute("datetime")).resolves.toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
+    await expect(page.locator("header time").innerText()).resolves.toMatch(/\((just now|\d+ min ago)\)$/);
+
+    // Copy buttons sit only beside commands; advice is prose without one.
+    const copied = await page.evaluate<string[]>(
+      `[...document.querySelectorAll("button[data-copy]")].map((b) => document.getElementById(b.getAttribute("data-copy")).textContent)`,
+    );
+    expect(copied.length).toBeGreaterThan(0);
+    for (const text of copied) expect(text).toMatch(/^(kubectl|ssh|# command withheld) /);
+    await expect(page.locator(".advice button").count()).resolves.toBe(0);
+    await context.close();
+  }, 30_000);
+
+  it("reads the same without JavaScript, the copy buttons hidden and the times in UTC", async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false, timezoneId: "America/New_York" });
     const page = await context.newPage();
     await page.goto(`${service.url}${reportPath}`);
     await expect(page.locator("ol.causes > li").first().innerText()).resolves.toContain("Client credentials rejected (401)");
     await expect(page.locator("button[data-copy]").first().isVisible()).resolves.toBe(false);
+    await expect(page.locator("header time").innerText()).resolves.toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
     await context.close();
   }, 30_000);
 });

@@ -137,7 +137,7 @@ it("on SIGTERM refuses new webhooks, finishes the playbook and the Slack message
   expect(await send(url, payload("in-hand"))).toBe(200);
 
   // The playbook is running: its first API read is waiting out the 1.5 s latency.
-  await until(() => (cluster?.kube.requests.length ?? 0) > 0, 10_000, "the playbook's first API read");
+  await until(() => (cluster?.kube.requests.filter((r) => r.method === "GET").length ?? 0) > 0, 10_000, "the playbook's first API read");
   expect(slack.messages).toHaveLength(0);
   const openBeforeSigterm = await startWebhook(url, payload("open-before-sigterm"));
   const sigtermAt = Date.now();
@@ -181,7 +181,7 @@ it("gives up after SHUTDOWN_TIMEOUT_SECONDS with exit 1 and leaves the unfinishe
   const settings = { SHUTDOWN_TIMEOUT_SECONDS: "2", STEP_TIMEOUT_SECONDS: "5", PLAYBOOK_DEADLINE_SECONDS: "5", WORK_LEASE_SECONDS: "6" };
   const first = await startEnricher(settings);
   expect(await send(first.url, payload("hanging"))).toBe(200);
-  await until(() => (cluster?.kube.requests.length ?? 0) > 0, 10_000, "the playbook's first API read");
+  await until(() => (cluster?.kube.requests.filter((r) => r.method === "GET").length ?? 0) > 0, 10_000, "the playbook's first API read");
 
   const sigtermAt = Date.now();
   first.child.process.kill("SIGTERM");

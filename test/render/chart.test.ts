@@ -1,7 +1,7 @@
 // Tests for the alert chart: what the SVG shows (threshold, start of the alert, legend, axes), its escaping, and the PNG.
 import { describe, expect, it } from "vitest";
 import type { AlertChart } from "../../src/model/diagnosis.ts";
-import { formatTick, formatValue, legendLabels, renderChartPng, renderChartSvg } from "../../src/render/chart.ts";
+import { formatTick, formatValue, legendLabels, renderChartPng, renderChartSvg, stepDecimals } from "../../src/render/chart.ts";
 
 const END = Date.parse("2026-08-20T10:15:00Z");
 
@@ -154,6 +154,41 @@ describe("number formatting", () => {
     expect([0, 25000, 50000, 100000].map((v) => formatTick(v, 25000))).toEqual(["0", "25k", "50k", "100k"]);
     expect(formatTick(2_500_000, 500_000)).toBe("2.5M");
     expect(formatTick(-2, 1)).toBe("-2");
+  });
+
+  it("labels every tick of a 2.5 × 10ⁿ step exactly: 2.5 is not 3, 7.5 not 8, 0.075 not 0.07", () => {
+    const ticks = (step: number, count: number) => Array.from({ length: count }, (_, i) => formatTick(i * step, step));
+    expect(ticks(2.5, 5)).toEqual(["0", "2.5", "5", "7.5", "10"]);
+    expect(ticks(0.025, 5)).toEqual(["0", "0.025", "0.05", "0.075", "0.1"]);
+    expect(ticks(25, 5)).toEqual(["0", "25", "50", "75", "100"]);
+    expect(ticks(0.25, 4)).toEqual(["0", "0.25", "0.5", "0.75"]);
+    expect(ticks(250, 6)).toEqual(["0", "250", "500", "750", "1k", "1.25k"]);
+    expect(ticks(2_500, 4)).toEqual(["0", "2.5k", "5k", "7.5k"]);
+    expect(ticks(2.5e-7, 3)).toEqual(["0", "0.00000025", "0.0000005"]);
+    expect(formatTick(-7.5, 2.5)).toBe("-7.5");
+  });
+
+  it("labels 1, 2 and 5 × 10ⁿ steps as d3's tickFormat does (trailing zeros dropped, k for thousands)", () => {
+    // d3-scale 4.0.3: scaleLinear().domain([0, hi]).nice(5).tickFormat(5) for these ticks.
+    expect([0, 0.2, 0.4, 0.6000000000000001, 0.8, 1].map((v) => formatTick(v, 0.2))).toEqual(["0", "0.2", "0.4", "0.6", "0.8", "1"]);
+    expect([0.00001, 0.00002, 0.000030000000000000004].map((v) => formatTick(v, 1e-5))).toEqual(["0.00001", "0.00002", "0.00003"]);
+    expect([-0.0001, 0.0001, 0.0007000000000000001].map((v) => formatTick(v, 1e-4))).toEqual(["-0.0001", "0.0001", "0.0007"]);
+    expect([0.005, 0.01, 0.015, 0.03].map((v) => formatTick(v, 0.005))).toEqual(["0.005", "0.01", "0.015", "0.03"]);
+    expect([20, 40, 100].map((v) => formatTick(v, 20))).toEqual(["20", "40", "100"]);
+  });
+
+  it("counts the decimals a step needs from its digits, not its order of magnitude", () => {
+    expect([25, 2.5, 0.075, 0.1 + 0.2, 1e-5, 5e5].map(stepDecimals)).toEqual([0, 1, 3, 1, 5, 0]);
+  });
+
+  it("draws a value axis whose labels match the ticks when the step is 2.5 × 10ⁿ", () => {
+    const axis = (peak: number) => {
+      const svg = renderChartSvg(makeChart({ threshold: undefined, series: [series({ job: "a" }, (m) => (m / 60) * peak)] }));
+      const labels = [...svg.matchAll(/<text [^>]*text-anchor="end"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+      return labels.filter((l) => l !== "UTC");
+    };
+    expect(axis(10.5)).toEqual(["0", "2.5", "5", "7.5", "10", "12.5"]);
+    expect(axis(0.105)).toEqual(["0", "0.025", "0.05", "0.075", "0.1", "0.125"]);
   });
 
   it("prints a value on its own with four significant digits", () => {

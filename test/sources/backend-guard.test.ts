@@ -91,3 +91,49 @@ describe("the backend guard", () => {
     expect(guard.limit).toBe(2);
   });
 });
+
+describe("the backend guard's state, as /readyz and the backend gauges show it", () => {
+  it("goes ok → unreachable since the first failure → circuit open until the cooldown ends → ok after a good answer", async () => {
+    let now = Date.parse("2026-12-04T10:00:00Z");
+    let healthy = true;
+    const guard = new BackendGuard({ name: "Prometheus", maxInFlight: 4, failureThreshold: 3, cooldownMs: 30_000, now: () => now });
+    const read = guard.wrap(async () => {
+      if (!healthy) throw new SourceError("Prometheus at prom:9090 could not be reached: ECONNREFUSED", { backendTrouble: true });
+      return ok;
+    });
+    expect(guard.state()).toEqual({ state: "ok" });
+    await read("x", never);
+    expect(guard.state()).toEqual({ state: "ok", since: "2026-12-04T10:00:00.000Z" });
+    healthy = false;
+    now += 1000;
+    await expect(read("x", never)).rejects.toThrow("ECONNREFUSED");
+    now += 1000;
+    await expect(read("x", never)).rejects.toThrow("ECONNREFUSED");
+    expect(guard.state()).toEqual({
+      state: "unreachable",
+      since: "2026-12-04T10:00:01.000Z",
+      lastError: "Prometheus at prom:9090 could not be reached: ECONNREFUSED",
+    });
+    now += 1000;
+    await expect(read("x", never)).rejects.toThrow("ECONNREFUSED");
+    expect(guard.state()).toEqual({
+      state: "circuit_open",
+      since: "2026-12-04T10:00:03.000Z",
+      until: "2026-12-04T10:00:33.000Z",
+      lastError: "Prometheus at prom:9090 could not be reached: ECONNREFUSED",
+    });
+    now += 31_000;
+    healthy = true;
+    await read("x", never);
+    expect(guard.state()).toEqual({ state: "ok", since: "2026-12-04T10:00:34.000Z" });
+  });
+
+  it("stays ok when a read fails for its own sake (a 4xx), not the backend's", async () => {
+    const guard = new BackendGuard({ name: "API server", maxInFlight: 4, failureThreshold: 3, cooldownMs: 30_000 });
+    const read = guard.wrap(async () => {
+      throw new SourceError("API server answered 404 NotFound", { backendTrouble: false });
+    });
+    await expect(read("x", never)).rejects.toThrow("404");
+    expect(guard.state().state).toBe("ok");
+  });
+});

@@ -249,3 +249,23 @@ describe("the fake Prometheus", () => {
     ]);
   });
 });
+
+describe("the metric names the fake holds", () => {
+  it("lists them at /api/v1/label/__name__/values, narrowed by a __name__ matcher as Prometheus narrows them", async () => {
+    const fake = await start([]);
+    fake.setMetricNames(["up", "apiserver_request_total", "rest_client_requests_total"]);
+    expect(await get(fake, "/api/v1/label/__name__/values", {})).toEqual({
+      status: 200,
+      body: { status: "success", data: ["apiserver_request_total", "rest_client_requests_total", "up"] },
+    });
+    const narrowed = await get(fake, "/api/v1/label/__name__/values", { "match[]": '{__name__=~"up|rest_client_.*|missing"}' });
+    expect(narrowed.body).toEqual({ status: "success", data: ["rest_client_requests_total", "up"] });
+  });
+
+  it("refuses a match[] it would not honour, rather than ignore it", async () => {
+    const fake = await start([]);
+    const refused = await get(fake, "/api/v1/label/__name__/values", { "match[]": '{job="apiserver"}' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ status: "error", errorType: "bad_data" });
+  });
+});

@@ -1,4 +1,5 @@
-// In-process stand-in for the Prometheus HTTP API: canned answers to /api/v1/query and /api/v1/query_range, with Prometheus' envelopes and its rejections.
+// In-process stand-in for the Prometheus HTTP API: canned answers to /api/v1/query and /api/v1/query_range, with Prometheus' envelopes and its rejections,
+// and the metric names it holds at /api/v1/label/__name__/values (match[] by __name__ only; start and end are ignored).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { listenOnLoopback } from "../../src/playbook-tests/loopback-server.ts";
 
@@ -36,6 +37,8 @@ export interface FakePrometheus {
   url: string;
   queries: RecordedPromQuery[];
   setResponders(responders: PromResponder[]): void;
+  /** The metric names /api/v1/label/__name__/values answers (the responders hold query texts, not series). */
+  setMetricNames(names: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -44,6 +47,8 @@ export interface FakePrometheusOptions {
   latencyMs?: number;
   /** Never answer any request; sockets stay open until close(). */
   hang?: boolean;
+  /** The metric names it holds, for /api/v1/label/__name__/values; none unless given. */
+  metricNames?: readonly string[];
 }
 
 class PromApiError extends Error {}
@@ -438,6 +443,22 @@ function text(status: number, body: string): Reply {
   return { status, contentType: "text/plain; charset=utf-8", body };
 }
 
+/**
+ * A match[] selector narrowed by metric name only: `name`, `{__name__="name"}` or `{__name__=~"regex"}` (anchored, as
+ * Prometheus anchors it). Anything else is refused, so a test cannot rely on a matcher this fake ignores.
+ */
+function nameMatcher(selector: string): (name: string) => boolean {
+  const bare = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.exec(selector.trim());
+  if (bare) return (name) => name === bare[0];
+  const matcher = /^\{\s*__name__\s*(=~|=)\s*"((?:[^"\\]|\\.)*)"\s*\}$/.exec(selector.trim());
+  if (!matcher)
+    throw new PromApiError(`invalid parameter "match[]": the fake Prometheus takes only a metric name matcher, not ${selector}`);
+  const value = JSON.parse(`"${matcher[2] ?? ""}"`) as string;
+  if (matcher[1] === "=") return (name) => name === value;
+  const pattern = new RegExp(`^(?:${value})$`);
+  return (name) => pattern.test(name);
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
@@ -449,6 +470,7 @@ export async function startFakePrometheus(
   options: FakePrometheusOptions = {},
 ): Promise<FakePrometheus> {
   let responders = initialResponders;
+  let metricNames = [...(options.metricNames ?? [])];
   const queries: RecordedPromQuery[] = [];
   let closed = false;
 
@@ -558,6 +580,15 @@ export async function startFakePrometheus(
           reply = badData(error.message);
         }
       }
+    } else if (path === "/api/v1/label/__name__/values" && method === "GET") {
+      try {
+        const matchers = url.searchParams.getAll("match[]").map(nameMatcher);
+        const names = metricNames.filter((name) => matchers.length === 0 || matchers.some((matches) => matches(name)));
+        reply = success([...new Set(names)].sort());
+      } catch (error) {
+        if (!(error instanceof PromApiError)) throw error;
+        reply = badData(error.message);
+      }
     } else if (path === "/api/v1/status/buildinfo" && method === "GET") {
       reply = success({
         version: "2.54.1",
@@ -585,6 +616,9 @@ export async function startFakePrometheus(
     queries,
     setResponders(next: PromResponder[]): void {
       responders = next;
+    },
+    setMetricNames(names: readonly string[]): void {
+      metricNames = [...names];
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -1,4 +1,4 @@
-// A stand-in for PagerDuty's REST API v2 (incident lookup by key, incident notes) that checks and rate-limits what
+// A stand-in for PagerDuty's REST API v2 (incident lookup by key, incident notes, the account's abilities) that checks and rate-limits what
 // PagerDuty does (protocols.md 3.3).
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -191,6 +191,10 @@ export async function startPagerDutyRestStandIn(options: PagerDutyRestStandInOpt
       return error(400, "Invalid Input Provided", 2001, [`Accept must be ${ACCEPT}`]);
     }
     if (request.method === "GET" && url.pathname === "/incidents") return listIncidents(url.searchParams);
+    // "List all of your account's abilities, by name" (REST API reference, Abilities): reads nothing but the account.
+    if (request.method === "GET" && url.pathname === "/abilities") {
+      return json(200, { abilities: ["teams", "read_only_users", "service_support_hours", "urgencies"] });
+    }
     const notePath = /^\/incidents\/([^/]+)\/notes$/.exec(url.pathname);
     if (request.method === "POST" && notePath?.[1] !== undefined) return addNote(request, decodeURIComponent(notePath[1]), raw);
     return error(404, "Not Found", 2100);

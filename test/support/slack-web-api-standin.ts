@@ -1,5 +1,5 @@
-// A stand-in for the Slack Web API (chat.postMessage, chat.update, the external file upload flow) that checks what Slack
-// checks and rate-limits what Slack rate-limits (protocols.md 2).
+// A stand-in for the Slack Web API (auth.test, chat.postMessage, chat.update, the external file upload flow) that checks
+// what Slack checks and rate-limits what Slack rate-limits (protocols.md 2).
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { listenOnLoopback } from "../../src/playbook-tests/loopback-server.ts";
@@ -234,6 +234,19 @@ export async function startSlackWebApiStandIn(options: SlackWebApiStandInOptions
   };
 
   const methods: Record<string, (body: Json) => Reply> = {
+    /** Checks the token and says whose it is; posts nothing (docs.slack.dev/reference/methods/auth.test). */
+    "auth.test"() {
+      return json({
+        ok: true,
+        url: "https://enricher-standin.slack.com/",
+        team: "Enricher Stand-in",
+        user: "alert-enricher",
+        team_id: "T0ENRICHER",
+        user_id: "U0ENRICHER",
+        bot_id: "B0ENRICHER",
+        is_enterprise_install: false,
+      });
+    },
     "chat.postMessage"(body) {
       const channel = channelByIdOrName(body.channel);
       const threadTs = body.thread_ts !== undefined ? parentIn(channel, body.thread_ts) : undefined;
