@@ -33,3 +33,9 @@ export function testTool(name: string, versionKey: string, binary: string, env: 
   }
   return path;
 }
+
+/** Helm for test/deploy/helm-chart.test.ts: HELM_BIN when it names a file (a release binary), else the one .ci/build-helm built. */
+export function helmBinary(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HELM_BIN && existsSync(env.HELM_BIN)) return env.HELM_BIN;
+  return testTool("helm", "HELM_VERSION", "helm", env);
+}
