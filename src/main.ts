@@ -24,6 +24,7 @@ import { reportLinkFor, stormLinkFor } from "./server/report-links.ts";
 import { ConsoleSink } from "./sinks/console.ts";
 import { pagerDutySinks } from "./sinks/pagerduty-sinks.ts";
 import type { Sink } from "./sinks/sink.ts";
+import { SinkHealth } from "./sinks/sink-health.ts";
 import { SlackWebApiSink } from "./sinks/slack-web-api.ts";
 import { SlackWebhookSink } from "./sinks/slack-webhook.ts";
 import { BackendRegistry } from "./sources/backend-guard.ts";
@@ -261,12 +262,14 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const playbooks = loadPlaybooks(config.rulesDir);
   const alertRules = loadKnownAlertRules(config, logger);
   const backends = new BackendRegistry();
+  const sinkHealth = new SinkHealth();
   const sources = overrides.sources ?? createClusterSelection(config, backends);
   const sinks = overrides.sinks ?? createSinks(config, logger);
   const store = await openMigratedStore(config.databaseUrl, overrides.store);
   const metrics = createMetrics(
     () => store.queueDepth(),
     () => backends.states(),
+    () => sinkHealth.states(),
   );
   let preflightSummary: CheckSummary | "running" | undefined;
   const workerId = `${hostname()}-${process.pid}`;
@@ -300,6 +303,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     pollIntervalMs: overrides.pollIntervalMs,
     backoff: overrides.deliveryBackoff,
     maxRetryAfterMs: config.deliveryRetryAfterMaxMs,
+    health: sinkHealth,
   });
   const notifications = createNotificationWorker({
     store,
@@ -354,6 +358,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     onStored: () => notifications.wake(),
     readiness: async () => (playbooks.length === 0 ? `no playbooks loaded from ${config.rulesDir}` : undefined),
     backends: () => backends.states(),
+    sinks: () => sinkHealth.states(),
     preflight: () => preflightSummary,
     logger: logger.child({ component: "http" }),
     ...(reports.signingSecret ? { reports: { store, secret: reports.signingSecret } } : {}),

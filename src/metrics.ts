@@ -1,6 +1,7 @@
 // The service's own Prometheus metrics (prefix enricher_), on a registry of its own so tests can build several apps.
 // Node's process metrics keep prom-client's standard names (process_*, nodejs_*), so existing dashboards work.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { SinkHealthState } from "./sinks/sink-health.ts";
 import type { BackendState } from "./sources/backend-guard.ts";
 import type { QueueDepth } from "./store/store.ts";
 import { VERSION } from "./version.ts";
@@ -23,8 +24,15 @@ export interface Metrics {
   backendCircuitOpen: Gauge<"backend">;
 }
 
-/** `readBackends`: each backend's state by name ("kubernetes", "prometheus/prod-eu"), as /readyz gives it. */
-export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>, readBackends?: () => Record<string, BackendState>): Metrics {
+/**
+ * `readBackends`: each backend's state by name ("kubernetes", "prometheus/prod-eu"), as /readyz gives it; `readSinks`:
+ * each sink's last delivery state ("slack", "pagerduty"), which counts as up unless failing.
+ */
+export function createMetrics(
+  readQueueDepth?: () => Promise<QueueDepth>,
+  readBackends?: () => Record<string, BackendState>,
+  readSinks?: () => Record<string, SinkHealthState>,
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
@@ -114,11 +122,14 @@ export function createMetrics(readQueueDepth?: () => Promise<QueueDepth>, readBa
     }),
     backendUp: new Gauge({
       name: "enricher_backend_up",
-      help: "1 while a backend the playbooks read (API server, Prometheus, audit log) answers, 0 while it fails or its circuit is open.",
+      help:
+        "1 while a backend the playbooks read (API server, Prometheus, audit log) answers, 0 while it fails or its circuit is open; " +
+        "for a sink (slack, pagerduty…), 0 while its deliveries fail, else 1 (idle and rate-limited included).",
       labelNames: ["backend"],
       registers: [registry],
       collect() {
         for (const [backend, state] of Object.entries(readBackends?.() ?? {})) this.set({ backend }, state.state === "ok" ? 1 : 0);
+        for (const [backend, state] of Object.entries(readSinks?.() ?? {})) this.set({ backend }, state.state === "failing" ? 0 : 1);
       },
     }),
     backendCircuitOpen: new Gauge({

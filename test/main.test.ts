@@ -88,7 +88,8 @@ describe("npm start", () => {
     // Ready, with each backend's state and the start-time check (running or done) shown beside it.
     const readiness = (await readyz.json()) as { status: string; backends: Record<string, { state: string }>; check: unknown };
     expect(readiness.status).toBe("ready");
-    expect(Object.keys(readiness.backends).sort()).toEqual(["kubernetes", "prometheus"]);
+    expect(Object.keys(readiness.backends).sort()).toEqual(["console", "kubernetes", "prometheus"]);
+    expect(readiness.backends.console).toEqual({ state: "idle" });
     expect(readiness.check).toBeDefined();
 
     const body = JSON.stringify(kubeClientErrorsPayload(scenario.alertLabels));

@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import type { Sink, StormAccess } from "../sinks/sink.ts";
+import type { SinkHealth } from "../sinks/sink-health.ts";
 import type { DeliverySinkFilter, Store } from "../store/store.ts";
 import { createPoller, type Poller } from "./poller.ts";
 
@@ -23,6 +24,8 @@ export interface DeliveryWorkerOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** The longest Retry-After honoured (DELIVERY_RETRY_AFTER_MAX_SECONDS): one answer must not park a group's messages for a day. */
   maxRetryAfterMs?: number;
+  /** Where each sink's last delivery state is recorded, for /readyz and the backend gauges. */
+  health?: SinkHealth;
 }
 
 export const DEFAULT_MAX_RETRY_AFTER_MS = 15 * 60_000;
@@ -50,6 +53,7 @@ export function retryDelayMs(
 
 export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
   const sinks = new Map(options.sinks.map((s) => [s.name, s]));
+  for (const name of sinks.keys()) options.health?.add(name);
   const maxAttempts = options.maxAttempts ?? 40;
   const backoff = options.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 };
   const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
@@ -121,6 +125,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
     options.metrics.deliveries.inc({ sink: delivery.sink, outcome: outcome.status });
     if (outcome.status !== "delivered") options.metrics.deliveryErrors.inc({ sink: delivery.sink, error: outcome.code ?? "unknown" });
     if (outcome.status === "delivered") {
+      options.health?.delivered(delivery.sink);
       await options.store.finishDelivery(delivery.id, { status: "delivered" });
       log.info({ attempts: delivery.attempts, detail: outcome.detail }, "delivered");
     } else if (outcome.status === "retry") {
@@ -135,9 +140,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Poller {
       }
       const delay =
         outcome.rateLimited === true && retryAfterMs !== undefined ? retryAfterMs : retryDelayMs(delivery.attempts, backoff, retryAfterMs);
+      if (outcome.rateLimited === true) options.health?.rateLimited(delivery.sink, delay);
+      else options.health?.failed(delivery.sink, outcome.error);
       await options.store.finishDelivery(delivery.id, { status: "retry", error: outcome.error, notBefore: new Date(Date.now() + delay) });
       log.warn({ attempts: delivery.attempts, retryInMs: delay, error: outcome.error }, "delivery failed; will retry");
     } else {
+      options.health?.failed(delivery.sink, outcome.error);
       await options.store.finishDelivery(delivery.id, { status: "failed", error: outcome.error });
       log.error({ attempts: delivery.attempts, error: outcome.error }, "delivery failed for good");
     }

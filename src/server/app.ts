@@ -7,6 +7,7 @@ import type { Config } from "../config.ts";
 import { notificationCluster } from "../diagnosis/notification-cluster.ts";
 import type { Metrics } from "../metrics.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../model/alertmanager.ts";
+import type { SinkHealthState } from "../sinks/sink-health.ts";
 import type { BackendState } from "../sources/backend-guard.ts";
 import type { Store } from "../store/store.ts";
 import { challengeFor, createAuthCheck } from "./auth.ts";
@@ -27,6 +28,8 @@ export interface AppDependencies {
   readiness?: () => Promise<string | undefined>;
   /** Each backend's last state, shown by /readyz: a backend down makes diagnoses partial, not the pod unready. */
   backends?: () => Record<string, BackendState>;
+  /** Each sink's last delivery state, shown among the backends by /readyz: a failing sink does not make the pod unready. */
+  sinks?: () => Record<string, SinkHealthState>;
   /** The start-time preflight (`enricher check`): its summary once done, "running" before, undefined when not run. */
   preflight?: () => CheckSummary | "running" | undefined;
   logger?: FastifyServerOptions["loggerInstance"];
@@ -183,11 +186,11 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   app.get("/healthz", async () => ({ status: "ok" }));
 
   app.get("/readyz", async (_request, reply) => {
-    // Ready means Alertmanager can deliver: the store writes and the rules loaded. Backends and the preflight are shown
+    // Ready means Alertmanager can deliver: the store writes and the rules loaded. Backends, sinks and the preflight are shown
     // so a person sees why diagnoses are partial, but never make the pod unready.
     const preflight = deps.preflight?.();
     const shown = {
-      ...(deps.backends ? { backends: deps.backends() } : {}),
+      ...(deps.backends || deps.sinks ? { backends: { ...deps.backends?.(), ...deps.sinks?.() } } : {}),
       ...(preflight !== undefined ? { check: preflight === "running" ? { state: "running" } : preflight } : {}),
     };
     try {

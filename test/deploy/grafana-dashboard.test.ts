@@ -22,6 +22,8 @@ const REQUIRED_METRICS = [
   "enricher_step_failures_total",
   "enricher_deliveries_total",
   "enricher_queue_depth",
+  "enricher_backend_up",
+  "enricher_backend_circuit_open",
   "enricher_http_request_duration_seconds_bucket",
   "process_cpu_seconds_total",
   "process_resident_memory_bytes",
