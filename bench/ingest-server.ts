@@ -4,7 +4,7 @@
 //   bare: a fastify handler that only answers 200: the floor the same machine and load generator allow.
 import { join } from "node:path";
 import Fastify from "fastify";
-import { createLogger } from "../src/main.ts";
+import { createLogger } from "../src/logger.ts";
 import { createMetrics } from "../src/metrics.ts";
 import { buildApp } from "../src/server/app.ts";
 import { openSqliteStore } from "../src/store/sqlite.ts";

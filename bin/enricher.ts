@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The command line: diagnose a payload from a file, check the installation (preflight), and check rule files. Exit 0 success, 1 a check failed, 2 bad usage or configuration.
-import { readFileSync } from "node:fs";
+// The command line: diagnose a payload from a file, check the installation (preflight), and check rule files.
+// Exit 0 success, 1 a check failed, 2 bad usage or configuration. Every command and group answers --help (-h).
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
@@ -11,45 +12,80 @@ import { diagnose } from "../src/diagnosis/diagnose.ts";
 import { atTime } from "../src/engine/expressions.ts";
 import { loadPlaybooks, PlaybookLoadError } from "../src/engine/load-playbooks.ts";
 import { fragmentSchema, playbookSchema } from "../src/engine/playbook.ts";
+import { runLimitsFrom } from "../src/engine/run-limits.ts";
 import type { StepSources } from "../src/engine/run-playbook.ts";
-import { createClusterSelection, createLogger, createSinks, loadKnownAlertRules, USER_AGENT } from "../src/main.ts";
+import { createLogger } from "../src/logger.ts";
+import { createClusterSelection, createSinks, loadKnownAlertRules } from "../src/service.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
+import { lookalikeVariables } from "../src/lookalike-variables.ts";
 import { formatReport, PlaybookTestFileError, runPlaybookTestSuite } from "../src/playbook-tests/run-playbook-tests.ts";
 import { renderText } from "../src/render/text.ts";
 import type { ClusterSelection } from "../src/sources/clusters.ts";
 import { LIST_TOKEN_ID, reportLinkFor } from "../src/server/report-links.ts";
 import { describeSchemaError } from "../src/server/app.ts";
+import { openPostgresStore } from "../src/store/postgres.ts";
+import { openSqliteStore } from "../src/store/sqlite.ts";
+import type { Store } from "../src/store/store.ts";
+import { USER_AGENT, VERSION } from "../src/version.ts";
 
+const DIAGNOSE_USAGE = `  enricher diagnose FILE.json [--dry-run] [--at TIME]
+                                            run the playbooks for an Alertmanager payload and print the diagnosis;
+                                            --dry-run delivers nothing; --at (RFC 3339) replays it at that moment:
+                                            metrics and time functions as of then, Kubernetes objects and logs as they
+                                            are now; exit 1 when a read failed (a partial diagnosis, or causes that
+                                            could not be checked) or a delivery failed`;
+const RULES_VALIDATE_USAGE = `  enricher rules validate [DIR]             check every playbook in DIR (default: RULES_DIR or ./rules); exit 1 with
+                                            file:line errors`;
+const RULES_TEST_USAGE = `  enricher rules test [DIR] [--all-faults]
+                                            run the playbook tests in DIR/tests against the playbooks in DIR, then a
+                                            refutation case per cause and the fault matrix over each demo case
+                                            (--all-faults: over every case); exit 1 on a mismatch`;
+const RULES_SCHEMA_USAGE = `  enricher rules schema [fragment]          print the JSON Schema of a playbook (rules/schema.json) or a fragment
+                                            (rules/shared/schema.json)`;
+const REPORTS_LINK_USAGE = `  enricher reports link [ID]                print a signed link to the report of notification ID (exit 1 when the store
+                                            holds no diagnosis for it), or to the list of reports`;
 const CHECK_USAGE = `  enricher check                            preflight: the permissions the playbooks need on each cluster's API server,
                                             the metric families they query in Prometheus, the sinks' credentials;
                                             one line per check; exit 1 when one fails`;
+const RULES_USAGE = [RULES_VALIDATE_USAGE, RULES_TEST_USAGE, RULES_SCHEMA_USAGE].join("\n");
 
-const USAGE = `usage:
-  enricher diagnose FILE.json [--dry-run] [--at TIME]
-                                            run the playbooks for an Alertmanager payload and print the diagnosis;
-                                            --at (RFC 3339) replays it at that moment: metrics and time functions as
-                                            of then, Kubernetes objects and logs as they are now
-  enricher rules validate [DIR]             check every playbook in DIR (default: RULES_DIR or ./rules)
-  enricher reports link [ID]                print a signed link to the report of notification ID, or to the list of reports
-  enricher rules test [DIR] [--all-faults]
-                                            run the playbook tests in DIR/tests against the playbooks in DIR, then a
-                                            refutation case per cause and the fault matrix over each demo case
-                                            (--all-faults: over every case); exit 1 on a mismatch
-${CHECK_USAGE}
-  enricher rules schema [fragment]          print the JSON Schema of a playbook (rules/schema.json) or a fragment (rules/shared/schema.json)`;
+const USAGE = [
+  DIAGNOSE_USAGE,
+  CHECK_USAGE,
+  RULES_USAGE,
+  REPORTS_LINK_USAGE,
+  `  enricher --help | --version               this usage (every command takes --help too); the version`,
+  "exit codes: 0 success, 1 a check failed, 2 bad usage or configuration",
+].join("\n");
 
-class UsageError extends Error {}
+/** Bad usage: exit 2 with the message and the usage of the command it was meant for. */
+class UsageError extends Error {
+  readonly usage: string;
+  constructor(message: string, usage: string = USAGE) {
+    super(message);
+    this.usage = usage;
+  }
+}
+
+const wantsHelp = (args: readonly string[]) => args.includes("--help") || args.includes("-h");
+
+/** The arguments that are not flags; a flag other than `known` is bad usage. */
+function positionals(args: readonly string[], usage: string, known: readonly string[] = []): string[] {
+  const unknown = args.find((a) => a.startsWith("-") && a !== "-" && !known.includes(a));
+  if (unknown !== undefined) throw new UsageError(`unknown flag ${unknown}`, usage);
+  return args.filter((a) => !known.includes(a));
+}
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** `--at 2026-11-23T09:41:00Z` (or `--at=…`): the moment to replay an alert at; never in the future. */
 function parseAt(value: string | undefined): Date {
-  if (value === undefined || value === "") throw new UsageError("--at needs a time, such as --at 2026-11-23T09:41:00Z");
+  if (value === undefined || value === "") throw new UsageError("--at needs a time, such as --at 2026-11-23T09:41:00Z", DIAGNOSE_USAGE);
   const at = new Date(value);
   if (!RFC3339.test(value) || Number.isNaN(at.getTime())) {
-    throw new UsageError(`--at ${value}: not an RFC 3339 time with a zone, such as 2026-11-23T09:41:00Z`);
+    throw new UsageError(`--at ${value}: not an RFC 3339 time with a zone, such as 2026-11-23T09:41:00Z`, DIAGNOSE_USAGE);
   }
-  if (at.getTime() > Date.now() + 60_000) throw new UsageError(`--at ${value}: is in the future`);
+  if (at.getTime() > Date.now() + 60_000) throw new UsageError(`--at ${value}: is in the future`, DIAGNOSE_USAGE);
   return at;
 }
 
@@ -62,23 +98,23 @@ async function diagnoseFile(args: string[]): Promise<number> {
     if (arg === "--dry-run") dryRun = true;
     else if (arg === "--at") at = parseAt(args[++i]);
     else if (arg.startsWith("--at=")) at = parseAt(arg.slice("--at=".length));
-    else if (arg.startsWith("-")) throw new UsageError(`unknown flag ${arg}`);
+    else if (arg.startsWith("-")) throw new UsageError(`unknown flag ${arg}`, DIAGNOSE_USAGE);
     else files.push(arg);
   }
-  if (files.length !== 1) throw new UsageError("diagnose takes exactly one payload file");
+  if (files.length !== 1) throw new UsageError("diagnose takes exactly one payload file", DIAGNOSE_USAGE);
   const file = files[0] as string;
   let payload: unknown;
   try {
     payload = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
-    throw new UsageError(`${file}: ${(error as Error).message}`);
+    throw new UsageError(`${file}: ${(error as Error).message}`, DIAGNOSE_USAGE);
   }
   const ajv = new Ajv({ strict: false });
   addFormats.default(ajv, ["date-time"]);
   const validate = ajv.compile(alertmanagerPayloadSchema);
   if (!validate(payload)) {
     const problem = describeSchemaError((validate.errors ?? [])[0] as NonNullable<typeof validate.errors>[number]);
-    throw new UsageError(`${file}: not an Alertmanager v4 payload: ${problem.message}`);
+    throw new UsageError(`${file}: not an Alertmanager v4 payload: ${problem.message}`, DIAGNOSE_USAGE);
   }
   const config = loadConfig(process.env, { requireWebhookAuth: false });
   const playbooks = loadPlaybooks(config.rulesDir);
@@ -92,13 +128,7 @@ async function diagnoseFile(args: string[]): Promise<number> {
     diagnose(`cli-${Date.now()}`, payload as AlertmanagerPayload, {
       playbooks,
       sources,
-      limits: {
-        stepTimeoutMs: config.stepTimeoutMs,
-        deadlineMs: config.playbookDeadlineMs,
-        listLimit: 500,
-        logTailLines: 2000,
-        logLimitBytes: 1024 * 1024,
-      },
+      limits: runLimitsFrom(config),
       alertmanagerUrl: config.alertmanagerUrl,
       publicUrl: config.publicUrl,
       maxPlaybookRuns: config.maxPlaybookRuns,
@@ -107,8 +137,18 @@ async function diagnoseFile(args: string[]): Promise<number> {
   const diagnosis = at ? await atTime(at, run) : await run();
   if (at) process.stdout.write(`${replayNote(at)}\n\n`);
   process.stdout.write(`${renderText(diagnosis)}\n`);
-  if (dryRun) return 0;
-  let failed = false;
+  // A diagnosis built on failed reads is not a success, even when it was printed: the setup needs fixing (enricher check).
+  // A cause this installation cannot check at all (no audit log configured) is no failed read.
+  const readsFailed = diagnosis.alerts.filter(
+    (a) => a.partial || (a.verdict === "could_not_check" && (a.notChecked ?? []).some((n) => n.unavailable !== true)),
+  ).length;
+  if (readsFailed > 0) {
+    process.stderr.write(
+      `enricher: the diagnosis is partial: reads failed for ${readsFailed} of ${diagnosis.alerts.length} alert(s); run enricher check\n`,
+    );
+  }
+  if (dryRun) return readsFailed > 0 ? 1 : 0;
+  let failed = readsFailed > 0;
   for (const sink of createSinks(config).filter((s) => s.name !== "console")) {
     const outcome = await sink.deliver(diagnosis);
     const line = outcome.status === "delivered" ? "delivered" : `${outcome.status}: ${outcome.error}`;
@@ -143,8 +183,9 @@ function replayNote(at: Date): string {
 }
 
 function validateRules(args: string[]): number {
-  if (args.length > 1) throw new UsageError("rules validate takes at most one directory");
-  const dir = args[0] ?? process.env.RULES_DIR ?? "./rules";
+  const dirs = positionals(args, RULES_VALIDATE_USAGE);
+  if (dirs.length > 1) throw new UsageError("rules validate takes at most one directory", RULES_VALIDATE_USAGE);
+  const dir = dirs[0] ?? process.env.RULES_DIR ?? "./rules";
   try {
     const playbooks = loadPlaybooks(dir);
     process.stdout.write(`${playbooks.length} playbook(s) valid in ${dir}: ${playbooks.map((p) => p.alertNames.join("/")).join(", ")}\n`);
@@ -160,10 +201,8 @@ function validateRules(args: string[]): number {
 
 async function testRules(args: string[]): Promise<number> {
   const allFaults = args.includes("--all-faults");
-  const unknown = args.find((a) => a.startsWith("-") && a !== "--all-faults");
-  if (unknown) throw new UsageError(`unknown flag ${unknown}`);
-  const dirs = args.filter((a) => !a.startsWith("-"));
-  if (dirs.length > 1) throw new UsageError("rules test takes at most one directory");
+  const dirs = positionals(args, RULES_TEST_USAGE, ["--all-faults"]);
+  if (dirs.length > 1) throw new UsageError("rules test takes at most one directory", RULES_TEST_USAGE);
   const dir = dirs[0] ?? process.env.RULES_DIR ?? "./rules";
   const playbooks = loadPlaybooks(dir);
   let report;
@@ -180,12 +219,26 @@ async function testRules(args: string[]): Promise<number> {
   return [...report.cases, ...report.refutations, ...report.faults].every((r) => r.passed) ? 0 : 1;
 }
 
-function reportsLink(args: string[]): number {
-  if (args.length > 1) throw new UsageError("reports link takes at most one notification id");
+function printSchema(args: string[]): number {
+  const [which, ...more] = positionals(args, RULES_SCHEMA_USAGE);
+  if (more.length > 0 || (which !== undefined && which !== "fragment"))
+    throw new UsageError(`rules schema takes no argument or "fragment", not ${args.join(" ")}`, RULES_SCHEMA_USAGE);
+  process.stdout.write(`${JSON.stringify(which === "fragment" ? fragmentSchema : playbookSchema, null, 2)}\n`);
+  return 0;
+}
+
+async function reportsLink(args: string[]): Promise<number> {
+  const ids = positionals(args, REPORTS_LINK_USAGE);
+  if (ids.length > 1) throw new UsageError("reports link takes at most one notification id", REPORTS_LINK_USAGE);
   const config = loadConfig(process.env, { requireWebhookAuth: false });
   if (!config.publicUrl || !config.reports.signingSecret) throw new ConfigError("reports need PUBLIC_URL and REPORT_SIGNING_SECRET");
   const link = reportLinkFor({ publicUrl: config.publicUrl, secret: config.reports.signingSecret, ttlHours: config.reports.linkTtlHours });
-  const id = args[0] ?? LIST_TOKEN_ID;
+  const id = ids[0] ?? LIST_TOKEN_ID;
+  // A link to a report the store does not hold would only answer 404: say so now instead.
+  if (id !== LIST_TOKEN_ID && !(await diagnosisStored(config.databaseUrl, id))) {
+    process.stderr.write(`enricher: no diagnosis of notification ${id} is stored (never received, not diagnosed yet, or pruned)\n`);
+    return 1;
+  }
   const url = link(id);
   if (!url) throw new ConfigError("reports need PUBLIC_URL and REPORT_SIGNING_SECRET");
   // The list is served at /reports, not /reports/*: its token is the one signed for "*".
@@ -193,13 +246,32 @@ function reportsLink(args: string[]): number {
   return 0;
 }
 
+/**
+ * Whether the service's store (DATABASE_URL) holds a diagnosis of notification `id`. Only reads: a SQLite file is opened
+ * read-only and never created, and the schema is left to the service. A store that cannot be read is a configuration
+ * problem naming DATABASE_URL, never its password.
+ */
+async function diagnosisStored(databaseUrl: string, id: string): Promise<boolean> {
+  const sqlitePath = databaseUrl.startsWith("sqlite:") ? databaseUrl.slice("sqlite:".length) : undefined;
+  if (sqlitePath !== undefined && sqlitePath !== ":memory:" && !existsSync(sqlitePath)) return false;
+  let store: Store | undefined;
+  try {
+    store = sqlitePath !== undefined ? openSqliteStore(sqlitePath, { readOnly: true }) : openPostgresStore(databaseUrl);
+    return (await store.getDiagnosis(id)) !== null;
+  } catch (error) {
+    throw new ConfigError(`DATABASE_URL: ${(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ")}`);
+  } finally {
+    await store?.close().catch(() => undefined);
+  }
+}
+
 /** `enricher check`: one line per check, `ok|FAIL|warn  <check>  <what is wrong, how to fix>`; exit 1 when one fails. */
 async function check(args: string[]): Promise<number> {
-  if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) {
-    process.stdout.write(`usage:\n${CHECK_USAGE}\n`);
-    return 0;
+  if (args.length > 0) throw new UsageError(`check takes no arguments, not ${args.join(" ")}`, CHECK_USAGE);
+  // Told first, and even when the configuration is refused: a lookalike (SLACK_WEBHOOK) is often why a sink is off.
+  for (const { message } of lookalikeVariables(process.env)) {
+    process.stdout.write(`${formatCheckLine({ status: "warn", check: "environment", detail: message })}\n`);
   }
-  if (args.length > 0) throw new UsageError(`check takes no arguments, not ${args.join(" ")}`);
   const config = loadConfig(process.env, { requireWebhookAuth: false });
   const playbooks = loadPlaybooks(config.rulesDir);
   const summary = await runPreflight(config, playbooks, { userAgent: USER_AGENT });
@@ -207,32 +279,69 @@ async function check(args: string[]): Promise<number> {
   return summary.failed > 0 ? 1 : 0;
 }
 
-async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === "diagnose") return diagnoseFile(rest);
-  if (command === "check") return check(rest);
-  if (command === "rules" && rest[0] === "validate") return validateRules(rest.slice(1));
-  if (command === "rules" && rest[0] === "test") return testRules(rest.slice(1));
-  if (command === "reports" && rest[0] === "link") return reportsLink(rest.slice(1));
-  if (command === "rules" && rest[0] === "schema" && rest.length <= 2) {
-    if (rest[1] !== undefined && rest[1] !== "fragment")
-      throw new UsageError(`rules schema takes no argument or "fragment", not ${rest[1]}`);
-    process.stdout.write(`${JSON.stringify(rest[1] === "fragment" ? fragmentSchema : playbookSchema, null, 2)}\n`);
+type Command = { usage: string; run: (args: string[]) => number | Promise<number> };
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  diagnose: { usage: DIAGNOSE_USAGE, run: diagnoseFile },
+  check: { usage: CHECK_USAGE, run: check },
+};
+
+/** Commands that only group subcommands: `enricher rules` alone is bad usage and lists them. */
+const GROUPS: Readonly<Record<string, { usage: string; subcommands: Readonly<Record<string, Command>> }>> = {
+  rules: {
+    usage: RULES_USAGE,
+    subcommands: {
+      validate: { usage: RULES_VALIDATE_USAGE, run: validateRules },
+      test: { usage: RULES_TEST_USAGE, run: testRules },
+      schema: { usage: RULES_SCHEMA_USAGE, run: printSchema },
+    },
+  },
+  reports: { usage: REPORTS_LINK_USAGE, subcommands: { link: { usage: REPORTS_LINK_USAGE, run: reportsLink } } },
+};
+
+function runCommand(command: Command, args: string[]): number | Promise<number> {
+  if (wantsHelp(args)) {
+    process.stdout.write(`usage:\n${command.usage}\n`);
     return 0;
   }
-  if (command === undefined || command === "--help" || command === "-h") {
-    process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
-  }
-  throw new UsageError(`unknown command: ${argv.join(" ")}`);
+  return command.run(args);
 }
 
-loadDotEnv(".env");
+async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) throw new UsageError("which command? (enricher --help lists them)");
+  if (name === "--help" || name === "-h") {
+    process.stdout.write(`usage:\n${USAGE}\n`);
+    return 0;
+  }
+  if (name === "--version" || name === "-V") {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command !== undefined) return runCommand(command, rest);
+  const group = Object.hasOwn(GROUPS, name) ? GROUPS[name] : undefined;
+  if (group === undefined) throw new UsageError(name.startsWith("-") ? `unknown flag ${name}` : `unknown command: ${argv.join(" ")}`);
+  const [sub, ...args] = rest;
+  if (sub === "--help" || sub === "-h") {
+    process.stdout.write(`usage:\n${group.usage}\n`);
+    return 0;
+  }
+  if (sub === undefined) throw new UsageError(`${name} needs a subcommand: ${Object.keys(group.subcommands).join(", ")}`, group.usage);
+  const subcommand = Object.hasOwn(group.subcommands, sub) ? group.subcommands[sub] : undefined;
+  if (subcommand === undefined) {
+    throw new UsageError(sub.startsWith("-") ? `unknown flag ${sub}` : `unknown command: ${argv.join(" ")}`, group.usage);
+  }
+  return runCommand(subcommand, args);
+}
+
 try {
+  // Inside the try: an unreadable .env is a configuration problem (exit 2), not a stack trace.
+  loadDotEnv(".env");
   process.exitCode = await run(process.argv.slice(2));
 } catch (error) {
   if (error instanceof UsageError || error instanceof ConfigError || error instanceof PlaybookLoadError) {
-    process.stderr.write(`enricher: ${error.message}\n${error instanceof UsageError ? `${USAGE}\n` : ""}`);
+    process.stderr.write(`enricher: ${error.message}\n${error instanceof UsageError ? `usage:\n${error.usage}\n` : ""}`);
     process.exitCode = error instanceof PlaybookLoadError ? 1 : 2;
   } else {
     throw error;

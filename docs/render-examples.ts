@@ -4,7 +4,8 @@
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
-import { alertChartQuery, fetchAlertChart } from "../src/diagnosis/alert-chart.ts";
+import { alertChartQuery } from "../src/diagnosis/alert-chart-query.ts";
+import { fetchAlertChart } from "../src/diagnosis/alert-chart.ts";
 import { KnownAlertRules } from "../src/diagnosis/alert-rules.ts";
 import type { AlertChart } from "../src/model/diagnosis.ts";
 import { diagnose } from "../src/diagnosis/diagnose.ts";
@@ -20,6 +21,7 @@ import { renderText } from "../src/render/text.ts";
 import { reportLinkFor } from "../src/server/report-links.ts";
 import type { PromQuery } from "../src/sources/prometheus.ts";
 import type { SourceOutput } from "../src/sources/source.ts";
+import { runLimitsFrom } from "../src/engine/run-limits.ts";
 
 const OUT = new URL("./", import.meta.url);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -70,7 +72,7 @@ async function demoDiagnosis(): Promise<{ diagnosis: Diagnosis; alert: Alert }> 
     const diagnosis = await diagnose("01J9Z6X4T3K8W2", payload, {
       playbooks: [file.playbook],
       sources: prepared.sources,
-      limits: { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 },
+      limits: runLimitsFrom({ stepTimeoutMs: 5000, playbookDeadlineMs: 20_000 }),
       maxPlaybookRuns: 1,
       publicUrl: "https://alert-enricher.example.com",
     });

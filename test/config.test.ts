@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CONFIG_VARIABLES, ConfigError, loadConfig, loadDotEnv } from "../src/config.ts";
-import { createClusterSelection } from "../src/main.ts";
+import { createClusterSelection } from "../src/service.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 const OPEN = { ALLOW_UNAUTHENTICATED: "true" };

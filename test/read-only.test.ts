@@ -9,10 +9,11 @@ import { loadConfig } from "../src/config.ts";
 import { diagnose } from "../src/diagnosis/diagnose.ts";
 import { runPreflight } from "../src/check/preflight.ts";
 import { loadPlaybooks } from "../src/engine/load-playbooks.ts";
-import { createSources } from "../src/main.ts";
+import { createSources } from "../src/service.ts";
 import { type DemoCluster, startDemoCluster } from "./support/demo-cluster.ts";
 import { kubeClientErrorsScenarios, type Scenario } from "./support/kube-client-errors-scenarios.ts";
 import { kubeClientErrorsPayload } from "./support/payloads.ts";
+import { runLimitsFrom } from "../src/engine/run-limits.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const SRC = join(ROOT, "src");
@@ -122,7 +123,7 @@ describe("read-only in practice", () => {
         const result = await diagnose(`read-only-${scenario.name}`, payload, {
           playbooks,
           sources: createSources(loadConfig({ ...cluster.env, ALLOW_UNAUTHENTICATED: "true" })),
-          limits: { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 },
+          limits: runLimitsFrom({ stepTimeoutMs: 5000, playbookDeadlineMs: 20_000 }),
           maxPlaybookRuns: 10,
         });
         expect(result.alerts[0]?.playbook, scenario.name).toBe("KubeClientErrors");

@@ -4,11 +4,13 @@
 // malformed or zero durations, ranges on anything but a selector, and argument and operand types. The rules target
 // Prometheus 2.42 and later, 3.x included, so a function or syntax only some of those versions know is refused too.
 // Problems are given with the line and column in the YAML file, also inside multi-line (folded) scalars.
+// parsePromQL gives the same parse to code that reads a query's structure (the alert chart's threshold).
 import { parser } from "@prometheus-io/lezer-promql";
 import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Scalar } from "yaml";
 
 type Tree = ReturnType<typeof parser.parse>;
-type SyntaxNode = Tree["topNode"];
+/** A node of the parsed query: `name` is the grammar's (BinaryExpr, Gtr, NumberDurationLiteral…), `from`/`to` its text. */
+export type SyntaxNode = Tree["topNode"];
 
 /** A problem in one query: `offset` is where it is, in the query's text. */
 export interface PromQLProblem {
@@ -319,6 +321,16 @@ function lexicalScan(query: string): LexicalScan {
   return {};
 }
 
+/**
+ * The query's expression as Prometheus' grammar reads it, or undefined when it does not parse (the grammar's errors,
+ * and the unbalanced brackets and unterminated strings it lets through). Nothing else is checked: see checkPromQL.
+ */
+export function parsePromQL(query: string): SyntaxNode | undefined {
+  if (query.trim() === "" || lexicalScan(query).problem) return undefined;
+  const tree = parser.parse(query);
+  return firstError(tree) ? undefined : expressionsIn(tree.topNode)[0];
+}
+
 function firstError(tree: Tree): SyntaxNode | undefined {
   let found: SyntaxNode | undefined;
   tree.iterate({
@@ -378,13 +390,15 @@ function durationMs(text: string): number | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 // Types, as Prometheus' parser checks them (checkAST)
 
-function children(node: SyntaxNode): SyntaxNode[] {
+/** The node's children, comments left out. */
+export function children(node: SyntaxNode): SyntaxNode[] {
   const list: SyntaxNode[] = [];
   for (let child = node.firstChild; child; child = child.nextSibling) if (child.name !== "LineComment") list.push(child);
   return list;
 }
 
-function expressionsIn(node: SyntaxNode): SyntaxNode[] {
+/** The node's children that are expressions (not operators, modifiers or labels). */
+export function expressionsIn(node: SyntaxNode): SyntaxNode[] {
   return children(node).filter((c) => c.type.is("Expr"));
 }
 

@@ -12,6 +12,7 @@ import { diagnose } from "../diagnosis/diagnose.ts";
 import { atTime } from "../engine/expressions.ts";
 import type { CompiledCause, CompiledPlaybook } from "../engine/load-playbooks.ts";
 import { parseDuration } from "../engine/playbook.ts";
+import { runLimitsFrom } from "../engine/run-limits.ts";
 import type { StepSources } from "../engine/run-playbook.ts";
 import type { Alert, AlertmanagerPayload } from "../model/alertmanager.ts";
 import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
@@ -51,7 +52,7 @@ export interface CaseResult {
 const validateTestFile = new Ajv({ allErrors: true, strict: false }).compile(testFileSchema);
 
 /** What every case runs with: a step answers within 5 s, the playbook within 20 s. */
-const TEST_LIMITS = { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 };
+export const TEST_LIMITS = runLimitsFrom({ stepTimeoutMs: 5000, playbookDeadlineMs: 20_000 });
 
 /** "now-5m" → an RFC 3339 time that far before `now`, anywhere in the fixture; other values are left as they are. */
 function resolveTimes<T>(value: T, now: number): T {

@@ -7,7 +7,8 @@
 // - the security properties, probes, store, RBAC and NetworkPolicy of each overlay, and that every environment variable
 //   the pods get is one src/config.ts reads;
 // - docker/Dockerfile, statically, and then its file set run the way the image runs it (node src/main.ts from a
-//   directory holding only what the Dockerfile copies), with its HEALTHCHECK command;
+//   directory holding only what the Dockerfile copies), with its HEALTHCHECK command, and the `enricher` command
+//   line it puts on the PATH;
 // - the Alertmanager examples (amtool check-config; the routed alert names are the playbooks').
 import { spawnSync } from "node:child_process";
 import {
@@ -29,7 +30,7 @@ import ts from "typescript";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { killChildren, startNode } from "../support/node-process.ts";
+import { killChildren, NODE, runNode, startNode } from "../support/node-process.ts";
 import { freePort } from "../../src/playbook-tests/loopback-server.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -288,6 +289,34 @@ function dockerfileStages(): Array<{ from: string; name?: string; instructions: 
 function execForm(args: string): string[] {
   const json = args.slice(args.indexOf("["));
   return JSON.parse(json) as string[];
+}
+
+/** The `ln -s TARGET NAME` of the final stage's RUN instructions that puts `enricher` on the PATH. */
+function enricherLink(): { target: string; name: string } | undefined {
+  for (const run of dockerfileStages()
+    .at(-1)
+    ?.instructions.filter((i) => i.op === "RUN") ?? []) {
+    const match = /\bln -s (\S+) (\S*\/enricher)\b/.exec(run.args);
+    if (match) return { target: match[1] as string, name: match[2] as string };
+  }
+  return undefined;
+}
+
+/**
+ * What the final stage copies, where it copies it (relative to WORKDIR), under `root`/app; node_modules stands for the
+ * deps stage's. Returns that directory.
+ */
+function imageFileSet(root: string): string {
+  const workdir = join(root, "app");
+  mkdirSync(workdir, { recursive: true });
+  for (const copy of dockerfileStages()
+    .at(-1)
+    ?.instructions.filter((i) => i.op === "COPY") ?? []) {
+    const [source = "", target = ""] = copy.args.replace(/^--from=\S+ /, "").split(" ");
+    if (copy.args.startsWith("--from=")) symlinkSync(join(ROOT, "node_modules"), join(workdir, target));
+    else cpSync(join(ROOT, source), join(workdir, target, target.endsWith("/") ? source : ""), { recursive: true });
+  }
+  return workdir;
 }
 
 // ---- the tests ---------------------------------------------------------------------------------------------------
@@ -585,7 +614,7 @@ describe("docker/Dockerfile", () => {
     expect(command[2]).toMatch(/fetch\(.*\/healthz/);
   });
 
-  it("copies what src/main.ts needs at run time: src/, rules/, package.json, the shipped alert rules and the production node_modules", () => {
+  it("copies what the service and bin/enricher.ts need at run time: src/, bin/, rules/, package.json, the shipped alert rules and the production node_modules", () => {
     const copies = all("COPY").map((i) => i.args);
     const workdir = all("WORKDIR").at(-1)?.args;
     expect(workdir).toBe("/app");
@@ -594,8 +623,9 @@ describe("docker/Dockerfile", () => {
         "--from=deps /app/node_modules ./node_modules",
         "package.json ./",
         "src ./src",
+        "bin ./bin",
         "rules ./rules",
-        // Where src/main.ts (SHIPPED_ALERT_RULES) looks for them, relative to WORKDIR.
+        // Where src/service.ts (SHIPPED_ALERT_RULES) looks for them, relative to WORKDIR.
         "docker/prometheus/alert-enricher-alerts.rules.yml ./docker/prometheus/alert-enricher-alerts.rules.yml",
       ]),
     );
@@ -606,14 +636,28 @@ describe("docker/Dockerfile", () => {
     expect(configMap.data?.RULES_DIR).toBe("./rules");
   });
 
-  it("needs no devDependency at run time: every package src/ imports is a dependency", () => {
+  it("puts the command line on the PATH as `enricher`, a link to the copied bin/enricher.ts", () => {
+    const link = enricherLink();
+    expect(link).toEqual({ target: `${all("WORKDIR").at(-1)?.args}/bin/enricher.ts`, name: "/usr/local/bin/enricher" });
+    // Run as a program, it needs the execute bit and a shebang that finds node (the image's is /usr/local/bin/node).
+    expect(all("RUN").some((r) => r.args.includes(`chmod 0755 ${link?.target}`))).toBe(true);
+    expect(readFileSync(join(ROOT, "bin", "enricher.ts"), "utf8").split("\n")[0]).toBe("#!/usr/bin/env node");
+    // Every module bin/enricher.ts imports is under src/ (copied) or a production dependency (checked below).
+    const relativeImports = [...readFileSync(join(ROOT, "bin", "enricher.ts"), "utf8").matchAll(/^import [^;]*?from "(\.[^"]*)"/gm)].map(
+      (m) => m[1] as string,
+    );
+    expect(relativeImports.length).toBeGreaterThan(0);
+    expect(relativeImports.filter((spec) => !spec.startsWith("../src/"))).toEqual([]);
+  });
+
+  it("needs no devDependency at run time: every package src/ and bin/ import is a dependency", () => {
     const pkg = readYaml<{ dependencies: Record<string, string> }>(join(ROOT, "package.json"));
     const sources = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
         e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
       );
     const imported = new Set<string>();
-    for (const file of sources(join(ROOT, "src"))) {
+    for (const file of [...sources(join(ROOT, "src")), ...sources(join(ROOT, "bin"))]) {
       for (const m of readFileSync(file, "utf8").matchAll(/^\s*(?:import|export)\s[^;]*?from\s+"([^".][^"]*)"/gm)) {
         const spec = m[1] as string;
         if (spec.startsWith("node:")) continue;
@@ -631,7 +675,7 @@ describe("docker/Dockerfile", () => {
     expect(ignored).toEqual(expect.arrayContaining([".git", ".env*", "node_modules", "data", "**/*.db", "test", "bench", "docs"]));
     // The one file of docker/ the image needs is let back in after `docker`.
     expect(ignored.indexOf("!docker/prometheus/alert-enricher-alerts.rules.yml")).toBeGreaterThan(ignored.indexOf("docker"));
-    for (const copied of ["package.json", "package-lock.json", "src", "rules"]) {
+    for (const copied of ["package.json", "package-lock.json", "src", "bin", "rules"]) {
       expect(
         ignored.filter((pattern) => pattern === copied || pattern === `${copied}/`),
         `${copied} is copied`,
@@ -649,18 +693,11 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
 
   it("serves /healthz and /readyz, passes its HEALTHCHECK, writes nothing beside its store, and stops on SIGTERM", async () => {
     app = mkdtempSync(join(tmpdir(), "enricher-image-"));
-    const workdir = join(app, "app");
+    const workdir = imageFileSet(app);
     const data = join(app, "data");
-    // What the final stage copies, where it copies it (relative to WORKDIR); node_modules stands for the deps stage's.
     const final = dockerfileStages().at(-1);
-    mkdirSync(workdir, { recursive: true });
-    for (const copy of final?.instructions.filter((i) => i.op === "COPY") ?? []) {
-      const [source = "", target = ""] = copy.args.replace(/^--from=\S+ /, "").split(" ");
-      if (copy.args.startsWith("--from=")) symlinkSync(join(ROOT, "node_modules"), join(workdir, target));
-      else cpSync(join(ROOT, source), join(workdir, target, target.endsWith("/") ? source : ""), { recursive: true });
-    }
     const before = readdirSync(workdir).sort();
-    expect(before).toEqual(["docker", "node_modules", "package.json", "rules", "src"]);
+    expect(before).toEqual(["bin", "docker", "node_modules", "package.json", "rules", "src"]);
 
     // The environment the Deployment gives it: the ConfigMap, the Secret's token, the store; a kubeconfig that is
     // never dialled (start-up does not call the API server).
@@ -691,7 +728,7 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
     expect(node).toBe("node");
     const service = startNode(args, { cwd: workdir, env, timeoutMs: 60_000 });
     await service.waitForLine((line) => line.includes("alert-enricher ready"), 20_000);
-    // The shipped alert rules are where src/main.ts looks for them: charts of their alerts work in the image.
+    // The shipped alert rules are where src/service.ts looks for them: charts of their alerts work in the image.
     expect(service.stdout()).not.toContain("the shipped alert rules are missing");
 
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
@@ -714,6 +751,42 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
     // A read-only root would have refused any write into the application directory.
     expect(readdirSync(workdir).sort()).toEqual(before);
     expect(existsSync(join(data, "enricher.db"))).toBe(true);
+  }, 60_000);
+
+  it("runs the command line: node bin/enricher.ts and the `enricher` link the image puts on the PATH", async () => {
+    app = mkdtempSync(join(tmpdir(), "enricher-image-"));
+    const workdir = imageFileSet(app);
+    expect(statSync(join(workdir, "bin", "enricher.ts")).isFile()).toBe(true);
+    const { version } = readYaml<{ version: string }>(join(ROOT, "package.json"));
+    const env = { HOME: app };
+
+    const help = await runNode(["bin/enricher.ts", "check", "--help"], { cwd: workdir, env });
+    expect(help.stderr).toBe("");
+    expect(help.stdout).toMatch(/^usage:\n {2}enricher check {3,}preflight: /);
+    expect(help.code).toBe(0);
+    const versionRun = await runNode(["bin/enricher.ts", "--version"], { cwd: workdir, env });
+    expect(versionRun.stdout).toBe(`${version}\n`);
+    expect(versionRun.code).toBe(0);
+    // The playbooks the image ships are where the command line looks by default (./rules from WORKDIR).
+    const rules = await runNode(["bin/enricher.ts", "rules", "validate"], { cwd: workdir, env });
+    expect(rules.stdout).toMatch(/^\d+ playbook\(s\) valid in \.\/rules: /);
+    expect(rules.code).toBe(0);
+
+    // `enricher` as `kubectl exec … -- enricher …` runs it: found on the PATH, through the link, by its shebang, with
+    // the project's Node 24 as the image's `node`.
+    const link = enricherLink();
+    const pathDir = join(app, "usr-local-bin");
+    mkdirSync(pathDir);
+    symlinkSync(join(workdir, relative("/app", link?.target ?? "")), join(pathDir, "enricher"));
+    const viaPath = spawnSync("enricher", ["--version"], {
+      cwd: workdir,
+      env: { PATH: `${pathDir}:${dirname(NODE)}:/usr/bin:/bin`, HOME: app },
+      encoding: "utf8",
+      timeout: 15_000,
+    });
+    expect(viaPath.stderr).toBe("");
+    expect(viaPath.stdout).toBe(`${version}\n`);
+    expect(viaPath.status).toBe(0);
   }, 60_000);
 });
 

@@ -6,10 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { generatorExpression } from "../../src/diagnosis/alert-chart.ts";
+import { generatorExpression } from "../../src/diagnosis/alert-chart-query.ts";
 import { canonicalPromQL, KnownAlertRules, readAlertRulesFile } from "../../src/diagnosis/alert-rules.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
-import { createLogger, loadKnownAlertRules } from "../../src/main.ts";
+import { createLogger } from "../../src/logger.ts";
+import { loadKnownAlertRules } from "../../src/service.ts";
 import { realPayload } from "../support/payloads.ts";
 
 const SHIPPED = fileURLToPath(new URL("../../docker/prometheus/alert-enricher-alerts.rules.yml", import.meta.url));

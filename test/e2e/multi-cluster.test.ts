@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { diagnose } from "../../src/diagnosis/diagnose.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { createClusterSelection, createLogger, type RunningService, startService } from "../../src/main.ts";
+import { createLogger } from "../../src/logger.ts";
+import { createClusterSelection, type RunningService, startService } from "../../src/service.ts";
 import type { Alert, AlertmanagerPayload } from "../../src/model/alertmanager.ts";
 import type { AlertDiagnosis, Diagnosis } from "../../src/model/diagnosis.ts";
 import { renderText } from "../../src/render/text.ts";
@@ -18,6 +19,7 @@ import { type DemoCluster, startDemoCluster } from "../support/demo-cluster.ts";
 import { scenarioNamed } from "../support/kube-client-errors-scenarios.ts";
 import { killChildren, runNode } from "../support/node-process.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
+import { runLimitsFrom } from "../../src/engine/run-limits.ts";
 
 const MIMIR_TOKEN = "mimir-token-0123456789abcdef";
 
@@ -229,7 +231,7 @@ describe("one service, two clusters (CLUSTERS_FILE)", () => {
     const diagnosis = await diagnose("n1", payloadOf(alertFrom(undefined, "no00000000000002")), {
       playbooks: loadPlaybooks(config.rulesDir),
       sources: createClusterSelection(config),
-      limits: { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 },
+      limits: runLimitsFrom({ stepTimeoutMs: 5000, playbookDeadlineMs: 20_000 }),
       maxPlaybookRuns: 10,
     });
     const [unlabelled] = diagnosis.alerts as [AlertDiagnosis];
@@ -297,7 +299,7 @@ describe("one service for one cluster (CLUSTER_NAME)", () => {
       {
         playbooks: loadPlaybooks(config.rulesDir),
         sources: createClusterSelection(config),
-        limits: { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 },
+        limits: runLimitsFrom({ stepTimeoutMs: 5000, playbookDeadlineMs: 20_000 }),
         maxPlaybookRuns: 10,
       },
     );

@@ -4,14 +4,15 @@ import { afterEach, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { diagnose } from "../../src/diagnosis/diagnose.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { createSources } from "../../src/main.ts";
+import { createSources } from "../../src/service.ts";
 import type { Alert } from "../../src/model/alertmanager.ts";
 import { type DemoCluster, startDemoCluster } from "../support/demo-cluster.ts";
 import { scenarioNamed } from "../support/kube-client-errors-scenarios.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
+import { runLimitsFrom } from "../../src/engine/run-limits.ts";
 
 const playbooks = loadPlaybooks("rules");
-const limits = { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1 << 20 };
+const limits = runLimitsFrom({ stepTimeoutMs: 5000, playbookDeadlineMs: 20_000 });
 let cluster: DemoCluster | undefined;
 
 afterEach(async () => {

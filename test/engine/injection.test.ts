@@ -13,7 +13,7 @@ import { loadConfig } from "../../src/config.ts";
 import { diagnose } from "../../src/diagnosis/diagnose.ts";
 import { type CompiledPlaybook, loadPlaybookFile, loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import type { StepSources } from "../../src/engine/run-playbook.ts";
-import { createSources } from "../../src/main.ts";
+import { createSources } from "../../src/service.ts";
 import type { AlertDiagnosis } from "../../src/model/diagnosis.ts";
 import { type DemoCluster, startDemoCluster } from "../support/demo-cluster.ts";
 import { promqlParseError } from "../support/fake-prometheus.ts";
@@ -80,7 +80,7 @@ beforeAll(async () => {
     cluster: { ...scenario.cluster, objects: [...scenario.cluster.objects, ...events] },
     prometheus: scenario.prometheus,
   });
-  // As main.ts wires them; no read is reused between tests, so each test sees its own requests.
+  // As service.ts wires them; no read is reused between tests, so each test sees its own requests.
   sources = createSources(loadConfig({ ...cluster.env, ALLOW_UNAUTHENTICATED: "true", READ_CACHE_SECONDS: "0" }));
 });
 

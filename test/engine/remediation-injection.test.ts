@@ -20,6 +20,7 @@ import { loadTestFiles, payloadFor, prepareCase } from "../../src/playbook-tests
 import { escapeHtml, renderReportPage } from "../../src/render/report-page.ts";
 import { renderSlackMessage } from "../../src/render/slack-blocks.ts";
 import { DASHES, lexShell, optionNames, type ShellLexed } from "../support/shell-lexer.ts";
+import { runLimitsFrom } from "../../src/engine/run-limits.ts";
 
 /** What an attacker who controls a label, or an object's name or a metric's label in the cluster, might put there. */
 const HOSTILE = [
@@ -59,7 +60,7 @@ const HOSTILE = [
   ".+",
 ];
 
-const LIMITS = { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 };
+const LIMITS = runLimitsFrom({ stepTimeoutMs: 5000, playbookDeadlineMs: 20_000 });
 const playbooks = loadPlaybooks("rules");
 /** Each playbook's step results and alert, one per test case. */
 const scopes = new Map<string, Array<{ name: string; scope: Scope }>>();

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { type DiagnoseOptions, diagnose } from "../../src/diagnosis/diagnose.ts";
+import { diagnose } from "../../src/diagnosis/diagnose.ts";
 import { atTime } from "../../src/engine/expressions.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import {
@@ -30,6 +30,7 @@ import {
   payloadFor,
   prepareCase,
   runPlaybookTests,
+  TEST_LIMITS,
 } from "../../src/playbook-tests/run-playbook-tests.ts";
 import { hasSeries } from "../../src/playbook-tests/series.ts";
 import type { TestFile } from "../../src/playbook-tests/test-file.ts";
@@ -43,15 +44,6 @@ interface StackRun {
   diagnoses: Map<string, string>;
   evaluations: RealEvaluation[];
 }
-
-/** The limits `rules test` runs cases with (run-playbook-tests.ts). */
-const LIMITS: DiagnoseOptions["limits"] = {
-  stepTimeoutMs: 5000,
-  deadlineMs: 20_000,
-  listLimit: 500,
-  logTailLines: 2000,
-  logLimitBytes: 1024 * 1024,
-};
 
 const playbooks = loadPlaybooks("rules");
 const dir = mkdtempSync(join(tmpdir(), "prometheus-3-cases-"));
@@ -94,7 +86,7 @@ async function diagnoseCases(files: LoadedTestFile[]): Promise<Map<string, strin
           diagnose("prometheus-3-test", payloadFor(prepared.alert), {
             playbooks: [loaded.playbook],
             sources: prepared.sources,
-            limits: LIMITS,
+            limits: TEST_LIMITS,
             maxPlaybookRuns: 1,
             charts: false,
           }),

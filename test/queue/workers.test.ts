@@ -119,7 +119,7 @@ describe("the delivery worker", () => {
     };
     let start = 0;
     const pagerduty = recordingSink("pagerduty", () => start);
-    // The sinks in the order main.ts configures them, so each group's Slack delivery is the older row.
+    // The sinks in the order service.ts configures them, so each group's Slack delivery is the older row.
     await diagnosedGroups(10, ["slack", "pagerduty"]);
     const worker = createDeliveryWorker({ store, sinks: [slack, pagerduty], metrics: createMetrics(), logger: silent, workerId: "w" });
     pollers.push(worker);

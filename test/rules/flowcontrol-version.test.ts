@@ -7,8 +7,9 @@ import { atTime } from "../../src/engine/expressions.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import type { AlertDiagnosis } from "../../src/model/diagnosis.ts";
 import { caseTime, loadTestFiles, payloadFor, prepareCase } from "../../src/playbook-tests/run-playbook-tests.ts";
+import { runLimitsFrom } from "../../src/engine/run-limits.ts";
 
-const LIMITS = { stepTimeoutMs: 5000, deadlineMs: 20_000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 };
+const LIMITS = runLimitsFrom({ stepTimeoutMs: 5000, playbookDeadlineMs: 20_000 });
 const BEFORE_1_29 = { "flowcontrol.apiserver.k8s.io": ["v1beta3"] };
 const playbooks = loadPlaybooks("rules");
 

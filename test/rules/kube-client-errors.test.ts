@@ -4,12 +4,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { diagnose } from "../../src/diagnosis/diagnose.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { createSources } from "../../src/main.ts";
+import { createSources } from "../../src/service.ts";
 import type { AlertDiagnosis } from "../../src/model/diagnosis.ts";
 import type { FakeKubeOptions } from "../../src/playbook-tests/fixture-cluster.ts";
 import { type DemoCluster, startDemoCluster } from "../support/demo-cluster.ts";
 import { kubeClientErrorsScenarios, QUERY, type Scenario, scenarioNamed } from "../support/kube-client-errors-scenarios.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
+import { runLimitsFrom } from "../../src/engine/run-limits.ts";
 
 const playbooks = loadPlaybooks("rules");
 let cluster: DemoCluster | undefined;
@@ -32,13 +33,7 @@ async function diagnoseScenario(
   const diagnosis = await diagnose("test", payload, {
     playbooks,
     sources: createSources(config),
-    limits: {
-      stepTimeoutMs: options.stepTimeoutMs ?? 5000,
-      deadlineMs: 20_000,
-      listLimit: 500,
-      logTailLines: 2000,
-      logLimitBytes: 1024 * 1024,
-    },
+    limits: runLimitsFrom({ stepTimeoutMs: options.stepTimeoutMs ?? 5000, playbookDeadlineMs: 20_000 }),
     maxPlaybookRuns: 10,
   });
   return diagnosis.alerts[0] as AlertDiagnosis;
@@ -143,7 +138,7 @@ describe("KubeClientErrors playbook", () => {
     const diagnosis = await diagnose("test", payload, {
       playbooks,
       sources: createSources(loadConfig(env)),
-      limits: { stepTimeoutMs: 500, deadlineMs: 5000, listLimit: 500, logTailLines: 2000, logLimitBytes: 1024 * 1024 },
+      limits: runLimitsFrom({ stepTimeoutMs: 500, playbookDeadlineMs: 5000 }),
       maxPlaybookRuns: 10,
     });
     expect(Date.now() - started).toBeLessThan(4000);

@@ -20,7 +20,7 @@ function capture(): { stream: PassThrough; text: () => string } {
   return { stream, text: () => chunks.join("") };
 }
 
-/** A logger like the service's (createLogger in main.ts), writing into a buffer. */
+/** A logger like the service's (createLogger in logger.ts), writing into a buffer. */
 function serviceLogger(level: string) {
   const out = capture();
   const logger = pino({ level, base: { service: "alert-enricher" } }, out.stream);

@@ -10,9 +10,15 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { createSources } from "../../src/main.ts";
+import { createSources } from "../../src/service.ts";
 import type { AuditQuery } from "../../src/sources/audit-log.ts";
 import type { SourceOutput } from "../../src/sources/source.ts";
+
+/**
+ * The longest the event loop may stall. Parsing one 120 KiB line once held it for 10 s; a healthy run stalls for a few
+ * ms. The bound leaves room for a 2-core machine also running the rest of the suite (a 113 ms stall was seen there).
+ */
+const STALL_MS = 250;
 
 const MiB = 1024 * 1024;
 const LOG_BYTES = 33 * MiB;
@@ -143,7 +149,7 @@ describe("the audit log under a notification of ten alerts", () => {
       expect(rows[0]).toMatchObject({ userAgent: CI_AGENT, user: CI_USER });
       expect(rows).toHaveLength(10);
       expect(run.rssGrowthMiB, `RSS grew ${run.rssGrowthMiB.toFixed(0)} MiB`).toBeLessThan(100);
-      expect(run.maxEventLoopDelayMs, `the event loop stalled ${run.maxEventLoopDelayMs.toFixed(0)} ms`).toBeLessThan(100);
+      expect(run.maxEventLoopDelayMs, `the event loop stalled ${run.maxEventLoopDelayMs.toFixed(0)} ms`).toBeLessThan(STALL_MS);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -169,6 +175,6 @@ describe("the audit log under a notification of ten alerts", () => {
     expect((latency?.data.rows as Array<{ userAgent: string; avgMs: number }>)[0]).toMatchObject({ userAgent: CI_AGENT, avgMs: 9000 });
     expect(slowest?.data.rows).toEqual([expect.objectContaining({ verb: "list", resource: "jobs", p99Ms: 9000 })]);
     expect(run.rssGrowthMiB, `RSS grew ${run.rssGrowthMiB.toFixed(0)} MiB`).toBeLessThan(100);
-    expect(run.maxEventLoopDelayMs, `the event loop stalled ${run.maxEventLoopDelayMs.toFixed(0)} ms`).toBeLessThan(100);
+    expect(run.maxEventLoopDelayMs, `the event loop stalled ${run.maxEventLoopDelayMs.toFixed(0)} ms`).toBeLessThan(STALL_MS);
   }, 120_000);
 });

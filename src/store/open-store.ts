@@ -1,0 +1,38 @@
+// The store DATABASE_URL names, opened and migrated at start.
+import { ConfigError } from "../config.ts";
+import { openPostgresStore } from "./postgres.ts";
+import { openSqliteStore } from "./sqlite.ts";
+import type { Store } from "./store.ts";
+
+export function openStore(databaseUrl: string): Store {
+  if (databaseUrl.startsWith("sqlite:")) return openSqliteStore(databaseUrl.slice("sqlite:".length));
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return openPostgresStore(databaseUrl);
+  // Never echo the URL: it may hold a password.
+  throw new ConfigError("DATABASE_URL must be sqlite:PATH or postgres://…");
+}
+
+/**
+ * Opens the store and brings its schema up to date. A store that cannot be opened at start (a directory that cannot
+ * be created, a read-only volume, PostgreSQL refusing connections) is a configuration problem: one line naming
+ * DATABASE_URL and the cause, exit 2, never a stack trace. The stores' messages carry a path or user@host/database,
+ * never a password.
+ */
+export async function openMigratedStore(databaseUrl: string, given?: Store): Promise<Store> {
+  const unusable = (error: unknown) =>
+    error instanceof ConfigError
+      ? error
+      : new ConfigError(`DATABASE_URL: ${(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ")}`);
+  let store: Store;
+  try {
+    store = given ?? openStore(databaseUrl);
+  } catch (error) {
+    throw unusable(error);
+  }
+  try {
+    await store.migrate();
+  } catch (error) {
+    if (given === undefined) await store.close().catch(() => undefined);
+    throw unusable(error);
+  }
+  return store;
+}

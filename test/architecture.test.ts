@@ -1,0 +1,169 @@
+// The layers of src/ as the code has them: no import loop between files, and every import from one room (a folder of
+// src/, or a file at its top) to another is one the table in eslint.config.js allows; the linter enforces the same
+// table, checked here too, so a forbidden import fails both `npm run lint` and `npm test`.
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ESLint } from "eslint";
+import ts from "typescript";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const SRC = join(ROOT, "src");
+
+interface Layer {
+  imports: string[];
+  typesOnly?: string[];
+}
+
+interface Import {
+  from: string;
+  to: string;
+  typeOnly: boolean;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** Every relative import of a file: static, re-exports and dynamic `import()`; `import type` is type-only. */
+function importsOf(file: string): Import[] {
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const found: Import[] = [];
+  const add = (specifier: ts.Expression | undefined, typeOnly: boolean) => {
+    if (specifier && ts.isStringLiteral(specifier) && specifier.text.startsWith("."))
+      found.push({ from: file, to: resolve(dirname(file), specifier.text), typeOnly });
+  };
+  const visit = (node: ts.Node) => {
+    if (ts.isImportDeclaration(node)) add(node.moduleSpecifier, node.importClause?.isTypeOnly ?? false);
+    else if (ts.isExportDeclaration(node)) add(node.moduleSpecifier, node.isTypeOnly);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) add(node.arguments[0], false);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+/** "engine" for src/engine/step-kinds/kubernetes.ts, "config.ts" for src/config.ts. */
+function roomOf(path: string): string {
+  return relative(SRC, path).split("/")[0] ?? "";
+}
+
+const show = (path: string) => relative(ROOT, path);
+
+/** The loops of the file graph (Tarjan's strongly connected components of more than one file, or a file importing itself). */
+function importLoops(imports: Import[]): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const { from, to } of imports) edges.set(from, [...(edges.get(from) ?? []), to]);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const loops: string[][] = [];
+  const connect = (file: string) => {
+    index.set(file, index.size);
+    low.set(file, index.get(file) as number);
+    stack.push(file);
+    onStack.add(file);
+    for (const next of edges.get(file) ?? []) {
+      if (!index.has(next)) {
+        connect(next);
+        low.set(file, Math.min(low.get(file) as number, low.get(next) as number));
+      } else if (onStack.has(next)) low.set(file, Math.min(low.get(file) as number, index.get(next) as number));
+    }
+    if (low.get(file) !== index.get(file)) return;
+    const component: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop() as string;
+      onStack.delete(member);
+      component.push(member);
+    } while (member !== file);
+    if (component.length > 1 || (edges.get(file) ?? []).includes(file)) loops.push(component.map(show).sort());
+  };
+  for (const file of edges.keys()) if (!index.has(file)) connect(file);
+  return loops;
+}
+
+let layers: Record<string, Layer>;
+let imports: Import[];
+
+beforeAll(async () => {
+  // The linter's own table, not a copy of it.
+  const config = (await import(pathToFileURL(join(ROOT, "eslint.config.js")).href)) as { LAYERS: Record<string, Layer> };
+  layers = config.LAYERS;
+  imports = sourceFiles(SRC)
+    .flatMap(importsOf)
+    .filter((i) => !relative(SRC, i.to).startsWith(".."));
+});
+
+describe("the layers of src/", () => {
+  it("finds the imports it judges: main.ts starts the service, the service wires the server", () => {
+    const arrows = new Set(imports.map((i) => `${show(i.from)} → ${show(i.to)}`));
+    expect(arrows).toContain("src/main.ts → src/service.ts");
+    expect(arrows).toContain("src/service.ts → src/server/app.ts");
+    expect(imports.length).toBeGreaterThan(300);
+  });
+
+  it("has no import loop between files at run time", () => {
+    expect(importLoops(imports.filter((i) => !i.typeOnly))).toEqual([]);
+  });
+
+  it("has no import loop between files through types either, outside the rules-test kit", () => {
+    // The kit's fake API server hands its KubeObject type to the modules it imports; those loops go with its move
+    // out of src/ (issue #16).
+    const loops = importLoops(imports).filter((loop) => !loop.every((file) => file.startsWith("src/playbook-tests/")));
+    expect(loops).toEqual([]);
+  });
+
+  it("has a row in the table for every room of src/", () => {
+    const rooms = new Set(sourceFiles(SRC).map(roomOf));
+    expect([...rooms].filter((room) => layers[room] === undefined)).toEqual([]);
+  });
+
+  it("imports from one room into another only where the table allows it (types alone where it says typesOnly)", () => {
+    const forbidden = imports.flatMap(({ from, to, typeOnly }) => {
+      const [a, b] = [roomOf(from), roomOf(to)];
+      if (a === b || b === "model") return [];
+      const layer = layers[a];
+      if (layer?.imports.includes(b) || (typeOnly && layer?.typesOnly?.includes(b))) return [];
+      return [`${show(from)} → ${show(to)}: ${a} may not import ${b}${layer?.typesOnly?.includes(b) ? " except for types" : ""}`];
+    });
+    expect(forbidden).toEqual([]);
+  });
+
+  it("is what the linter enforces: a source importing a renderer fails lint, the engine's types in a source do not", async () => {
+    const eslint = new ESLint({ cwd: ROOT });
+    const lint = async (file: string, code: string) =>
+      (await eslint.lintText(code, { filePath: join(ROOT, file) }))
+        .flatMap((result) => result.messages)
+        .filter((message) => message.ruleId === "@typescript-eslint/no-restricted-imports")
+        .map((message) => message.message);
+
+    expect(
+      await lint("src/sources/new-source.ts", 'import { renderText } from "../render/text.ts";\nexport const r = renderText;\n'),
+    ).toEqual([expect.stringContaining("src/sources may not import src/render")]);
+    expect(
+      await lint(
+        "src/engine/step-kinds/new-kind.ts",
+        'import { ConsoleSink } from "../../sinks/console.ts";\nexport const c = ConsoleSink;\n',
+      ),
+    ).toEqual([expect.stringContaining("src/engine may not import src/sinks")]);
+    expect(
+      await lint("src/sources/new-source.ts", 'import { runPlaybook } from "../engine/run-playbook.ts";\nexport const r = runPlaybook;\n'),
+    ).toEqual([expect.stringContaining("src/sources may not import src/engine (only its types)")]);
+    expect(
+      await lint(
+        "src/sources/new-source.ts",
+        'import type { StepSources } from "../engine/run-playbook.ts";\nexport type S = StepSources;\n',
+      ),
+    ).toEqual([]);
+    expect(await lint("src/sinks/new-sink.ts", 'import { renderText } from "../render/text.ts";\nexport const r = renderText;\n')).toEqual(
+      [],
+    );
+  });
+});
