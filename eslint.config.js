@@ -47,8 +47,19 @@ export const LAYERS = {
   model: { imports: [] },
   "logger.ts": { imports: [] },
   "version.ts": { imports: [] },
-  // The rules-test kit (`enricher rules test`): it runs the diagnosis against a fake cluster.
-  "playbook-tests": { imports: ["diagnosis", "engine", "sources"] },
+};
+
+/**
+ * The rules-test kit (`enricher rules test`: the fake Kubernetes API server and the test runner) sits beside src/, not
+ * in it: it imports src/ to run the diagnosis against a fake cluster, and nothing in src/ imports it, so production
+ * runs without it. It imports nothing of the test suite or the other tools either.
+ */
+export const TESTKIT = { dir: "testkit", mayNotImport: ["test", "bin", "bench", "demo", "docs"] };
+
+const NO_TESTKIT = {
+  regex: `^(\\.\\./)+${TESTKIT.dir}/`,
+  caseSensitive: true,
+  message: `src/ may not import ${TESTKIT.dir}/ (the rules-test kit): production code runs without it.`,
 };
 
 /** How deep below src/ a room's files go (engine/step-kinds/, store/migrations/). */
@@ -69,7 +80,7 @@ function layerRule(room, depth) {
       message: `src/${room} may not import src/${other}${typesOnly.includes(other) ? " (only its types)" : ""}: see LAYERS in eslint.config.js.`,
       ...(typesOnly.includes(other) ? { allowTypeImports: true } : {}),
     }));
-  return { "@typescript-eslint/no-restricted-imports": ["error", { patterns }] };
+  return { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [...patterns, NO_TESTKIT] }] };
 }
 
 const layerConfigs = Object.keys(LAYERS).flatMap((room) =>
@@ -93,4 +104,21 @@ export default tseslint.config(
     },
   },
   ...layerConfigs,
+  {
+    files: [`${TESTKIT.dir}/**/*.ts`],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${TESTKIT.mayNotImport.join("|")})/`,
+              caseSensitive: true,
+              message: `${TESTKIT.dir}/ may import src/ and itself only: see TESTKIT in eslint.config.js.`,
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

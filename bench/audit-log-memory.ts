@@ -13,7 +13,7 @@ import { loadPlaybooks } from "../src/engine/load-playbooks.ts";
 import { createLogger } from "../src/logger.ts";
 import { startService } from "../src/service.ts";
 import type { Alert } from "../src/model/alertmanager.ts";
-import { loadTestFiles, payloadFor, prepareCase } from "../src/playbook-tests/run-playbook-tests.ts";
+import { loadTestFiles, payloadFor, prepareCase } from "../testkit/run-playbook-tests.ts";
 import { startFakePrometheus } from "../test/support/fake-prometheus.ts";
 
 const MiB = 1024 * 1024;

@@ -1,7 +1,7 @@
 // Figures 2 and 4: time to notify (webhook sent → the Slack stand-in has the message), one notification at a time,
 // on the demo cluster with every API call slowed down, and on a cluster whose API server never answers.
 import type { CompiledPlaybook } from "../src/engine/load-playbooks.ts";
-import type { FakeKubeOptions } from "../src/playbook-tests/fixture-cluster.ts";
+import type { FakeKubeOptions } from "../testkit/fixture-cluster.ts";
 import { openSqliteStore } from "../src/store/sqlite.ts";
 import { startDemoCluster } from "../test/support/demo-cluster.ts";
 import { scenarioNamed } from "../test/support/kube-client-errors-scenarios.ts";

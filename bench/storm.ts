@@ -4,7 +4,7 @@
 // tests' rate-limited stand-ins: they answer 429 with Retry-After as the real services do, and count what the service
 // did with it.
 import type { AlertmanagerPayload } from "../src/model/alertmanager.ts";
-import type { ClusterState } from "../src/playbook-tests/fixture-cluster.ts";
+import type { ClusterState } from "../testkit/fixture-cluster.ts";
 import { startDemoCluster, type DemoCluster } from "../test/support/demo-cluster.ts";
 import { CLIENT_LABELS, scenarioNamed } from "../test/support/kube-client-errors-scenarios.ts";
 import { pod } from "../test/support/kube-objects.ts";

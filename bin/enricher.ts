@@ -18,7 +18,8 @@ import { createLogger } from "../src/logger.ts";
 import { createClusterSelection, createSinks, loadKnownAlertRules } from "../src/service.ts";
 import { type AlertmanagerPayload, alertmanagerPayloadSchema } from "../src/model/alertmanager.ts";
 import { lookalikeVariables } from "../src/lookalike-variables.ts";
-import { formatReport, PlaybookTestFileError, runPlaybookTestSuite } from "../src/playbook-tests/run-playbook-tests.ts";
+import { PlaybookTestFileError, runPlaybookTestSuite } from "../testkit/run-playbook-tests.ts";
+import { formatReport } from "../testkit/test-report.ts";
 import { renderText } from "../src/render/text.ts";
 import type { ClusterSelection } from "../src/sources/clusters.ts";
 import { LIST_TOKEN_ID, reportLinkFor } from "../src/server/report-links.ts";
@@ -89,7 +90,7 @@ function parseAt(value: string | undefined): Date {
   return at;
 }
 
-async function diagnoseFile(args: string[]): Promise<number> {
+async function diagnoseFile(args: string[], io: CliIo): Promise<number> {
   let dryRun = false;
   let at: Date | undefined;
   const files: string[] = [];
@@ -116,7 +117,7 @@ async function diagnoseFile(args: string[]): Promise<number> {
     const problem = describeSchemaError((validate.errors ?? [])[0] as NonNullable<typeof validate.errors>[number]);
     throw new UsageError(`${file}: not an Alertmanager v4 payload: ${problem.message}`, DIAGNOSE_USAGE);
   }
-  const config = loadConfig(process.env, { requireWebhookAuth: false });
+  const config = loadConfig(io.env, { requireWebhookAuth: false });
   const playbooks = loadPlaybooks(config.rulesDir);
   // The same choice of cluster per alert as the service: CLUSTER_NAME, CLUSTERS_FILE and CLUSTER_LABEL.
   const live = createClusterSelection(config);
@@ -135,15 +136,15 @@ async function diagnoseFile(args: string[]): Promise<number> {
       alertRules: loadKnownAlertRules(config, createLogger("silent")),
     });
   const diagnosis = at ? await atTime(at, run) : await run();
-  if (at) process.stdout.write(`${replayNote(at)}\n\n`);
-  process.stdout.write(`${renderText(diagnosis)}\n`);
+  if (at) io.stdout(`${replayNote(at)}\n\n`);
+  io.stdout(`${renderText(diagnosis)}\n`);
   // A diagnosis built on failed reads is not a success, even when it was printed: the setup needs fixing (enricher check).
   // A cause this installation cannot check at all (no audit log configured) is no failed read.
   const readsFailed = diagnosis.alerts.filter(
     (a) => a.partial || (a.verdict === "could_not_check" && (a.notChecked ?? []).some((n) => n.unavailable !== true)),
   ).length;
   if (readsFailed > 0) {
-    process.stderr.write(
+    io.stderr(
       `enricher: the diagnosis is partial: reads failed for ${readsFailed} of ${diagnosis.alerts.length} alert(s); run enricher check\n`,
     );
   }
@@ -152,7 +153,7 @@ async function diagnoseFile(args: string[]): Promise<number> {
   for (const sink of createSinks(config).filter((s) => s.name !== "console")) {
     const outcome = await sink.deliver(diagnosis);
     const line = outcome.status === "delivered" ? "delivered" : `${outcome.status}: ${outcome.error}`;
-    process.stderr.write(`${sink.name}: ${line}\n`);
+    io.stderr(`${sink.name}: ${line}\n`);
     if (outcome.status !== "delivered") failed = true;
   }
   return failed ? 1 : 0;
@@ -182,67 +183,67 @@ function replayNote(at: Date): string {
   ].join("\n");
 }
 
-function validateRules(args: string[]): number {
+function validateRules(args: string[], io: CliIo): number {
   const dirs = positionals(args, RULES_VALIDATE_USAGE);
   if (dirs.length > 1) throw new UsageError("rules validate takes at most one directory", RULES_VALIDATE_USAGE);
-  const dir = dirs[0] ?? process.env.RULES_DIR ?? "./rules";
+  const dir = dirs[0] ?? io.env.RULES_DIR ?? "./rules";
   try {
     const playbooks = loadPlaybooks(dir);
-    process.stdout.write(`${playbooks.length} playbook(s) valid in ${dir}: ${playbooks.map((p) => p.alertNames.join("/")).join(", ")}\n`);
+    io.stdout(`${playbooks.length} playbook(s) valid in ${dir}: ${playbooks.map((p) => p.alertNames.join("/")).join(", ")}\n`);
     return 0;
   } catch (error) {
     if (error instanceof PlaybookLoadError) {
-      process.stderr.write(`${error.message}\n`);
+      io.stderr(`${error.message}\n`);
       return 1;
     }
     throw error;
   }
 }
 
-async function testRules(args: string[]): Promise<number> {
+async function testRules(args: string[], io: CliIo): Promise<number> {
   const allFaults = args.includes("--all-faults");
   const dirs = positionals(args, RULES_TEST_USAGE, ["--all-faults"]);
   if (dirs.length > 1) throw new UsageError("rules test takes at most one directory", RULES_TEST_USAGE);
-  const dir = dirs[0] ?? process.env.RULES_DIR ?? "./rules";
+  const dir = dirs[0] ?? io.env.RULES_DIR ?? "./rules";
   const playbooks = loadPlaybooks(dir);
   let report;
   try {
     report = await runPlaybookTestSuite(join(dir, "tests"), playbooks, { faultMatrix: allFaults ? "all" : "demo" });
   } catch (error) {
     if (error instanceof PlaybookTestFileError) {
-      process.stderr.write(`${error.message}\n`);
+      io.stderr(`${error.message}\n`);
       return 1;
     }
     throw error;
   }
-  process.stdout.write(`${formatReport(report)}\n`);
+  io.stdout(`${formatReport(report)}\n`);
   return [...report.cases, ...report.refutations, ...report.faults].every((r) => r.passed) ? 0 : 1;
 }
 
-function printSchema(args: string[]): number {
+function printSchema(args: string[], io: CliIo): number {
   const [which, ...more] = positionals(args, RULES_SCHEMA_USAGE);
   if (more.length > 0 || (which !== undefined && which !== "fragment"))
     throw new UsageError(`rules schema takes no argument or "fragment", not ${args.join(" ")}`, RULES_SCHEMA_USAGE);
-  process.stdout.write(`${JSON.stringify(which === "fragment" ? fragmentSchema : playbookSchema, null, 2)}\n`);
+  io.stdout(`${JSON.stringify(which === "fragment" ? fragmentSchema : playbookSchema, null, 2)}\n`);
   return 0;
 }
 
-async function reportsLink(args: string[]): Promise<number> {
+async function reportsLink(args: string[], io: CliIo): Promise<number> {
   const ids = positionals(args, REPORTS_LINK_USAGE);
   if (ids.length > 1) throw new UsageError("reports link takes at most one notification id", REPORTS_LINK_USAGE);
-  const config = loadConfig(process.env, { requireWebhookAuth: false });
+  const config = loadConfig(io.env, { requireWebhookAuth: false });
   if (!config.publicUrl || !config.reports.signingSecret) throw new ConfigError("reports need PUBLIC_URL and REPORT_SIGNING_SECRET");
   const link = reportLinkFor({ publicUrl: config.publicUrl, secret: config.reports.signingSecret, ttlHours: config.reports.linkTtlHours });
   const id = ids[0] ?? LIST_TOKEN_ID;
   // A link to a report the store does not hold would only answer 404: say so now instead.
   if (id !== LIST_TOKEN_ID && !(await diagnosisStored(config.databaseUrl, id))) {
-    process.stderr.write(`enricher: no diagnosis of notification ${id} is stored (never received, not diagnosed yet, or pruned)\n`);
+    io.stderr(`enricher: no diagnosis of notification ${id} is stored (never received, not diagnosed yet, or pruned)\n`);
     return 1;
   }
   const url = link(id);
   if (!url) throw new ConfigError("reports need PUBLIC_URL and REPORT_SIGNING_SECRET");
   // The list is served at /reports, not /reports/*: its token is the one signed for "*".
-  process.stdout.write(`${id === LIST_TOKEN_ID ? url.replace(`/reports/${encodeURIComponent(LIST_TOKEN_ID)}?`, "/reports?") : url}\n`);
+  io.stdout(`${id === LIST_TOKEN_ID ? url.replace(`/reports/${encodeURIComponent(LIST_TOKEN_ID)}?`, "/reports?") : url}\n`);
   return 0;
 }
 
@@ -266,20 +267,20 @@ async function diagnosisStored(databaseUrl: string, id: string): Promise<boolean
 }
 
 /** `enricher check`: one line per check, `ok|FAIL|warn  <check>  <what is wrong, how to fix>`; exit 1 when one fails. */
-async function check(args: string[]): Promise<number> {
+async function check(args: string[], io: CliIo): Promise<number> {
   if (args.length > 0) throw new UsageError(`check takes no arguments, not ${args.join(" ")}`, CHECK_USAGE);
   // Told first, and even when the configuration is refused: a lookalike (SLACK_WEBHOOK) is often why a sink is off.
-  for (const { message } of lookalikeVariables(process.env)) {
-    process.stdout.write(`${formatCheckLine({ status: "warn", check: "environment", detail: message })}\n`);
+  for (const { message } of lookalikeVariables(io.env)) {
+    io.stdout(`${formatCheckLine({ status: "warn", check: "environment", detail: message })}\n`);
   }
-  const config = loadConfig(process.env, { requireWebhookAuth: false });
+  const config = loadConfig(io.env, { requireWebhookAuth: false });
   const playbooks = loadPlaybooks(config.rulesDir);
   const summary = await runPreflight(config, playbooks, { userAgent: USER_AGENT });
-  for (const line of summary.lines) process.stdout.write(`${formatCheckLine(line)}\n`);
+  for (const line of summary.lines) io.stdout(`${formatCheckLine(line)}\n`);
   return summary.failed > 0 ? 1 : 0;
 }
 
-type Command = { usage: string; run: (args: string[]) => number | Promise<number> };
+type Command = { usage: string; run: (args: string[], io: CliIo) => number | Promise<number> };
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   diagnose: { usage: DIAGNOSE_USAGE, run: diagnoseFile },
@@ -299,32 +300,32 @@ const GROUPS: Readonly<Record<string, { usage: string; subcommands: Readonly<Rec
   reports: { usage: REPORTS_LINK_USAGE, subcommands: { link: { usage: REPORTS_LINK_USAGE, run: reportsLink } } },
 };
 
-function runCommand(command: Command, args: string[]): number | Promise<number> {
+function runCommand(command: Command, args: string[], io: CliIo): number | Promise<number> {
   if (wantsHelp(args)) {
-    process.stdout.write(`usage:\n${command.usage}\n`);
+    io.stdout(`usage:\n${command.usage}\n`);
     return 0;
   }
-  return command.run(args);
+  return command.run(args, io);
 }
 
-async function run(argv: string[]): Promise<number> {
+async function run(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) throw new UsageError("which command? (enricher --help lists them)");
   if (name === "--help" || name === "-h") {
-    process.stdout.write(`usage:\n${USAGE}\n`);
+    io.stdout(`usage:\n${USAGE}\n`);
     return 0;
   }
   if (name === "--version" || name === "-V") {
-    process.stdout.write(`${VERSION}\n`);
+    io.stdout(`${VERSION}\n`);
     return 0;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (command !== undefined) return runCommand(command, rest);
+  if (command !== undefined) return runCommand(command, rest, io);
   const group = Object.hasOwn(GROUPS, name) ? GROUPS[name] : undefined;
   if (group === undefined) throw new UsageError(name.startsWith("-") ? `unknown flag ${name}` : `unknown command: ${argv.join(" ")}`);
   const [sub, ...args] = rest;
   if (sub === "--help" || sub === "-h") {
-    process.stdout.write(`usage:\n${group.usage}\n`);
+    io.stdout(`usage:\n${group.usage}\n`);
     return 0;
   }
   if (sub === undefined) throw new UsageError(`${name} needs a subcommand: ${Object.keys(group.subcommands).join(", ")}`, group.usage);
@@ -332,18 +333,38 @@ async function run(argv: string[]): Promise<number> {
   if (subcommand === undefined) {
     throw new UsageError(sub.startsWith("-") ? `unknown flag ${sub}` : `unknown command: ${argv.join(" ")}`, group.usage);
   }
-  return runCommand(subcommand, args);
+  return runCommand(subcommand, args, io);
 }
 
-try {
-  // Inside the try: an unreadable .env is a configuration problem (exit 2), not a stack trace.
-  loadDotEnv(".env");
-  process.exitCode = await run(process.argv.slice(2));
-} catch (error) {
-  if (error instanceof UsageError || error instanceof ConfigError || error instanceof PlaybookLoadError) {
-    process.stderr.write(`enricher: ${error.message}\n${error instanceof UsageError ? `usage:\n${error.usage}\n` : ""}`);
-    process.exitCode = error instanceof PlaybookLoadError ? 1 : 2;
-  } else {
+/** Where a run of the command line writes and what it reads: the process's own, or a test's. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs the command line for `argv` (without node and the script) and returns its exit code. Loads `.env` from the
+ * working directory into `io.env` first.
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    // Inside the try: an unreadable .env is a configuration problem (exit 2), not a stack trace.
+    loadDotEnv(".env", io.env);
+    return await run(argv, io);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof PlaybookLoadError) {
+      io.stderr(`enricher: ${error.message}\n${error instanceof UsageError ? `usage:\n${error.usage}\n` : ""}`);
+      return error instanceof PlaybookLoadError ? 1 : 2;
+    }
     throw error;
   }
+}
+
+if (import.meta.main) {
+  process.exitCode = await runCli(process.argv.slice(2), {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+  });
 }

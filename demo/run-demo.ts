@@ -15,7 +15,7 @@ import { startService } from "../src/service.ts";
 import { USER_AGENT } from "../src/version.ts";
 import { ConsoleSink } from "../src/sinks/console.ts";
 import { PrometheusSource } from "../src/sources/prometheus.ts";
-import { loadTestFiles, payloadFor, prepareCase } from "../src/playbook-tests/run-playbook-tests.ts";
+import { loadTestFiles, payloadFor, prepareCase } from "../testkit/run-playbook-tests.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "alert-enricher-demo-"));
 const token = randomBytes(24).toString("hex");

@@ -13,7 +13,7 @@ import { loadPlaybooks } from "../src/engine/load-playbooks.ts";
 import type { Alert } from "../src/model/alertmanager.ts";
 import type { Diagnosis, GroupVerdict } from "../src/model/diagnosis.ts";
 import type { StoredStorm, StormMember } from "../src/model/storm.ts";
-import { loadTestFiles, payloadFor, prepareCase } from "../src/playbook-tests/run-playbook-tests.ts";
+import { loadTestFiles, payloadFor, prepareCase } from "../testkit/run-playbook-tests.ts";
 import { renderChartPng } from "../src/render/chart.ts";
 import { renderSlackMessage, type SlackBlock, type SlackMessage, type SlackTextObject } from "../src/render/slack-blocks.ts";
 import { renderSlackStormMessage } from "../src/render/slack-storm.ts";

@@ -1,6 +1,7 @@
 // The layers of src/ as the code has them: no import loop between files, and every import from one room (a folder of
 // src/, or a file at its top) to another is one the table in eslint.config.js allows; the linter enforces the same
-// table, checked here too, so a forbidden import fails both `npm run lint` and `npm test`.
+// table, checked here too, so a forbidden import fails both `npm run lint` and `npm test`. The rules-test kit beside
+// src/ (testkit/) may import src/; src/ may not import it.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -10,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const SRC = join(ROOT, "src");
+const TESTKIT = join(ROOT, "testkit");
 
 interface Layer {
   imports: string[];
@@ -89,16 +91,29 @@ function importLoops(imports: Import[]): string[][] {
   return loops;
 }
 
+const inside = (dir: string, path: string) => !relative(dir, path).startsWith("..");
+
 let layers: Record<string, Layer>;
+let kitMayNotImport: string[];
+/** The imports of src/ files, everything they import from anywhere. */
+let srcImports: Import[];
+/** The imports between src/ files. */
 let imports: Import[];
+/** The imports of testkit/ files. */
+let kitImports: Import[];
 
 beforeAll(async () => {
-  // The linter's own table, not a copy of it.
-  const config = (await import(pathToFileURL(join(ROOT, "eslint.config.js")).href)) as { LAYERS: Record<string, Layer> };
+  // The linter's own tables, not a copy of them.
+  const config = (await import(pathToFileURL(join(ROOT, "eslint.config.js")).href)) as {
+    LAYERS: Record<string, Layer>;
+    TESTKIT: { dir: string; mayNotImport: string[] };
+  };
   layers = config.LAYERS;
-  imports = sourceFiles(SRC)
-    .flatMap(importsOf)
-    .filter((i) => !relative(SRC, i.to).startsWith(".."));
+  kitMayNotImport = config.TESTKIT.mayNotImport;
+  expect(join(ROOT, config.TESTKIT.dir)).toBe(TESTKIT);
+  srcImports = sourceFiles(SRC).flatMap(importsOf);
+  imports = srcImports.filter((i) => inside(SRC, i.to));
+  kitImports = sourceFiles(TESTKIT).flatMap(importsOf);
 });
 
 describe("the layers of src/", () => {
@@ -113,11 +128,22 @@ describe("the layers of src/", () => {
     expect(importLoops(imports.filter((i) => !i.typeOnly))).toEqual([]);
   });
 
-  it("has no import loop between files through types either, outside the rules-test kit", () => {
-    // The kit's fake API server hands its KubeObject type to the modules it imports; those loops go with its move
-    // out of src/ (issue #16).
-    const loops = importLoops(imports).filter((loop) => !loop.every((file) => file.startsWith("src/playbook-tests/")));
-    expect(loops).toEqual([]);
+  it("has no import loop between files through types either, in src/ or the rules-test kit", () => {
+    const kitInternal = kitImports.filter((i) => inside(TESTKIT, i.to));
+    expect(kitInternal.length).toBeGreaterThan(50);
+    expect(importLoops([...imports, ...kitInternal])).toEqual([]);
+  });
+
+  it("imports nothing from the rules-test kit: production runs without testkit/", () => {
+    expect(srcImports.filter((i) => inside(TESTKIT, i.to)).map((i) => `${show(i.from)} → ${show(i.to)}`)).toEqual([]);
+  });
+
+  it("lets the rules-test kit import src/ and itself, nothing of the suite or the other tools", () => {
+    expect(kitImports.some((i) => inside(SRC, i.to))).toBe(true);
+    const outside = kitImports.filter((i) => !inside(SRC, i.to) && !inside(TESTKIT, i.to));
+    expect(outside.map((i) => `${show(i.from)} → ${show(i.to)}`)).toEqual([]);
+    // What the table forbids is a subset of that.
+    expect(kitMayNotImport).toEqual(expect.arrayContaining(["test", "bin"]));
   });
 
   it("has a row in the table for every room of src/", () => {
@@ -165,5 +191,39 @@ describe("the layers of src/", () => {
     expect(await lint("src/sinks/new-sink.ts", 'import { renderText } from "../render/text.ts";\nexport const r = renderText;\n')).toEqual(
       [],
     );
+  });
+
+  it("is what the linter enforces for the rules-test kit: src/ importing it fails lint, the kit importing src/ does not", async () => {
+    const eslint = new ESLint({ cwd: ROOT });
+    const lint = async (file: string, code: string) =>
+      (await eslint.lintText(code, { filePath: join(ROOT, file) }))
+        .flatMap((result) => result.messages)
+        .filter((message) => message.ruleId === "@typescript-eslint/no-restricted-imports")
+        .map((message) => message.message);
+
+    expect(
+      await lint(
+        "src/engine/step-kinds/new-kind.ts",
+        'import { startFakeKubeApi } from "../../../testkit/fixture-cluster.ts";\nexport const s = startFakeKubeApi;\n',
+      ),
+    ).toEqual([expect.stringContaining("src/ may not import testkit/")]);
+    expect(
+      await lint(
+        "src/check/new-check.ts",
+        'import type { KubeObject } from "../../testkit/kube-object.ts";\nexport type K = KubeObject;\n',
+      ),
+    ).toEqual([expect.stringContaining("src/ may not import testkit/")]);
+    expect(
+      await lint(
+        "testkit/new-kit-part.ts",
+        'import { runPlaybook } from "../src/engine/run-playbook.ts";\nexport const r = runPlaybook;\n',
+      ),
+    ).toEqual([]);
+    expect(
+      await lint(
+        "testkit/new-kit-part.ts",
+        'import { KUBE_OBJECTS } from "../test/support/kube-objects.ts";\nexport const k = KUBE_OBJECTS;\n',
+      ),
+    ).toEqual([expect.stringContaining("testkit/ may import src/ and itself only")]);
   });
 });

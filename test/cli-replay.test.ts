@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type FakeKubeApi, startFakeKubeApi } from "../src/playbook-tests/fixture-cluster.ts";
+import { type FakeKubeApi, startFakeKubeApi } from "../testkit/fixture-cluster.ts";
 import { PrometheusSource } from "../src/sources/prometheus.ts";
 import { type FakePrometheus, startFakePrometheus } from "./support/fake-prometheus.ts";
 import { killChildren, runNode } from "./support/node-process.ts";

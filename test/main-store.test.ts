@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { freePort } from "../src/playbook-tests/loopback-server.ts";
+import { freePort } from "../testkit/loopback-server.ts";
 import { type Exit, killChildren, NODE, REPO_ROOT, runNode } from "./support/node-process.ts";
 
 const MAIN = join(REPO_ROOT, "src", "main.ts");

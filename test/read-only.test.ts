@@ -134,5 +134,10 @@ describe("read-only in practice", () => {
     expect(all.length).toBeGreaterThan(scenarios.length * 5);
     expect(all.filter((r) => r.method !== "GET")).toEqual([]);
     expect(all.filter((r) => r.query.watch !== undefined || r.path.includes("/watch/"))).toEqual([]);
+    expect(all.filter((r) => !r.userAgent?.startsWith("alert-enricher/"))).toEqual([]);
+    // Pods are listed by a selector and a page at a time, never all of a cluster's at once.
+    const podLists = all.filter((r) => /\/pods$/.test(r.path));
+    expect(podLists.length).toBeGreaterThan(0);
+    expect(podLists.filter((r) => !(r.query.labelSelector || r.query.fieldSelector) || !(Number(r.query.limit) > 0))).toEqual([]);
   });
 });

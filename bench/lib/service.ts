@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SlackStandIn, type SlackStandInOptions, startSlackStandIn } from "../../test/support/slack-standin.ts";
 import { BENCH_TOKEN } from "./alerts.ts";
-import { freePort } from "../../src/playbook-tests/loopback-server.ts";
+import { freePort } from "../../testkit/loopback-server.ts";
 import { type Child, REPO_ROOT, sleep, spawnNode, waitUntilReady } from "./processes.ts";
 
 export interface ServiceChild {

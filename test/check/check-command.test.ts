@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { metricNames, metricNeeds } from "../../src/check/metric-families.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { freePort } from "../../src/playbook-tests/loopback-server.ts";
+import { freePort } from "../../testkit/loopback-server.ts";
 import { type DemoCluster, startDemoCluster } from "../support/demo-cluster.ts";
 import { scenarioNamed } from "../support/kube-client-errors-scenarios.ts";
 import { killChildren, REPO_ROOT, runNode } from "../support/node-process.ts";

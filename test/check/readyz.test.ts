@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
 import { type RunningService, startService } from "../../src/service.ts";
-import { freePort } from "../../src/playbook-tests/loopback-server.ts";
+import { freePort } from "../../testkit/loopback-server.ts";
 import { type DemoCluster, startDemoCluster } from "../support/demo-cluster.ts";
 import { scenarioNamed } from "../support/kube-client-errors-scenarios.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricNeeds, starvedSteps } from "../../src/check/metric-families.ts";
 import { checkPrometheus } from "../../src/check/prometheus-check.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { type LoopbackServer, listenOnLoopback } from "../../src/playbook-tests/loopback-server.ts";
+import { type LoopbackServer, listenOnLoopback } from "../../testkit/loopback-server.ts";
 import { REPO_ROOT } from "../support/node-process.ts";
 import { type RunningPrometheus, startPrometheus } from "../support/prometheus-server.ts";
 import { testToolsCache, testToolVersions } from "../support/test-tools.ts";

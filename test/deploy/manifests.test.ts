@@ -31,7 +31,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import { killChildren, NODE, runNode, startNode } from "../support/node-process.ts";
-import { freePort } from "../../src/playbook-tests/loopback-server.ts";
+import { freePort } from "../../testkit/loopback-server.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const DOCKER = join(ROOT, "docker");
@@ -614,7 +614,7 @@ describe("docker/Dockerfile", () => {
     expect(command[2]).toMatch(/fetch\(.*\/healthz/);
   });
 
-  it("copies what the service and bin/enricher.ts need at run time: src/, bin/, rules/, package.json, the shipped alert rules and the production node_modules", () => {
+  it("copies what the service and bin/enricher.ts need at run time: src/, bin/, testkit/, rules/, package.json, the shipped alert rules and the production node_modules", () => {
     const copies = all("COPY").map((i) => i.args);
     const workdir = all("WORKDIR").at(-1)?.args;
     expect(workdir).toBe("/app");
@@ -624,6 +624,8 @@ describe("docker/Dockerfile", () => {
         "package.json ./",
         "src ./src",
         "bin ./bin",
+        // `enricher rules test` runs the rules-test kit.
+        "testkit ./testkit",
         "rules ./rules",
         // Where src/service.ts (SHIPPED_ALERT_RULES) looks for them, relative to WORKDIR.
         "docker/prometheus/alert-enricher-alerts.rules.yml ./docker/prometheus/alert-enricher-alerts.rules.yml",
@@ -642,22 +644,23 @@ describe("docker/Dockerfile", () => {
     // Run as a program, it needs the execute bit and a shebang that finds node (the image's is /usr/local/bin/node).
     expect(all("RUN").some((r) => r.args.includes(`chmod 0755 ${link?.target}`))).toBe(true);
     expect(readFileSync(join(ROOT, "bin", "enricher.ts"), "utf8").split("\n")[0]).toBe("#!/usr/bin/env node");
-    // Every module bin/enricher.ts imports is under src/ (copied) or a production dependency (checked below).
+    // Every module bin/enricher.ts imports is under src/ or testkit/ (both copied) or a production dependency (checked
+    // below).
     const relativeImports = [...readFileSync(join(ROOT, "bin", "enricher.ts"), "utf8").matchAll(/^import [^;]*?from "(\.[^"]*)"/gm)].map(
       (m) => m[1] as string,
     );
     expect(relativeImports.length).toBeGreaterThan(0);
-    expect(relativeImports.filter((spec) => !spec.startsWith("../src/"))).toEqual([]);
+    expect(relativeImports.filter((spec) => !spec.startsWith("../src/") && !spec.startsWith("../testkit/"))).toEqual([]);
   });
 
-  it("needs no devDependency at run time: every package src/ and bin/ import is a dependency", () => {
+  it("needs no devDependency at run time: every package src/, bin/ and testkit/ import is a dependency", () => {
     const pkg = readYaml<{ dependencies: Record<string, string> }>(join(ROOT, "package.json"));
     const sources = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
         e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
       );
     const imported = new Set<string>();
-    for (const file of [...sources(join(ROOT, "src")), ...sources(join(ROOT, "bin"))]) {
+    for (const file of ["src", "bin", "testkit"].flatMap((dir) => sources(join(ROOT, dir)))) {
       for (const m of readFileSync(file, "utf8").matchAll(/^\s*(?:import|export)\s[^;]*?from\s+"([^".][^"]*)"/gm)) {
         const spec = m[1] as string;
         if (spec.startsWith("node:")) continue;
@@ -675,7 +678,7 @@ describe("docker/Dockerfile", () => {
     expect(ignored).toEqual(expect.arrayContaining([".git", ".env*", "node_modules", "data", "**/*.db", "test", "bench", "docs"]));
     // The one file of docker/ the image needs is let back in after `docker`.
     expect(ignored.indexOf("!docker/prometheus/alert-enricher-alerts.rules.yml")).toBeGreaterThan(ignored.indexOf("docker"));
-    for (const copied of ["package.json", "package-lock.json", "src", "bin", "rules"]) {
+    for (const copied of ["package.json", "package-lock.json", "src", "bin", "testkit", "rules"]) {
       expect(
         ignored.filter((pattern) => pattern === copied || pattern === `${copied}/`),
         `${copied} is copied`,
@@ -697,7 +700,7 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
     const data = join(app, "data");
     const final = dockerfileStages().at(-1);
     const before = readdirSync(workdir).sort();
-    expect(before).toEqual(["bin", "docker", "node_modules", "package.json", "rules", "src"]);
+    expect(before).toEqual(["bin", "docker", "node_modules", "package.json", "rules", "src", "testkit"]);
 
     // The environment the Deployment gives it: the ConfigMap, the Secret's token, the store; a kubeconfig that is
     // never dialled (start-up does not call the API server).
@@ -771,6 +774,11 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
     const rules = await runNode(["bin/enricher.ts", "rules", "validate"], { cwd: workdir, env });
     expect(rules.stdout).toMatch(/^\d+ playbook\(s\) valid in \.\/rules: /);
     expect(rules.code).toBe(0);
+    // `rules test` loads the rules-test kit the image copies.
+    const rulesTest = await runNode(["bin/enricher.ts", "rules", "test", "--help"], { cwd: workdir, env });
+    expect(rulesTest.stderr).toBe("");
+    expect(rulesTest.stdout).toMatch(/^usage:\n {2}enricher rules test \[DIR\]/);
+    expect(rulesTest.code).toBe(0);
 
     // `enricher` as `kubectl exec … -- enricher …` runs it: found on the PATH, through the link, by its shebang, with
     // the project's Node 24 as the image's `node`.

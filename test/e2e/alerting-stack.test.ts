@@ -25,13 +25,14 @@ import { parse, stringify } from "yaml";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
 import { type RunningService, startService } from "../../src/service.ts";
-import { type ClusterState, type FakeKubeApi, type KubeObject, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
+import { type ClusterState, type FakeKubeApi, startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
 import { pagerDutyDedupKey, type PagerDutyEvent } from "../../src/render/pagerduty-event.ts";
 import { type RunningAlertmanager, startAlertmanager } from "../support/alertmanager-server.ts";
 import { type AlertingStack, alertingStacks } from "../support/alerting-stacks.ts";
 import { clientGoShare, type MetricsExporter, startMetricsExporter } from "../support/metrics-exporter.ts";
 import { type PagerDutyStandIn, startPagerDutyStandIn } from "../support/pagerduty-standin.ts";
-import { freePort } from "../../src/playbook-tests/loopback-server.ts";
+import { freePort } from "../../testkit/loopback-server.ts";
 import { type RunningPrometheus, startPrometheus } from "../support/prometheus-server.ts";
 import { type SlackWebApiStandIn, type StandInMessage, startSlackWebApiStandIn } from "../support/slack-web-api-standin.ts";
 

@@ -12,7 +12,7 @@ import type { AlertmanagerPayload } from "../../src/model/alertmanager.ts";
 import { buildApp } from "../../src/server/app.ts";
 import { openSqliteStore } from "../../src/store/sqlite.ts";
 import { type DemoCluster, startDemoCluster } from "../support/demo-cluster.ts";
-import type { FakeKubeOptions } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { FakeKubeOptions } from "../../testkit/fixture-cluster.ts";
 import { scenarioNamed } from "../support/kube-client-errors-scenarios.ts";
 import { type PagerDutyStandIn, startPagerDutyStandIn } from "../support/pagerduty-standin.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";

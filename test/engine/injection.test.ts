@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { loadConfig } from "../../src/config.ts";
 import { diagnose } from "../../src/diagnosis/diagnose.ts";
-import { type CompiledPlaybook, loadPlaybookFile, loadPlaybooks } from "../../src/engine/load-playbooks.ts";
+import { type CompiledPlaybook, loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import type { StepSources } from "../../src/engine/run-playbook.ts";
 import { createSources } from "../../src/service.ts";
 import type { AlertDiagnosis } from "../../src/model/diagnosis.ts";
@@ -20,6 +20,7 @@ import { promqlParseError } from "../support/fake-prometheus.ts";
 import { scenarioNamed } from "../support/kube-client-errors-scenarios.ts";
 import { event } from "../support/kube-objects.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
+import { compilePlaybook } from "../support/playbook-fixtures.ts";
 
 const PROMQL_INJECTION = 'x"}[5m]) or vector(1) #';
 
@@ -54,9 +55,7 @@ noCorrelation:
 `;
 
 function probePlaybook(): CompiledPlaybook {
-  const result = loadPlaybookFile("InjectionProbe.yaml", PROBE);
-  if ("problems" in result) throw new Error(result.problems.map((p) => `${p.line}: ${p.message}`).join("\n"));
-  return result.playbook;
+  return compilePlaybook(PROBE, "InjectionProbe.yaml");
 }
 
 let cluster: DemoCluster;

@@ -3,28 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadPlaybookFile, loadPlaybooks, PlaybookLoadError } from "../../src/engine/load-playbooks.ts";
+import { EXAMPLE_PLAYBOOK } from "../support/playbook-fixtures.ts";
 
-const valid = `alert: Example
-title: Example
-runbook: example.md
-steps:
-  - id: pods
-    title: Pods
-    kubernetes:
-      apiVersion: v1
-      kind: Pod
-causes:
-  - id: bad
-    title: Bad
-    symptom:
-      when: steps.pods.count > 0
-      text: pods
-    confidence: 0.5
-    summary: "{{ steps.pods.count }} pods"
-noCorrelation:
-  title: No correlation
-  summary: none
-`;
+const valid = EXAMPLE_PLAYBOOK;
 
 const problemsOf = (yaml: string) => {
   const result = loadPlaybookFile("rules/example.yaml", yaml);

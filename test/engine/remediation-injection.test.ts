@@ -16,7 +16,7 @@ import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import { runPlaybook } from "../../src/engine/run-playbook.ts";
 import { type Template, TemplateError } from "../../src/engine/template.ts";
 import type { AlertDiagnosis, Diagnosis } from "../../src/model/diagnosis.ts";
-import { loadTestFiles, payloadFor, prepareCase } from "../../src/playbook-tests/run-playbook-tests.ts";
+import { loadTestFiles, payloadFor, prepareCase } from "../../testkit/run-playbook-tests.ts";
 import { escapeHtml, renderReportPage } from "../../src/render/report-page.ts";
 import { renderSlackMessage } from "../../src/render/slack-blocks.ts";
 import { DASHES, lexShell, optionNames, type ShellLexed } from "../support/shell-lexer.ts";

@@ -1,24 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type CompiledPlaybook, loadPlaybookFile } from "../../src/engine/load-playbooks.ts";
 import { type RunLimits, runPlaybook, type StepSources } from "../../src/engine/run-playbook.ts";
 import type { SourceOutput } from "../../src/sources/source.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
+import { PODS_STEP, stepsOnlyPlaybook } from "../support/playbook-fixtures.ts";
 
 const LIMITS: RunLimits = { stepTimeoutMs: 300, deadlineMs: 2000, listLimit: 100, logTailLines: 100, logLimitBytes: 10_000 };
 const alert = kubeClientErrorsPayload().alerts[0] as NonNullable<ReturnType<typeof kubeClientErrorsPayload>["alerts"][0]>;
-
-function playbook(yaml: string): CompiledPlaybook {
-  const result = loadPlaybookFile("test.yaml", yaml);
-  if ("problems" in result) throw new Error(result.problems.map((p) => `${p.line}: ${p.message}`).join("\n"));
-  return result.playbook;
-}
-
-const noCorrelation = `
-causes: []
-noCorrelation:
-  title: No correlation found
-  summary: nothing matched
-`;
 
 const never = <T>() => new Promise<T>(() => {});
 const output = (data: Record<string, unknown>, summary = "ok"): SourceOutput => ({ data, request: "GET /x", summary });
@@ -40,18 +27,13 @@ describe("runPlaybook", () => {
       prometheus: async () => output({ series: [], count: 0, value: null }),
     };
     const run = await runPlaybook(
-      playbook(`
-alert: A
-title: t
-runbook: r
-steps:
-  - { id: pods, title: pods, kubernetes: { apiVersion: v1, kind: Pod } }
+      stepsOnlyPlaybook(`
+${PODS_STEP}
   - { id: nodes, title: nodes, kubernetes: { apiVersion: v1, kind: Node } }
   - id: logs
     title: logs
     forEach: steps.pods.items
-    logs: { namespace: "{{ item.metadata.namespace }}", pod: "{{ item.metadata.name }}", patterns: { e: error } }
-${noCorrelation}`),
+    logs: { namespace: "{{ item.metadata.namespace }}", pod: "{{ item.metadata.name }}", patterns: { e: error } }`),
       alert,
       sources,
       LIMITS,
@@ -70,14 +52,9 @@ ${noCorrelation}`),
     };
     const started = Date.now();
     const run = await runPlaybook(
-      playbook(`
-alert: A
-title: t
-runbook: r
-steps:
+      stepsOnlyPlaybook(`
   - { id: pods, title: pods, kubernetes: { apiVersion: v1, kind: Pod, namespace: kube-system } }
-  - { id: ratio, title: ratio, prometheus: { query: "up" } }
-${noCorrelation}`),
+  - { id: ratio, title: ratio, prometheus: { query: "up" } }`),
       alert,
       sources,
       LIMITS,
@@ -96,15 +73,12 @@ ${noCorrelation}`),
   it("stops at the playbook deadline and marks steps that never started as skipped", async () => {
     const sources: StepSources = { kubernetes: () => never(), logs: () => never(), prometheus: () => never() };
     const run = await runPlaybook(
-      playbook(`
-alert: A
-title: t
-runbook: r
-deadline: 200ms
-steps:
+      stepsOnlyPlaybook(
+        `
   - { id: first, title: first, timeout: 5s, kubernetes: { apiVersion: v1, kind: Pod } }
-  - { id: second, title: second, when: "steps.first.status == 'ok'", kubernetes: { apiVersion: v1, kind: Pod, namespace: "{{ steps.first.items[0].metadata.namespace }}" } }
-${noCorrelation}`),
+  - { id: second, title: second, when: "steps.first.status == 'ok'", kubernetes: { apiVersion: v1, kind: Pod, namespace: "{{ steps.first.items[0].metadata.namespace }}" } }`,
+        { deadline: "200ms" },
+      ),
       alert,
       sources,
       LIMITS,
@@ -124,14 +98,9 @@ ${noCorrelation}`),
       prometheus: async () => output({ series: [], count: 0, value: null }),
     };
     const run = await runPlaybook(
-      playbook(`
-alert: A
-title: t
-runbook: r
-steps:
-  - { id: pods, title: pods, kubernetes: { apiVersion: v1, kind: Pod } }
-  - { id: q, title: q, prometheus: { query: "up" } }
-${noCorrelation}`),
+      stepsOnlyPlaybook(`
+${PODS_STEP}
+  - { id: q, title: q, prometheus: { query: "up" } }`),
       alert,
       sources,
       LIMITS,
@@ -152,18 +121,13 @@ ${noCorrelation}`),
       prometheus: () => never(),
     };
     const run = await runPlaybook(
-      playbook(`
-alert: A
-title: t
-runbook: r
-steps:
-  - { id: pods, title: pods, kubernetes: { apiVersion: v1, kind: Pod } }
+      stepsOnlyPlaybook(`
+${PODS_STEP}
   - id: logs
     title: logs
     forEach: steps.pods.items
     maxItems: 3
-    logs: { namespace: "{{ item.metadata.namespace }}", pod: "{{ item.metadata.name }}", patterns: { refused: "connection refused|ECONNREFUSED" } }
-${noCorrelation}`),
+    logs: { namespace: "{{ item.metadata.namespace }}", pod: "{{ item.metadata.name }}", patterns: { refused: "connection refused|ECONNREFUSED" } }`),
       alert,
       sources,
       LIMITS,
@@ -189,13 +153,8 @@ ${noCorrelation}`),
     };
     const hostile = { ...alert, labels: { ...alert.labels, instance: 'x"}[5m]) or vector(1) #' } };
     await runPlaybook(
-      playbook(`
-alert: A
-title: t
-runbook: r
-steps:
-  - { id: q, title: q, prometheus: { query: 'rate(rest_client_requests_total{instance="{{ alert.labels.instance }}"}[5m])' } }
-${noCorrelation}`),
+      stepsOnlyPlaybook(`
+  - { id: q, title: q, prometheus: { query: 'rate(rest_client_requests_total{instance="{{ alert.labels.instance }}"}[5m])' } }`),
       hostile,
       sources,
       LIMITS,
@@ -206,13 +165,8 @@ ${noCorrelation}`),
   it("refuses to put a label value that is not a valid label value into a label selector", async () => {
     const sources: StepSources = { kubernetes: async () => output({ items: [] }), logs: () => never(), prometheus: () => never() };
     const run = await runPlaybook(
-      playbook(`
-alert: A
-title: t
-runbook: r
-steps:
-  - { id: pods, title: pods, kubernetes: { apiVersion: v1, kind: Pod, labelSelector: "app={{ alert.labels.instance }}" } }
-${noCorrelation}`),
+      stepsOnlyPlaybook(`
+  - { id: pods, title: pods, kubernetes: { apiVersion: v1, kind: Pod, labelSelector: "app={{ alert.labels.instance }}" } }`),
       { ...alert, labels: { ...alert.labels, instance: "a,b=c" } },
       sources,
       LIMITS,
@@ -234,13 +188,8 @@ describe("what a step read, for the report", () => {
       prometheus: () => never(),
     };
     const run = await runPlaybook(
-      playbook(`
-alert: A
-title: t
-runbook: r
-steps:
-  - { id: pods, title: pods, kubernetes: { apiVersion: v1, kind: Pod } }
-${noCorrelation}`),
+      stepsOnlyPlaybook(`
+${PODS_STEP}`),
       alert,
       sources,
       LIMITS,

@@ -1,6 +1,6 @@
 // Objects in the fake kube-apiserver read back with the defaults a v1.36 server fills in on create.
 import { describe, expect, it } from "vitest";
-import type { KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
 import { list, names, read, serve } from "./fake-api-reads.ts";
 
 /** A pod as a fixture author writes it: no defaults at all. */

@@ -1,7 +1,8 @@
 // Times in the fake kube-apiserver read back in the real server's precision: whole seconds for metav1.Time, six
 // fractional digits for metav1.MicroTime, UTC, and null where unset.
 import { describe, expect, it } from "vitest";
-import { type KubeObject, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
+import { startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
 import { list, read, serve } from "./fake-api-reads.ts";
 
 function coreEvent(name: string, times: Record<string, unknown>): KubeObject {

@@ -2,10 +2,11 @@
 // playbook that only works in a cluster holding nothing but its own evidence is caught.
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { BASE_KUBERNETES_VERSION, baseCluster, completeMetadata } from "../../src/playbook-tests/base-cluster.ts";
-import { type FakeKubeApi, type KubeObject, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
-import { caseCluster } from "../../src/playbook-tests/run-playbook-tests.ts";
-import type { TestFile } from "../../src/playbook-tests/test-file.ts";
+import { BASE_KUBERNETES_VERSION, baseCluster, completeMetadata } from "../../testkit/base-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
+import { type FakeKubeApi, startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
+import { caseCluster } from "../../testkit/run-playbook-tests.ts";
+import type { TestFile } from "../../testkit/test-file.ts";
 
 const AT = Date.parse("2026-11-23T10:00:00Z");
 

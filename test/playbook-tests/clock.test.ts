@@ -3,7 +3,7 @@
 // Prometheus answers all use it, so a run next year gives what a run today gives.
 import { afterEach, describe, expect, it } from "vitest";
 import { atTime, compileExpression, evaluationTime, x509 } from "../../src/engine/expressions.ts";
-import { DEFAULT_TEST_TIME } from "../../src/playbook-tests/test-file.ts";
+import { DEFAULT_TEST_TIME } from "../../testkit/test-file.ts";
 import { type RulesDir, rulesWith } from "./support.ts";
 
 /** worker-1's client certificate of rules/tests/KubernetesClientCertificateExpiresSoon.yaml: 2026-11-23T16:20:49Z for ten years. */

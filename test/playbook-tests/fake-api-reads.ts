@@ -1,6 +1,7 @@
 // Plain HTTP reads of the fake kube-apiserver, for tests that check the exact JSON it answers, as a real one would.
 import { afterEach } from "vitest";
-import { type ClusterState, type FakeKubeApi, type KubeObject, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
+import { type ClusterState, type FakeKubeApi, startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
 
 export interface Answer {
   status: number;

@@ -1,7 +1,7 @@
 // A case can make reads fail (`faults:`), by step or by backend, and expect what an honest diagnosis then says: the
 // headline "could not check", the causes not checked, the grouped lines of what could not be read, the checks made.
 import { afterEach, describe, expect, it } from "vitest";
-import type { CaseResult } from "../../src/playbook-tests/run-playbook-tests.ts";
+import type { CaseResult } from "../../testkit/run-playbook-tests.ts";
 import { lineOf, type RulesDir, rulesWith } from "./support.ts";
 import { FAULTS_PLAYBOOK, faultsFile } from "./trust-support.ts";
 

@@ -1,6 +1,6 @@
 // The fake kube-apiserver takes exactly the field selectors a v1.36 server takes, and refuses the rest with its 400.
 import { describe, expect, it } from "vitest";
-import type { KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
 import { event, namespace, node, pod, secret } from "../support/kube-objects.ts";
 import { list, names, read, serve } from "./fake-api-reads.ts";
 

@@ -1,7 +1,7 @@
 // Drives the fake kube-apiserver through the real @kubernetes/client-node to show it speaks, and refuses, like the real one.
 import { ApiException, CoreV1Api, KubeConfig, type KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ClusterState, type FakeKubeApi, type FakeKubeOptions, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
+import { type ClusterState, type FakeKubeApi, type FakeKubeOptions, startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
 import { event, flowSchema, pod, resourceQuota, secret, serviceAccount } from "../support/kube-objects.ts";
 
 const NOW = new Date("2025-01-15T10:00:00Z");

@@ -3,8 +3,9 @@
 // create a claim nor turn "not checked" into "ruled out"). A sound playbook passes them; deliberately wrong ones are
 // caught, even though every written case of theirs passes.
 import { afterEach, describe, expect, it } from "vitest";
-import { formatReport, type PlaybookTestReport } from "../../src/playbook-tests/run-playbook-tests.ts";
-import type { GeneratedResult } from "../../src/playbook-tests/generated-checks.ts";
+import type { PlaybookTestReport } from "../../testkit/run-playbook-tests.ts";
+import { formatReport } from "../../testkit/test-report.ts";
+import type { GeneratedResult } from "../../testkit/generated-checks.ts";
 import { type RulesDir, rulesWith } from "./support.ts";
 import { DEMO_CASE, FAULTS_PLAYBOOK, faultsFile, faultsPlaybookWith } from "./trust-support.ts";
 

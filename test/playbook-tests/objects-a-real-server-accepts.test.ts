@@ -4,10 +4,10 @@
 // fails `npm test` even where no real API server can be started.
 import { afterEach, describe, expect, it } from "vitest";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { baseCluster } from "../../src/playbook-tests/base-cluster.ts";
-import { checkObjects } from "../../src/playbook-tests/fixture-checks.ts";
-import type { KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
-import { caseCluster, caseTime, loadTestFiles } from "../../src/playbook-tests/run-playbook-tests.ts";
+import { baseCluster } from "../../testkit/base-cluster.ts";
+import { checkObjects } from "../../testkit/fixture-checks.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
+import { caseCluster, caseTime, loadTestFiles } from "../../testkit/run-playbook-tests.ts";
 import { EXAMPLE_CLUSTER, lineOf, type RulesDir, rulesWith } from "./support.ts";
 
 let rules: RulesDir | undefined;

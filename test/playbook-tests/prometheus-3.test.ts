@@ -21,7 +21,7 @@ import {
   realEvaluations,
   useRealPrometheus,
   usePrometheusBinaries,
-} from "../../src/playbook-tests/real-prometheus.ts";
+} from "../../testkit/real-prometheus.ts";
 import {
   type CaseResult,
   caseTime,
@@ -31,9 +31,9 @@ import {
   prepareCase,
   runPlaybookTests,
   TEST_LIMITS,
-} from "../../src/playbook-tests/run-playbook-tests.ts";
-import { hasSeries } from "../../src/playbook-tests/series.ts";
-import type { TestFile } from "../../src/playbook-tests/test-file.ts";
+} from "../../testkit/run-playbook-tests.ts";
+import { hasSeries } from "../../testkit/series.ts";
+import type { TestFile } from "../../testkit/test-file.ts";
 import type { AlertDiagnosis } from "../../src/model/diagnosis.ts";
 import { type AlertingStack, builtStack, DEBIAN_STACK } from "../support/alerting-stacks.ts";
 

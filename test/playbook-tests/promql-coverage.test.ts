@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { coveredSteps, evaluationKey, promqlSteps, realEvaluations } from "../../src/playbook-tests/real-prometheus.ts";
-import { type CaseResult, runPlaybookTests } from "../../src/playbook-tests/run-playbook-tests.ts";
-import type { TestFile } from "../../src/playbook-tests/test-file.ts";
+import { coveredSteps, evaluationKey, promqlSteps, realEvaluations } from "../../testkit/real-prometheus.ts";
+import { type CaseResult, runPlaybookTests } from "../../testkit/run-playbook-tests.ts";
+import type { TestFile } from "../../testkit/test-file.ts";
 
 const playbooks = loadPlaybooks("rules");
 const dir = mkdtempSync(join(tmpdir(), "promql-coverage-"));

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { PlaybookTestFileError } from "../../src/playbook-tests/run-playbook-tests.ts";
-import { realEvaluations } from "../../src/playbook-tests/real-prometheus.ts";
-import { expandValues, metricNamesOf, parseSeriesSelector, toOpenMetrics } from "../../src/playbook-tests/series.ts";
+import { PlaybookTestFileError } from "../../testkit/run-playbook-tests.ts";
+import { realEvaluations } from "../../testkit/real-prometheus.ts";
+import { expandValues, metricNamesOf, parseSeriesSelector, toOpenMetrics } from "../../testkit/series.ts";
 import { lineOf, rulesWith } from "./support.ts";
 
 /**

@@ -5,13 +5,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import {
-  formatResults,
-  PlaybookTestFileError,
-  runPlaybookTests,
-  runPlaybookTestSuite,
-} from "../../src/playbook-tests/run-playbook-tests.ts";
-import type { TestFile } from "../../src/playbook-tests/test-file.ts";
+import { PlaybookTestFileError, runPlaybookTests, runPlaybookTestSuite } from "../../testkit/run-playbook-tests.ts";
+import { formatResults } from "../../testkit/test-report.ts";
+import type { TestFile } from "../../testkit/test-file.ts";
 
 const playbooks = loadPlaybooks("rules");
 

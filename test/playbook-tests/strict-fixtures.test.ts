@@ -1,7 +1,7 @@
 // `rules test` is strict (issue #12): a fixture that takes no part in its case fails the case or the file, with the
 // file and line, instead of being ignored while the case passes for another reason.
 import { afterEach, describe, expect, it } from "vitest";
-import { type CaseResult, PlaybookTestFileError } from "../../src/playbook-tests/run-playbook-tests.ts";
+import { type CaseResult, PlaybookTestFileError } from "../../testkit/run-playbook-tests.ts";
 import { EXAMPLE_CLUSTER, lineOf, type RulesDir, rulesWith } from "./support.ts";
 
 let rules: RulesDir | undefined;

@@ -10,7 +10,7 @@ import {
   type PlaybookTestReport,
   runPlaybookTests,
   runPlaybookTestSuite,
-} from "../../src/playbook-tests/run-playbook-tests.ts";
+} from "../../testkit/run-playbook-tests.ts";
 
 /**
  * Example: the pods of `shop`, an instant error ratio, a 10-minute history, a deeper query run only above 50% errors,

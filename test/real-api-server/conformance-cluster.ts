@@ -3,7 +3,8 @@
 // the same objects, with what a client cannot choose taken from the real server (creationTimestamp, uid,
 // resourceVersion, generation, a Service's allocated clusterIP) and the objects the real server made itself (its
 // namespaces, APIServices, API Priority and Fairness configuration, the kubernetes Service).
-import type { ClusterState, KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
+import type { ClusterState } from "../../testkit/fixture-cluster.ts";
 import type { RealKubeApi } from "../support/kube-apiserver.ts";
 import { RealClusterLoader } from "../support/real-cluster-loader.ts";
 

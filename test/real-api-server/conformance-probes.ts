@@ -1,7 +1,7 @@
 // The conformance suite's own objects, in a namespace of their own beside the cases' cluster: enough ConfigMaps and
 // Events for several pages, pods in each state a log read cares about, and objects written without the defaults and
 // with the millisecond times and empty lists a fixture author might write, to see what the real server makes of them.
-import type { KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
 
 export const PROBE_NAMESPACE = "conformance";
 export const PROBE_NODE = "conformance-node";

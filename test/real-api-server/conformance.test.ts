@@ -6,8 +6,8 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
-import { type FakeKubeApi, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
-import { loadTestFiles } from "../../src/playbook-tests/run-playbook-tests.ts";
+import { type FakeKubeApi, startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
+import { loadTestFiles } from "../../testkit/run-playbook-tests.ts";
 import { type RealKubeApi, startRealKubeApi } from "../support/kube-apiserver.ts";
 import { REPO_ROOT } from "../support/node-process.ts";
 import { answerDifferences, continueOf, discoveryDifferences, jsonDifferences } from "./answer-differences.ts";

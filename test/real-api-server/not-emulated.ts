@@ -1,4 +1,4 @@
-// What the fake deliberately does not emulate (the table at the head of src/playbook-tests/fixture-cluster.ts), taken
+// What the fake deliberately does not emulate (the table at the head of testkit/fixture-cluster.ts), taken
 // out of both answers before they are compared, each rule with the row it stands for. Anything else that differs is
 // a difference the suite reports.
 import type { Leave } from "./answer-differences.ts";

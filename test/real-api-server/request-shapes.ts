@@ -1,8 +1,8 @@
 // The requests the playbooks make, collected rather than listed by hand: every case of rules/tests is run on the fake
 // API server, and what it was asked is reduced to shapes (method, path with its names, query keys and values; a
 // continue token is the server's own, so it is left out and the shape's pages are followed instead).
-import { type ClusterState, type RecordedKubeRequest, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
-import { type LoadedTestFile, runCasesOn } from "../../src/playbook-tests/run-playbook-tests.ts";
+import { type ClusterState, type RecordedKubeRequest, startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
+import { type LoadedTestFile, runCasesOn } from "../../testkit/run-playbook-tests.ts";
 
 export interface RequestShape {
   method: string;

@@ -3,7 +3,7 @@
 // its fix, here as against the fake (test/sources/kubernetes.test.ts).
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
 import { BackendGuard } from "../../src/sources/backend-guard.ts";
 import { type KubernetesRead, KubernetesSource } from "../../src/sources/kubernetes.ts";
 import { createKubernetesClient, loadKubeConfig } from "../../src/sources/kubernetes-client.ts";

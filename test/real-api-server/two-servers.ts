@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { Agent, request as httpsRequest } from "node:https";
-import type { FakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { FakeKubeApi } from "../../testkit/fixture-cluster.ts";
 import type { RealKubeApi } from "../support/kube-apiserver.ts";
 
 export interface RawAnswer {

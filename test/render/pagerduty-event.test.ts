@@ -1,6 +1,7 @@
 // Tests for the PagerDuty Events API v2 rendering: dedup key, actions, severity, summary and size limits.
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import type { Diagnosis } from "../../src/model/diagnosis.ts";
 import { PAGERDUTY_MAX_EVENT_BYTES, renderPagerDutyEvent } from "../../src/render/pagerduty-event.ts";
 import { PagerDutyEventsSink } from "../../src/sinks/pagerduty-events.ts";
 import {
@@ -21,6 +22,23 @@ const ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6";
 
 function bytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), "utf8");
+}
+
+/**
+ * makeHugeDiagnosis with a tenth of its evidence and log lines: about 5 MB instead of 47 MB, still ten times
+ * PagerDuty's 512,000 bytes once trimmed of logs and steps, so each rendering (which measures the event several times)
+ * takes milliseconds instead of most of a second.
+ */
+function makeTooLargeForPagerDuty(): Diagnosis {
+  const huge = makeHugeDiagnosis();
+  return {
+    ...huge,
+    alerts: huge.alerts.map((a) => ({
+      ...a,
+      causes: a.causes.map((c) => ({ ...c, evidence: c.evidence.slice(0, 20) })),
+      logExcerpts: a.logExcerpts.slice(0, 5),
+    })),
+  };
 }
 
 describe("renderPagerDutyEvent", () => {
@@ -144,7 +162,10 @@ describe("renderPagerDutyEvent", () => {
   });
 
   it("replaces custom details with a note when even the trimmed diagnosis is too big", () => {
-    const event = renderPagerDutyEvent(makeHugeDiagnosis(), ROUTING_KEY);
+    const tooLarge = makeTooLargeForPagerDuty();
+    const trimmed = { ...tooLarge, alerts: tooLarge.alerts.map((a) => ({ ...a, logExcerpts: [], steps: [] })) };
+    expect(bytes(trimmed)).toBeGreaterThan(5 * PAGERDUTY_MAX_EVENT_BYTES);
+    const event = renderPagerDutyEvent(tooLarge, ROUTING_KEY);
     expect(bytes(event)).toBeLessThanOrEqual(PAGERDUTY_MAX_EVENT_BYTES);
     expect(event.payload.custom_details?.note).toMatch(/too large/);
     expect(event.payload.summary.length).toBeLessThanOrEqual(1024);
@@ -153,7 +174,7 @@ describe("renderPagerDutyEvent", () => {
   it("produces events the PagerDuty stand-in accepts, huge or resolved", async () => {
     standIn = await startPagerDutyStandIn();
     const sink = new PagerDutyEventsSink({ routingKey: ROUTING_KEY, eventsUrl: standIn.eventsUrl });
-    for (const d of [makeDiagnosis(), makeHugeDiagnosis(), makeResolvedDiagnosis()]) {
+    for (const d of [makeDiagnosis(), makeTooLargeForPagerDuty(), makeResolvedDiagnosis()]) {
       expect(await sink.deliver(d)).toMatchObject({ status: "delivered", detail: expect.stringMatching(/^alert-enricher:[0-9a-f]{64}$/) });
     }
     expect(standIn.rejections).toEqual([]);

@@ -5,7 +5,8 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { compileExpression } from "../../src/engine/expressions.ts";
-import { type FakeKubeApi, type KubeObject, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
+import { type FakeKubeApi, startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
 import { KubernetesSource } from "../../src/sources/kubernetes.ts";
 import { createKubernetesClient, loadKubeConfig } from "../../src/sources/kubernetes-client.ts";
 

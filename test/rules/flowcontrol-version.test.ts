@@ -6,7 +6,7 @@ import { diagnose } from "../../src/diagnosis/diagnose.ts";
 import { atTime } from "../../src/engine/expressions.ts";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
 import type { AlertDiagnosis } from "../../src/model/diagnosis.ts";
-import { caseTime, loadTestFiles, payloadFor, prepareCase } from "../../src/playbook-tests/run-playbook-tests.ts";
+import { caseTime, loadTestFiles, payloadFor, prepareCase } from "../../testkit/run-playbook-tests.ts";
 import { runLimitsFrom } from "../../src/engine/run-limits.ts";
 
 const LIMITS = runLimitsFrom({ stepTimeoutMs: 5000, playbookDeadlineMs: 20_000 });

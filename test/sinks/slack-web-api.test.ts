@@ -1,5 +1,5 @@
 // Tests for the Slack Web API sink: one message per alert group, kept up to date, with the details and chart in its thread.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Diagnosis } from "../../src/model/diagnosis.ts";
 import type { DeliveryContext, SinkOutcome } from "../../src/sinks/sink.ts";
 import { readSlackWebApiState, type SlackChart, SlackWebApiSink, type SlackWebApiSinkOptions } from "../../src/sinks/slack-web-api.ts";
@@ -57,8 +57,19 @@ describe("SlackWebApiSink", () => {
   const outcomes: SinkOutcome[] = [];
 
   afterEach(async () => {
+    vi.useRealTimers();
     await standIn.close();
   });
+
+  /**
+   * Moves the clock the sink and the stand-in read past chat.update's pace (one per 1.2 s), so the next update goes at
+   * once instead of the test waiting for it in real time; the clock keeps running from there. The pacing itself is
+   * tested in destination-pacer.test.ts and, in real time, in slack-web-api-client.test.ts.
+   */
+  function pastUpdatePace(): void {
+    vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
+    vi.setSystemTime(Date.now() + 1200);
+  }
 
   async function start(options: SlackWebApiStandInOptions = {}): Promise<SlackWebApiStandIn> {
     standIn = await startSlackWebApiStandIn(options);
@@ -165,6 +176,7 @@ describe("SlackWebApiSink", () => {
         }),
       ],
     });
+    pastUpdatePace();
     expect((await deliver(slack, changed, context)).status).toBe("delivered");
     expect(standIn.callsTo("chat.update")).toHaveLength(2);
     expect(standIn.parents()).toHaveLength(1);
@@ -193,6 +205,7 @@ describe("SlackWebApiSink", () => {
     expect(replies.map((r) => r.text)).toEqual([expect.stringContaining("Diagnosis details"), "✅ Resolved after 42m"]);
 
     // Alertmanager may send the resolved group again: the thread already says so.
+    pastUpdatePace();
     await deliver(slack, { ...resolved, notificationId: "n-0003" }, context);
     expect(standIn.replies(parent?.ts ?? "")).toHaveLength(2);
   });
@@ -240,6 +253,7 @@ describe("SlackWebApiSink", () => {
     // The new message has its own thread with the details.
     expect(standIn.replies(newest?.ts ?? "")).toHaveLength(1);
 
+    pastUpdatePace();
     await deliver(slack, makeDiagnosis({ notificationId: "n-0003" }), context);
     expect(standIn.callsTo("chat.update").at(-1)?.body.ts).toBe(newest?.ts);
   });
@@ -269,7 +283,10 @@ describe("SlackWebApiSink", () => {
     const context = rememberingContext();
     const slack = sink();
     expect(await deliver(slack, makeDiagnosis(), context)).toMatchObject({ status: "retry", code: "ratelimited", retryAfterMs: 1000 });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // The wait passes on the clock both the sink and the stand-in read, instead of in real time: the stand-in would
+    // count a reply that came before its Retry-After as ignoring it.
+    vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
+    vi.setSystemTime(Date.now() + 1100);
     expect((await deliver(slack, makeDiagnosis(), context)).status).toBe("delivered");
     expect(standIn.parents()).toHaveLength(1);
     expect(standIn.messages).toHaveLength(2);

@@ -1,6 +1,6 @@
 // The incoming-webhook sink in a storm: a webhook message cannot be edited, so the storm is posted as snapshots, at
 // most one every few seconds, each naming every group with its verdict and report link, instead of a message a group.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { renderSlackStormMessage, stormMessageDigest } from "../../src/render/slack-storm.ts";
 import { reportLinkFor } from "../../src/server/report-links.ts";
 import { SlackWebhookSink } from "../../src/sinks/slack-webhook.ts";
@@ -84,9 +84,15 @@ describe("SlackWebhookSink in a storm", () => {
     const storm = (await room.read("6f0d2c1e-storm"))!;
     const first = stormMessageDigest(storm);
     const linked = JSON.stringify(renderSlackStormMessage(storm, { reportLink }));
-    await new Promise((r) => setTimeout(r, 1100));
-    expect(JSON.stringify(renderSlackStormMessage(storm, { reportLink }))).not.toBe(linked);
-    expect(stormMessageDigest(storm)).toBe(first);
+    // A second later by the clock the links are signed with: their expiry, and so their tokens, change.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 1100);
+      expect(JSON.stringify(renderSlackStormMessage(storm, { reportLink }))).not.toBe(linked);
+      expect(stormMessageDigest(storm)).toBe(first);
+    } finally {
+      vi.useRealTimers();
+    }
     room.land(client(4, membership(4)));
     expect(stormMessageDigest((await room.read("6f0d2c1e-storm"))!)).not.toBe(first);
   });

@@ -7,7 +7,7 @@ import { type KubernetesRead, KubernetesSource } from "../../src/sources/kuberne
 import { createKubernetesClient, type KubernetesClient, loadKubeConfig } from "../../src/sources/kubernetes-client.ts";
 import { type LogRead, LogsSource } from "../../src/sources/logs.ts";
 import { SourceError } from "../../src/sources/source.ts";
-import { type ClusterState, type FakeKubeApi, type FakeKubeOptions, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
+import { type ClusterState, type FakeKubeApi, type FakeKubeOptions, startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
 import { event, pod } from "../support/kube-objects.ts";
 import { kubeClientErrorsPayload } from "../support/payloads.ts";
 

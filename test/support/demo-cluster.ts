@@ -1,5 +1,5 @@
 // Starts the fake Kubernetes API and fake Prometheus holding one scenario's state: the "cluster" the demo and tests diagnose.
-import { type FakeKubeApi, type FakeKubeOptions, startFakeKubeApi } from "../../src/playbook-tests/fixture-cluster.ts";
+import { type FakeKubeApi, type FakeKubeOptions, startFakeKubeApi } from "../../testkit/fixture-cluster.ts";
 import { type FakePrometheus, startFakePrometheus } from "./fake-prometheus.ts";
 import type { Scenario } from "./kube-client-errors-scenarios.ts";
 

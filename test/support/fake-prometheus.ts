@@ -1,7 +1,7 @@
 // In-process stand-in for the Prometheus HTTP API: canned answers to /api/v1/query and /api/v1/query_range, with Prometheus' envelopes and its rejections,
 // and the metric names it holds at /api/v1/label/__name__/values (match[] by __name__ only; start and end are ignored).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { listenOnLoopback } from "../../src/playbook-tests/loopback-server.ts";
+import { listenOnLoopback } from "../../testkit/loopback-server.ts";
 
 /** One element of an instant vector. */
 export interface PromSample {

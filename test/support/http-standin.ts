@@ -1,6 +1,6 @@
 // The HTTP plumbing both service stand-ins share: a loopback server, scripted failures (status, Retry-After, hang) and clean shutdown.
 import type { IncomingMessage } from "node:http";
-import { listenOnLoopback } from "../../src/playbook-tests/loopback-server.ts";
+import { listenOnLoopback } from "../../testkit/loopback-server.ts";
 
 export interface ScriptedFailure {
   /** The HTTP status to answer with (429, 500, 400…). Ignored when `hang` is set. */

@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type FixtureLogs, kubeletLog } from "../../src/playbook-tests/kubelet-logs.ts";
+import { type FixtureLogs, kubeletLog } from "../../testkit/kubelet-logs.ts";
 import { KUBELET_STATE_FILE } from "./kube-apiserver-sandbox-files.ts";
 
 const ETCD_CLIENT_PORT = 2379;

@@ -1,6 +1,7 @@
 // Cluster states for the KubeClientErrors playbook: one healthy base, and one broken variant per diagnosis branch
 // of rules/runbooks/KubeClientErrors.md. The tests and the benchmarks use them.
-import type { ClusterState, KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
+import type { ClusterState } from "../../testkit/fixture-cluster.ts";
 import type { PromResponder, PromSeries } from "./fake-prometheus.ts";
 import { event, flowSchema, pod, resourceQuota, serviceAccount } from "./kube-objects.ts";
 

@@ -1,6 +1,6 @@
 // Builders for Kubernetes objects shaped like `kubectl get -o json` output, for the fake API server's state.
 import { createHash } from "node:crypto";
-import type { KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
 
 /** Used wherever a builder needs a time and none is given, so fixtures are reproducible. */
 export const DEFAULT_TIMESTAMP = "2025-01-15T09:00:00Z";

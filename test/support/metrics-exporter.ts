@@ -13,7 +13,7 @@
 //   kubelet    a kubelet: kubelet_certificate_manager_client_ttl_seconds (gauge), kubelet_node_name{node} and
 //              kubelet_certificate_manager_client_expiration_renew_errors. Broken: its client certificate expires in
 //              under an hour and renewal keeps failing (one failed attempt at once, then one about every 10 s).
-import { listenOnLoopback } from "../../src/playbook-tests/loopback-server.ts";
+import { listenOnLoopback } from "../../testkit/loopback-server.ts";
 
 export type ExporterComponent = "client-go" | "apiserver" | "kubelet";
 export type ExporterState = "healthy" | "broken";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
-import { freePort } from "../../src/playbook-tests/loopback-server.ts";
+import { freePort } from "../../testkit/loopback-server.ts";
 
 const run = promisify(execFile);
 

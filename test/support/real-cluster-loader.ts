@@ -5,7 +5,8 @@
 // What a real server does not let a client choose is left to it and said here: creationTimestamp, uid and
 // resourceVersion are its own; a Service's clusterIP comes from the service range; a Node's addresses become
 // 127.0.0.1 (the stand-in kubelet), so logs are read through the API server as in a cluster.
-import type { ClusterState, KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
+import type { ClusterState } from "../../testkit/fixture-cluster.ts";
 import type { ApiAnswer, RealKubeApi } from "./kube-apiserver.ts";
 
 interface Resource {

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { event, pod } from "./kube-objects.ts";
-import type { KubeObject } from "../../src/playbook-tests/fixture-cluster.ts";
+import type { KubeObject } from "../../testkit/kube-object.ts";
 
 /** Each repeats a fragment that starts a credential pattern without ever finishing it. */
 

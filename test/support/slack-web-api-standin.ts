@@ -2,7 +2,7 @@
 // what Slack checks and rate-limits what Slack rate-limits (protocols.md 2).
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { listenOnLoopback } from "../../src/playbook-tests/loopback-server.ts";
+import { listenOnLoopback } from "../../testkit/loopback-server.ts";
 import { type BlockKitOptions, isObject, messageProblems } from "./block-kit-limits.ts";
 import type { ScriptedFailure } from "./http-standin.ts";
 import {

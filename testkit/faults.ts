@@ -2,13 +2,13 @@
 // case's own `faults:` (test-file.ts), and the variants the refutation and fault-matrix checks build
 // (generated-checks.ts). A failed read throws the SourceError the real source would; a hung one never answers, so the
 // step times out as it would against a backend that accepted the connection and then went silent.
-import type { ReadContext, StepSources } from "../engine/run-playbook.ts";
-import type { StepKind } from "../model/diagnosis.ts";
-import type { AuditQuery } from "../sources/audit-log.ts";
-import type { KubernetesRead } from "../sources/kubernetes.ts";
-import { type LogRead, scanLog } from "../sources/logs.ts";
-import type { PromQuery } from "../sources/prometheus.ts";
-import { type SourceOutput, SourceError } from "../sources/source.ts";
+import type { ReadContext, StepSources } from "../src/engine/run-playbook.ts";
+import type { StepKind } from "../src/model/diagnosis.ts";
+import type { AuditQuery } from "../src/sources/audit-log.ts";
+import type { KubernetesRead } from "../src/sources/kubernetes.ts";
+import { type LogRead, scanLog } from "../src/sources/logs.ts";
+import type { PromQuery } from "../src/sources/prometheus.ts";
+import { type SourceOutput, SourceError } from "../src/sources/source.ts";
 import { FAULT_BACKENDS, type FaultBackend, type Faults } from "./test-file.ts";
 
 /**

@@ -3,7 +3,7 @@
 // DefaultMetaV1FieldSelectorConversion for a kind without one; the CRD handler's for custom resources) or refused
 // with that conversion's own message, then compared with the value the kind's storage exposes (ToSelectableFields in
 // pkg/registry/**/strategy.go). A label a conversion accepts but the storage does not expose compares as "".
-import type { KubeObject } from "./fixture-cluster.ts";
+import type { KubeObject } from "./kube-object.ts";
 import { field } from "./json-paths.ts";
 
 /** What a selector needs to know of the resource it is applied to. */

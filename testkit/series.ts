@@ -7,8 +7,8 @@
 // Also what a step reads: the metric names a PromQL query (template) selects, so a case's series can be matched to the
 // steps they feed, and a series no step reads reported instead of ignored.
 import { parser } from "@prometheus-io/lezer-promql";
-import type { CompiledPlaybook, CompiledStep } from "../engine/load-playbooks.ts";
-import { parseDuration } from "../engine/playbook.ts";
+import type { CompiledPlaybook, CompiledStep } from "../src/engine/load-playbooks.ts";
+import { parseDuration } from "../src/engine/playbook.ts";
 import { didYouMean, type FixtureProblem, type Segments } from "./fixture-checks.ts";
 import type { InputSeries } from "./series-schema.ts";
 import type { TestCase, TestFile } from "./test-file.ts";

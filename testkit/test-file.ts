@@ -1,6 +1,6 @@
 // The shape of a playbook test file (rules/tests/*.yaml): an alert and a cluster state in, an expected cause out.
 import type { JSONSchemaType } from "ajv";
-import type { KubeObject } from "./fixture-cluster.ts";
+import type { KubeObject } from "./kube-object.ts";
 import { type InputSeries, intervalSchema, seriesSchema } from "./series-schema.ts";
 
 /** An instant result, or a range result with one value per step ending now. */

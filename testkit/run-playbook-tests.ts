@@ -8,19 +8,19 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
-import { diagnose } from "../diagnosis/diagnose.ts";
-import { atTime } from "../engine/expressions.ts";
-import type { CompiledCause, CompiledPlaybook } from "../engine/load-playbooks.ts";
-import { parseDuration } from "../engine/playbook.ts";
-import { runLimitsFrom } from "../engine/run-limits.ts";
-import type { StepSources } from "../engine/run-playbook.ts";
-import type { Alert, AlertmanagerPayload } from "../model/alertmanager.ts";
-import type { AlertDiagnosis, Diagnosis } from "../model/diagnosis.ts";
-import type { PromQuery } from "../sources/prometheus.ts";
-import { createKubernetesClient, loadKubeConfig } from "../sources/kubernetes-client.ts";
-import { KubernetesSource } from "../sources/kubernetes.ts";
-import { LogsSource } from "../sources/logs.ts";
-import type { SourceOutput } from "../sources/source.ts";
+import { diagnose } from "../src/diagnosis/diagnose.ts";
+import { atTime } from "../src/engine/expressions.ts";
+import type { CompiledCause, CompiledPlaybook } from "../src/engine/load-playbooks.ts";
+import { parseDuration } from "../src/engine/playbook.ts";
+import { runLimitsFrom } from "../src/engine/run-limits.ts";
+import type { StepSources } from "../src/engine/run-playbook.ts";
+import type { Alert, AlertmanagerPayload } from "../src/model/alertmanager.ts";
+import type { AlertDiagnosis, Diagnosis } from "../src/model/diagnosis.ts";
+import type { PromQuery } from "../src/sources/prometheus.ts";
+import { createKubernetesClient, loadKubeConfig } from "../src/sources/kubernetes-client.ts";
+import { KubernetesSource } from "../src/sources/kubernetes.ts";
+import { LogsSource } from "../src/sources/logs.ts";
+import type { SourceOutput } from "../src/sources/source.ts";
 import { baseCluster, completeMetadata, layerObjects } from "./base-cluster.ts";
 import {
   checkAnswers,
@@ -35,7 +35,8 @@ import {
   type Segments,
   type YamlSource,
 } from "./fixture-checks.ts";
-import { type ClusterState, type FakeKubeApi, type FakeKubeOptions, type KubeObject, startFakeKubeApi } from "./fixture-cluster.ts";
+import type { KubeObject } from "./kube-object.ts";
+import { type ClusterState, type FakeKubeApi, type FakeKubeOptions, startFakeKubeApi } from "./fixture-cluster.ts";
 import { type CaseFaults, caseFaults, overrideReads, touchesAudit } from "./faults.ts";
 import { backendFaults, faultMatrix, type GeneratedResult, type OpenCase, Replay, recordBase, refute } from "./generated-checks.ts";
 import { checkFileSeries, useRealPrometheus } from "./real-prometheus.ts";
@@ -826,78 +827,3 @@ export async function runPlaybookTestSuite(
 
 /** A case by the position of its file and its own: "0:3". */
 type RanCaseKey = string;
-
-export function formatResults(results: CaseResult[]): string {
-  const lines = caseLines(results);
-  const passed = results.filter((r) => r.passed).length;
-  lines.push("", `${passed} passed, ${results.length - passed} failed`);
-  return lines.join("\n");
-}
-
-function caseLines(results: CaseResult[]): string[] {
-  const lines: string[] = [];
-  let file = "";
-  for (const result of results) {
-    if (result.file !== file) {
-      file = result.file;
-      lines.push(file);
-    }
-    lines.push(`  ${result.passed ? "✓" : "✗"} ${result.name}`);
-    for (const problem of result.problems) lines.push(`      ${problem}`);
-  }
-  return lines;
-}
-
-function count(results: Array<{ passed: boolean }>): { passed: number; failed: number } {
-  const passed = results.filter((r) => r.passed).length;
-  return { passed, failed: results.length - passed };
-}
-
-/** Lists, grouped: "KubeClientErrors: a, b; shared/client-go-client: c". */
-function groupedCauses(keys: string[]): string {
-  const groups = new Map<string, string[]>();
-  for (const key of keys) {
-    const at = key.lastIndexOf("/");
-    const group = key.slice(0, at);
-    groups.set(group, [...(groups.get(group) ?? []), key.slice(at + 1)]);
-  }
-  return [...groups.entries()].map(([group, ids]) => `${group}: ${ids.join(", ")}`).join("; ");
-}
-
-/**
- * The cases one line each, then every refutation case, the fault cases that failed, the causes no case reaches, one
- * summary line, and last the plain "N passed, N failed" of everything together.
- */
-export function formatReport(report: PlaybookTestReport): string {
-  const lines = caseLines(report.cases);
-  if (report.refutations.length > 0) {
-    lines.push("", "refutation: with the steps its symptom reads answering nothing there, each cause is ruled out");
-    for (const r of report.refutations) {
-      lines.push(`  ${r.passed ? "✓" : "✗"} ${r.name}`);
-      for (const problem of r.problems) lines.push(`      ${problem}`);
-    }
-  }
-  const faultsFailed = report.faults.filter((r) => !r.passed);
-  if (report.faults.length > 0) {
-    lines.push(
-      "",
-      `faults: each step that read something made unknown, and Prometheus refusing / the API server hanging / both (${faultsFailed.length === 0 ? "all passed" : "failures"})`,
-    );
-    for (const r of faultsFailed) {
-      lines.push(`  ✗ ${r.name}`);
-      for (const problem of r.problems) lines.push(`      ${problem}`);
-    }
-  }
-  const unreached = report.causes.all.filter((key) => !report.causes.reached.includes(key));
-  if (unreached.length > 0) lines.push("", `causes no case reaches (${unreached.length}): ${groupedCauses(unreached)}`);
-  const cases = count(report.cases);
-  const refutations = count(report.refutations);
-  const faults = count(report.faults);
-  lines.push(
-    "",
-    `${cases.passed} cases passed, ${cases.failed} failed; ${report.causes.reached.length} of ${report.causes.all.length} causes reached; ` +
-      `${refutations.passed} refutation cases passed, ${refutations.failed} failed; ${faults.passed} fault cases passed, ${faults.failed} failed`,
-    `${cases.passed + refutations.passed + faults.passed} passed, ${cases.failed + refutations.failed + faults.failed} failed`,
-  );
-  return lines.join("\n");
-}

@@ -16,6 +16,15 @@ export function field(o: unknown, path: string): unknown {
   return current;
 }
 
+/** A field as text, "" when missing. */
+export function fieldText(o: unknown, path: string): string {
+  const value = field(o, path);
+  if (value === undefined || value === null) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return "";
+}
+
 /** The object at `parent[key]`, created empty when there is none. */
 export function child(parent: Json, key: string): Json {
   const value = parent[key];

@@ -4,7 +4,7 @@
 // number or "" in an `omitempty` field is left out, while a field without `omitempty` is written even when unset (0,
 // "", false) and a struct field is written even when empty ({}; an unset metav1.Time inside one as null). Only the
 // fields of the kinds playbooks read are covered, not every type of the API.
-import type { KubeObject } from "./fixture-cluster.ts";
+import type { KubeObject } from "./kube-object.ts";
 import { child, isRecord, records, type Json } from "./json-paths.ts";
 
 /** A field without `omitempty` (or a struct) that is unset is written as its zero value. */

@@ -4,9 +4,9 @@
 // no Kubernetes object has at the top level; a `remove:` that removes nothing; an expectation naming a cause or step
 // the playbook does not have. Whether an answer was used at all is known only after the run (run-playbook-tests.ts).
 import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
-import type { CompiledPlaybook, CompiledStep } from "../engine/load-playbooks.ts";
-import { parseDuration } from "../engine/playbook.ts";
-import type { KubeObject } from "./fixture-cluster.ts";
+import type { CompiledPlaybook, CompiledStep } from "../src/engine/load-playbooks.ts";
+import { parseDuration } from "../src/engine/playbook.ts";
+import type { KubeObject } from "./kube-object.ts";
 import { type ClusterFixture, type Expectation, FAULT_BACKENDS, type Faults, type PrometheusFixture } from "./test-file.ts";
 
 export type Segments = Array<string | number>;

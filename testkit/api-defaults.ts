@@ -6,7 +6,7 @@
 // spec.serviceAccount and status.podIP/podIPs. What Go's encoding then writes of the stored object is api-encoding.ts.
 // Left out: volume sources nobody uses here (iSCSI, RBD, Azure disk, ScaleIO), resource quantities' rounding, and
 // pod-level resources.
-import type { KubeObject } from "./fixture-cluster.ts";
+import type { KubeObject } from "./kube-object.ts";
 import { child, isRecord, records, type Json } from "./json-paths.ts";
 
 /** Go's zero value or a nil pointer: what a defaulting function replaces. */

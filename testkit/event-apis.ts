@@ -1,7 +1,7 @@
 // The two Event APIs over one storage, as the API server has them: events.k8s.io/v1 Events are stored as core/v1
 // Events and each API serves its own view, with the fields Go's encoding writes even when unset (an unset time as
 // null, an unset source or reference as {}, the core reportingComponent/reportingInstance as "").
-import type { KubeObject } from "./fixture-cluster.ts";
+import type { KubeObject } from "./kube-object.ts";
 
 /** Drops the fields a Go `omitempty` leaves out: unset, "" and 0. */
 function omitEmpty<T extends Record<string, unknown>>(o: T): T {

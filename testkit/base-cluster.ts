@@ -19,7 +19,8 @@
 // - logs of the API server and CoreDNS, each line stamped with the time the kubelet recorded it.
 // A fixture object with the same kind, namespace and name as a base object replaces it; `remove:` removes either.
 import { createHash } from "node:crypto";
-import type { ClusterState, KubeObject } from "./fixture-cluster.ts";
+import type { KubeObject } from "./kube-object.ts";
+import type { ClusterState } from "./fixture-cluster.ts";
 
 export const BASE_KUBERNETES_VERSION = "v1.31.4";
 

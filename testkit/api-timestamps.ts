@@ -3,7 +3,7 @@
 // time.RFC3339, in UTC, so "10:00:00.750Z" reads back "10:00:00Z". A metav1.MicroTime (an Event's eventTime and
 // series.lastObservedTime, a Lease's acquireTime/renewTime) keeps microseconds and is written with exactly six
 // fractional digits. The zero time is written as null. A string that is no RFC 3339 time could not have been stored.
-import type { KubeObject } from "./fixture-cluster.ts";
+import type { KubeObject } from "./kube-object.ts";
 
 const TIME_FIELDS = new Set([
   "creationTimestamp",

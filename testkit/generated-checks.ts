@@ -14,11 +14,11 @@
 //
 // Each case is run once against its live sources to record every answer; the variants replay those answers, so a
 // variant costs a playbook evaluation, not a cluster.
-import { referencedFacts, referencedSteps } from "../engine/expressions.ts";
-import { type CompiledCause, type CompiledFact, type CompiledPlaybook, stepsBehind } from "../engine/load-playbooks.ts";
-import type { StepSources } from "../engine/run-playbook.ts";
-import type { AlertDiagnosis, Diagnosis, StepKind } from "../model/diagnosis.ts";
-import type { SourceOutput } from "../sources/source.ts";
+import { referencedFacts, referencedSteps } from "../src/engine/expressions.ts";
+import { type CompiledCause, type CompiledFact, type CompiledPlaybook, stepsBehind } from "../src/engine/load-playbooks.ts";
+import type { StepSources } from "../src/engine/run-playbook.ts";
+import type { AlertDiagnosis, Diagnosis, StepKind } from "../src/model/diagnosis.ts";
+import type { SourceOutput } from "../src/sources/source.ts";
 import { overrideReads, type ReadOverride, type ReadPlan, REFUSED } from "./faults.ts";
 
 export interface GeneratedResult {

@@ -17,11 +17,11 @@ import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFi
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CompiledPlaybook, CompiledStep } from "../engine/load-playbooks.ts";
-import { PrometheusSource } from "../sources/prometheus.ts";
+import type { CompiledPlaybook, CompiledStep } from "../src/engine/load-playbooks.ts";
+import type { StepSources } from "../src/engine/run-playbook.ts";
+import { PrometheusSource } from "../src/sources/prometheus.ts";
 import type { FixtureProblem } from "./fixture-checks.ts";
 import { freePort } from "./loopback-server.ts";
-import type { PreparedCase } from "./run-playbook-tests.ts";
 import {
   answersOverSeries,
   type CaseSeries,
@@ -403,7 +403,8 @@ const NOTHING: RealPrometheusCase = { problems: () => [], close: async () => {} 
 export async function useRealPrometheus(
   loaded: { file: string; spec: TestFile; playbook: CompiledPlaybook },
   index: number,
-  prepared: Pick<PreparedCase, "sources" | "answered">,
+  /** The case as prepareCase (run-playbook-tests.ts) serves it: its sources, and the canned PromQL answers asked for. */
+  prepared: { sources: StepSources; answered: { prometheus: Set<string> } },
   at: Date,
 ): Promise<RealPrometheusCase> {
   const { file, spec, playbook } = loaded;
