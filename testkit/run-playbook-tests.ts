@@ -22,6 +22,7 @@ import { KubernetesSource } from "../src/sources/kubernetes.ts";
 import { LogsSource } from "../src/sources/logs.ts";
 import type { SourceOutput } from "../src/sources/source.ts";
 import { baseCluster, completeMetadata, layerObjects } from "./base-cluster.ts";
+import { checkCauseExpectations } from "./cause-expectations.ts";
 import {
   checkAnswers,
   checkExpectation,
@@ -328,7 +329,11 @@ async function runCase(
     );
     replay.stopRecording();
     const result = diagnosis.alerts[0] as AlertDiagnosis;
-    const problems = [...fixtureProblems, ...compare(testCase, result, faults.faulted)];
+    const problems = [
+      ...fixtureProblems,
+      ...compare(testCase, result, faults.faulted),
+      ...located(checkCauseExpectations(playbook, testCase.expect, result, [...where, "expect"])),
+    ];
     const writes = prepared.cluster.writes();
     if (writes.length > 0) problems.push(`the playbook tried to write to the cluster: ${writes.join(", ")}`);
 

@@ -37,6 +37,14 @@ export interface Expectation {
   remediation?: string[];
   /** Causes that must not be in the diagnosis at all. */
   absent?: string[];
+  /** The causes the diagnosis must rank first, in this order, starting with `cause` (more may follow). */
+  ranked?: string[];
+  /** Causes the top cause must be the deeper reason for: each holds, and the top cause names it as explained. */
+  explains?: string[];
+  /** Causes the evidence must rule out (listed by title under "Ruled out"). */
+  ruledOut?: string[];
+  /** Text each of which must appear nowhere in the top cause's summary, in any of its evidence lines, in any remediation line. */
+  notContains?: { summary?: string[]; evidence?: string[]; remediation?: string[] };
   /**
    * Steps that must not run (skipped by their own `when` or an include's): a canned answer given for one of them is
    * there to show it would have mattered, and is not reported as unused.
@@ -261,6 +269,19 @@ export const testFileSchema = {
               evidence: { type: "array", items: { type: "string" }, nullable: true },
               remediation: { type: "array", items: { type: "string" }, nullable: true },
               absent: { type: "array", items: { type: "string" }, nullable: true },
+              ranked: { type: "array", items: { type: "string" }, minItems: 1, nullable: true },
+              explains: { type: "array", items: { type: "string" }, nullable: true },
+              ruledOut: { type: "array", items: { type: "string" }, nullable: true },
+              notContains: {
+                type: "object",
+                nullable: true,
+                properties: {
+                  summary: { type: "array", items: { type: "string", minLength: 1 }, nullable: true },
+                  evidence: { type: "array", items: { type: "string", minLength: 1 }, nullable: true },
+                  remediation: { type: "array", items: { type: "string", minLength: 1 }, nullable: true },
+                },
+                additionalProperties: false,
+              },
               notRun: { type: "array", items: { type: "string" }, nullable: true },
               partial: { type: "boolean", nullable: true },
               notChecked: { type: "array", items: { type: "string" }, nullable: true },
