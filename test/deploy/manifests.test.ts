@@ -26,10 +26,11 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import ts from "typescript";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { parse, parseAllDocuments, stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { loadPlaybooks } from "../../src/engine/load-playbooks.ts";
+import { schemaCheck } from "../support/k8s-schema-check.ts";
+import { cleanUpKustomize, type K8sObject, renderOverlay } from "../support/kustomize.ts";
 import { killChildren, NODE, runNode, startNode } from "../support/node-process.ts";
 import { freePort } from "../../testkit/loopback-server.ts";
 
@@ -41,13 +42,6 @@ type Overlay = (typeof OVERLAYS)[number];
 const NAMESPACE = "alert-enricher";
 const APP_LABELS = { "app.kubernetes.io/name": "alert-enricher" };
 
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [field: string]: unknown;
-}
-
 /** A NetworkPolicy as JSON: client-node's model calls `from` `_from` (a TypeScript keyword). */
 type NetworkPolicyJson = Omit<k8s.V1NetworkPolicy, "spec"> & {
   spec?: Omit<k8s.V1NetworkPolicySpec, "ingress"> & {
@@ -55,67 +49,10 @@ type NetworkPolicyJson = Omit<k8s.V1NetworkPolicy, "spec"> & {
   };
 };
 
-// ---- kubectl kustomize ------------------------------------------------------------------------------------------
+// ---- kubectl kustomize (test/support/kustomize.ts) ---------------------------------------------------------------
 
-const KUBECTL_HINT =
-  "kubectl is not installed (not on PATH): install Debian's kubernetes-client package (apt-get install -y kubernetes-client), or run `bash .ci/install-test-deps`, which does it";
-
-let kubectlInfo: { legacy: boolean; version: string } | undefined;
-
-/** kubectl's client version; `legacy` for kubectl ≤ 1.20 (Debian bookworm's), whose kustomize v2.0.3 predates `patches:` and directories in `resources:`. */
-function kubectl(): { legacy: boolean; version: string } {
-  if (kubectlInfo) return kubectlInfo;
-  const probe = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8", timeout: 30_000 });
-  if ((probe.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") throw new Error(KUBECTL_HINT);
-  if (probe.status !== 0) throw new Error(`kubectl version --client failed: ${probe.stderr}`);
-  const kustomize = /Kustomize Version: v(\d+)/.exec(probe.stdout);
-  kubectlInfo = { legacy: !kustomize || Number(kustomize[1]) < 4, version: probe.stdout.trim().split("\n").join("; ") };
-  return kubectlInfo;
-}
-
-/**
- * A copy of docker/kubernetes that kustomize v2.0.3 reads: a directory in `resources:` moves to `bases:`, and
- * `patches: [{path}]` becomes `patchesStrategicMerge:`, which mean the same there. Only for kubectl ≤ 1.20.
- */
-function legacyCopy(): string {
-  const dir = mkdtempSync(join(tmpdir(), "enricher-kustomize-"));
-  cpSync(KUSTOMIZE, dir, { recursive: true });
-  for (const overlay of readdirSync(join(dir, "overlays"))) {
-    const file = join(dir, "overlays", overlay, "kustomization.yaml");
-    const k = parse(readFileSync(file, "utf8")) as { resources?: string[]; bases?: string[]; patches?: Array<{ path: string }> };
-    const isDir = (entry: string) => statSync(join(dirname(file), entry)).isDirectory();
-    const bases = (k.resources ?? []).filter(isDir);
-    if (bases.length > 0) {
-      k.bases = bases;
-      k.resources = (k.resources ?? []).filter((r) => !isDir(r));
-    }
-    if (k.patches) {
-      Object.assign(k, { patchesStrategicMerge: k.patches.map((p) => p.path) });
-      delete k.patches;
-    }
-    writeFileSync(file, stringify(k));
-  }
-  return dir;
-}
-
-let legacyDir: string | undefined;
-const rendered = new Map<Overlay, K8sObject[]>();
-
-function render(overlay: Overlay): K8sObject[] {
-  const cached = rendered.get(overlay);
-  if (cached) return cached;
-  const root = kubectl().legacy ? (legacyDir ??= legacyCopy()) : KUSTOMIZE;
-  const result = spawnSync("kubectl", ["kustomize", join(root, "overlays", overlay)], { encoding: "utf8", timeout: 60_000 });
-  if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") throw new Error(KUBECTL_HINT);
-  if (result.status !== 0) throw new Error(`kubectl kustomize overlays/${overlay} failed (${kubectl().version}):\n${result.stderr}`);
-  const objects = parseAllDocuments(result.stdout).map((doc) => doc.toJS() as K8sObject);
-  rendered.set(overlay, objects);
-  return objects;
-}
-
-afterAll(() => {
-  if (legacyDir) rmSync(legacyDir, { recursive: true, force: true });
-});
+const render = (overlay: Overlay): K8sObject[] => renderOverlay(overlay);
+afterAll(cleanUpKustomize);
 
 function the<T>(objects: K8sObject[], kind: string, name?: string): T {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -128,103 +65,6 @@ function the<T>(objects: K8sObject[], kind: string, name?: string): T {
 
 function readYaml<T>(path: string): T {
   return parse(readFileSync(path, "utf8")) as T;
-}
-
-// ---- schema check: the rendered objects against the Kubernetes API's models -------------------------------------
-
-/** v1alpha1 AlertmanagerConfig, as far as the example uses it, from prometheus-operator's pkg/apis/monitoring/v1alpha1. */
-const ALERTMANAGER_CONFIG_TYPES = `
-interface SecretKeySelector { name: string; key: string; optional?: boolean }
-interface Matcher { name: string; value?: string; matchType?: "=" | "!=" | "=~" | "!~"; regex?: boolean }
-interface Route {
-  receiver?: string; groupBy?: string[]; groupWait?: string; groupInterval?: string; repeatInterval?: string;
-  matchers?: Matcher[]; continue?: boolean; routes?: unknown[]; muteTimeIntervals?: string[]; activeTimeIntervals?: string[];
-}
-interface SafeAuthorization { type?: string; credentials?: SecretKeySelector }
-interface HTTPConfig {
-  authorization?: SafeAuthorization; basicAuth?: unknown; oauth2?: unknown; bearerTokenSecret?: SecretKeySelector;
-  tlsConfig?: unknown; proxyURL?: string; followRedirects?: boolean;
-}
-interface WebhookConfig { sendResolved?: boolean; url?: string; urlSecret?: SecretKeySelector; httpConfig?: HTTPConfig; maxAlerts?: number; timeout?: string }
-interface Receiver { name: string; webhookConfigs?: WebhookConfig[] }
-interface AlertmanagerConfig {
-  apiVersion: "monitoring.coreos.com/v1alpha1"; kind: "AlertmanagerConfig"; metadata: k8s.V1ObjectMeta;
-  spec: { route?: Route; receivers?: Receiver[]; inhibitRules?: unknown[]; muteTimeIntervals?: unknown[] };
-}
-`;
-
-/** The model class of a built-in kind (apps/v1 Deployment → V1Deployment), or the hand-written CRD type above. */
-function modelOf(object: K8sObject): string {
-  if (object.apiVersion === "monitoring.coreos.com/v1alpha1" && object.kind === "AlertmanagerConfig") return "AlertmanagerConfig";
-  const version = object.apiVersion.split("/").pop() ?? "";
-  return `k8s.${version.charAt(0).toUpperCase()}${version.slice(1)}${object.kind}`;
-}
-
-interface Attribute {
-  name: string;
-  baseName: string;
-  type: string;
-}
-
-/**
- * The object with its JSON field names turned into the model classes' property names, where they differ (`from` is
- * `_from`, `continue` is `_continue`: TypeScript keywords), by the attribute maps client-node's serializer uses.
- * Unknown fields stay as they are, for the type check to report.
- */
-function toModelNames(value: unknown, type: string): unknown {
-  if (value === null || typeof value !== "object") return value;
-  const array = /^Array<(.+)>$/.exec(type);
-  if (array) return Array.isArray(value) ? value.map((item) => toModelNames(item, array[1] as string)) : value;
-  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
-  if (map) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toModelNames(v, map[1] as string)]));
-  const attributes = (k8s as unknown as Record<string, { attributeTypeMap?: Attribute[] } | undefined>)[type]?.attributeTypeMap;
-  if (!attributes || Array.isArray(value)) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([key, v]) => {
-      const attribute = attributes.find((a) => a.baseName === key);
-      return attribute ? [attribute.name, toModelNames(v, attribute.type)] : [key, v];
-    }),
-  );
-}
-
-/**
- * Type-checks each object as an object literal of its model type. TypeScript's excess-property check reaches every
- * nested literal, so an unknown field anywhere fails, as do a wrong type and a missing required field. Returns the
- * diagnostics, each prefixed with the object's label; empty when all pass.
- */
-function schemaCheck(objects: Array<{ label: string; object: K8sObject }>): string[] {
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    types: [],
-  };
-  const files = new Map<string, { label: string; text: string }>();
-  objects.forEach(({ label, object }, index) => {
-    const text = [
-      'import type * as k8s from "@kubernetes/client-node";',
-      ALERTMANAGER_CONFIG_TYPES,
-      `export const object: ${modelOf(object)} = ${JSON.stringify(toModelNames(object, modelOf(object).replace(/^k8s\./, "")), null, 2)};`,
-    ].join("\n");
-    files.set(join(import.meta.dirname, `__rendered_${index}__.ts`), { label, text });
-  });
-  const host = ts.createCompilerHost(options);
-  const { getSourceFile, fileExists, readFile } = host;
-  host.fileExists = (name) => files.has(name) || fileExists.call(host, name);
-  host.readFile = (name) => files.get(name)?.text ?? readFile.call(host, name);
-  host.getSourceFile = (name, language, ...rest) => {
-    const file = files.get(name);
-    return file ? ts.createSourceFile(name, file.text, language) : getSourceFile.call(host, name, language, ...rest);
-  };
-  const program = ts.createProgram([...files.keys()], options, host);
-  return [...files].flatMap(([name, { label }]) =>
-    ts
-      .getPreEmitDiagnostics(program, program.getSourceFile(name))
-      .map((d) => `${label}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`),
-  );
 }
 
 // ---- what src/config.ts reads ------------------------------------------------------------------------------------
