@@ -1,32 +1,8 @@
 // The storm's own Slack message: every group named with its verdict, grouped by verdict, within Slack's limits.
 import { describe, expect, it } from "vitest";
-import type { GroupVerdict } from "../../src/model/diagnosis.ts";
-import type { StoredStorm, StormMember } from "../../src/model/storm.ts";
 import { renderSlackStormMessage } from "../../src/render/slack-storm.ts";
 import { messageProblems } from "../support/block-kit-limits.ts";
-
-const apiServerFailing = (name: string): GroupVerdict => ({
-  verdict: "cause",
-  cause: { id: "apiserver_side_errors", title: "The API server is failing the requests", summary: "5xx from the API server." },
-  name,
-});
-const rbac = (name: string): GroupVerdict => ({
-  verdict: "cause",
-  cause: { id: "authorization_failure", title: "Client not allowed by RBAC (403)", summary: "403 on list pods." },
-  name,
-});
-
-function member(name: string, verdict: GroupVerdict | null, firing = true): StormMember {
-  return {
-    groupKey: `{}:{job="${name}"}`,
-    firstReceivedAt: "2026-12-04T09:41:02.000Z",
-    latest: verdict === null ? null : { notificationId: `n-${name}`, receivedAt: "2026-12-04T09:41:05.000Z", firing, verdict },
-  };
-}
-
-function storm(members: StormMember[], cluster = "prod-eu"): StoredStorm {
-  return { id: "s-1", cluster, openedAt: "2026-12-04T09:41:02.000Z", lastSeenAt: "2026-12-04T09:42:37.000Z", members };
-}
+import { apiServerFailing, rbac, storedStorm, stormMember } from "../support/storm-fixtures.ts";
 
 const reportLink = (id: string) => `https://enricher.example.com/reports/${id}?token=${"t".repeat(120)}`;
 const textOf = (message: unknown) => JSON.stringify(message);
@@ -36,11 +12,11 @@ const sectionTexts = (message: ReturnType<typeof renderSlackStormMessage>) =>
 describe("renderSlackStormMessage", () => {
   it("leads with the shared cause and lists the groups by verdict, the largest first, each name linked to its report", () => {
     const members = [
-      ...Array.from({ length: 40 }, (_, i) => member(`client-${i}`, apiServerFailing(`client-${i}`))),
-      member("report-exporter", rbac("report-exporter")),
-      member("late-client", null),
+      ...Array.from({ length: 40 }, (_, i) => stormMember(`client-${i}`, apiServerFailing(`client-${i}`))),
+      stormMember("report-exporter", rbac("report-exporter")),
+      stormMember("late-client", null),
     ];
-    const message = renderSlackStormMessage(storm(members), { reportLink });
+    const message = renderSlackStormMessage(storedStorm(members), { reportLink });
     expect(message.blocks[0]).toMatchObject({ type: "header", text: { text: "🌩️ Storm in prod-eu: 42 alert groups, 42 firing" } });
     expect(textOf(message.blocks[1])).toContain(
       "*Shared cause: the API server* — The API server is failing the requests. It explains 40 of the 42 groups.",
@@ -60,27 +36,27 @@ describe("renderSlackStormMessage", () => {
   });
 
   it("says when no one cause on a shared component explains the storm, and has no cluster name for a single cluster", () => {
-    const members = ["a", "b", "c", "d", "e"].map((name) => member(name, rbac(name)));
-    const message = renderSlackStormMessage(storm(members, ""), {});
+    const members = ["a", "b", "c", "d", "e"].map((name) => stormMember(name, rbac(name)));
+    const message = renderSlackStormMessage(storedStorm(members, ""), {});
     expect(message.blocks[0]).toMatchObject({ text: { text: "🌩️ Storm: 5 alert groups, 5 firing" } });
     expect(textOf(message.blocks[1])).toContain("No one cause on a shared component found");
     expect(sectionTexts(message)[0]).toBe("*5 groups: Client not allowed by RBAC (403)*\na, b, c, d, e");
   });
 
   it("strikes out a group that resolved, and turns green when every group has", () => {
-    const firing = renderSlackStormMessage(storm([member("a", rbac("a"), false), member("b", rbac("b"))]), { reportLink });
+    const firing = renderSlackStormMessage(storedStorm([stormMember("a", rbac("a"), false), stormMember("b", rbac("b"))]), { reportLink });
     expect(sectionTexts(firing)[0]).toMatch(/^\*2 groups: [^\n]*\n~<[^>]+\|a>~ ✅, <[^>]+\|b>$/);
     expect(firing.blocks[0]).toMatchObject({ text: { text: "🌩️ Storm in prod-eu: 2 alert groups, 1 firing" } });
-    const over = renderSlackStormMessage(storm([member("a", rbac("a"), false), member("b", rbac("b"), false)]));
+    const over = renderSlackStormMessage(storedStorm([stormMember("a", rbac("a"), false), stormMember("b", rbac("b"), false)]));
     expect(over.attachments[0].color).toBe("#2EB67D");
   });
 
   it("names every group of a storm of 500 within Slack's limits: links while they fit, then plain names, then how many more", () => {
     const members = [
-      ...Array.from({ length: 300 }, (_, i) => member(`frontend-client-number-${i}`, apiServerFailing(`frontend-client-number-${i}`))),
-      ...Array.from({ length: 200 }, (_, i) => member(`batch-${i}`, rbac(`batch-${i}`))),
+      ...Array.from({ length: 300 }, (_, i) => stormMember(`frontend-client-number-${i}`, apiServerFailing(`frontend-client-number-${i}`))),
+      ...Array.from({ length: 200 }, (_, i) => stormMember(`batch-${i}`, rbac(`batch-${i}`))),
     ];
-    const message = renderSlackStormMessage(storm(members), { reportLink });
+    const message = renderSlackStormMessage(storedStorm(members), { reportLink });
     expect(messageProblems({ ...message }, { maxTotalBlockText: 12_000 })).toBeUndefined();
     const [first, second] = sectionTexts(message);
     // 300 long names do not fit in one section even plain: the count of the rest is given instead.
@@ -94,7 +70,7 @@ describe("renderSlackStormMessage", () => {
   });
 
   it("escapes alert data, so a group's name cannot mention @channel or forge a link", () => {
-    const message = renderSlackStormMessage(storm([member("<!channel>", rbac("<!channel> <https://evil|x>"))]), { reportLink });
+    const message = renderSlackStormMessage(storedStorm([stormMember("<!channel>", rbac("<!channel> <https://evil|x>"))]), { reportLink });
     const text = textOf(message);
     expect(text).not.toContain("<!channel>");
     expect(text).toContain("&lt;!channel&gt;");

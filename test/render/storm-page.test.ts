@@ -1,31 +1,7 @@
 // The storm's page tells the story its Slack message tells: the shared cause first, then every group by verdict.
 import { describe, expect, it } from "vitest";
-import type { GroupVerdict } from "../../src/model/diagnosis.ts";
-import type { StoredStorm, StormMember } from "../../src/model/storm.ts";
 import { renderStormPage } from "../../src/render/storm-page.ts";
-
-const apiServerFailing = (name: string): GroupVerdict => ({
-  verdict: "cause",
-  cause: { id: "apiserver_side_errors", title: "The API server is failing the requests", summary: `${name} gets 5xx.` },
-  name,
-});
-const rbac = (name: string): GroupVerdict => ({
-  verdict: "cause",
-  cause: { id: "authorization_failure", title: "Client not allowed by RBAC (403)", summary: "403 on list pods." },
-  name,
-});
-
-function member(name: string, verdict: GroupVerdict | null, firing = true): StormMember {
-  return {
-    groupKey: `{}:{job="${name}"}`,
-    firstReceivedAt: "2026-12-04T09:41:02.000Z",
-    latest: verdict === null ? null : { notificationId: `n-${name}`, receivedAt: "2026-12-04T09:41:05.000Z", firing, verdict },
-  };
-}
-
-function storm(members: StormMember[], cluster = "prod-eu"): StoredStorm {
-  return { id: "s-1", cluster, openedAt: "2026-12-04T09:41:02.000Z", lastSeenAt: "2026-12-04T09:42:37.000Z", members };
-}
+import { apiServerFailing, rbac, storedStorm, stormMember } from "../support/storm-fixtures.ts";
 
 const reportHref = (id: string) => `../${id}?token=t-${id}`;
 const headings = (page: string) => [...page.matchAll(/<h2 [^>]*>([^<]*)<\/h2>/g)].map((m) => m[1]);
@@ -33,12 +9,12 @@ const headings = (page: string) => [...page.matchAll(/<h2 [^>]*>([^<]*)<\/h2>/g)
 describe("renderStormPage", () => {
   it("leads with the shared cause, lists the groups by verdict with the undiagnosed last, and links each report", () => {
     const page = renderStormPage(
-      storm([
-        member("late-client", null),
-        member("checkout", apiServerFailing("checkout")),
-        member("payments", apiServerFailing("payments"), false),
-        member("search", apiServerFailing("search")),
-        member("report-exporter", rbac("report-exporter")),
+      storedStorm([
+        stormMember("late-client", null),
+        stormMember("checkout", apiServerFailing("checkout")),
+        stormMember("payments", apiServerFailing("payments"), false),
+        stormMember("search", apiServerFailing("search")),
+        stormMember("report-exporter", rbac("report-exporter")),
       ]),
       { reportHref },
     );
@@ -63,7 +39,7 @@ describe("renderStormPage", () => {
 
   it("says when no one cause on a shared component was found, and names groups without links when reports are not linked", () => {
     const page = renderStormPage(
-      storm([member("report-exporter", rbac("report-exporter")), member("checkout", apiServerFailing("checkout"))], ""),
+      storedStorm([stormMember("report-exporter", rbac("report-exporter")), stormMember("checkout", apiServerFailing("checkout"))], ""),
     );
     expect(page).toContain("No one cause on a shared component found");
     expect(page).not.toContain("Shared cause:");
@@ -75,7 +51,7 @@ describe("renderStormPage", () => {
   it("escapes alert data in names, verdicts and the cluster", () => {
     const hostile = '<script>alert("x")</script>';
     const page = renderStormPage(
-      storm([member("a", { ...rbac(hostile), cause: { id: "c", title: hostile, summary: hostile } })], hostile),
+      storedStorm([stormMember("a", { ...rbac(hostile), cause: { id: "c", title: hostile, summary: hostile } })], hostile),
       {
         reportHref,
       },
