@@ -1,6 +1,7 @@
 // A child process of `npm run bench`: serves POST /alerts on 127.0.0.1 and reports its URL over IPC.
 //   real: the service's receiver (buildApp) on a durable SQLite store (WAL, synchronous=FULL) with bearer auth and the
 //         service's default logging (info, to stdout, which the benchmark discards); no workers, so nothing else runs.
+//   real-no-group-commit: the same with one transaction (and fsync) per webhook, as before group commit.
 //   bare: a fastify handler that only answers 200: the floor the same machine and load generator allow.
 import { join } from "node:path";
 import Fastify from "fastify";
@@ -15,9 +16,9 @@ const [mode, dataDir] = process.argv.slice(2);
 async function main(): Promise<void> {
   let close: () => Promise<void>;
   let address: string;
-  if (mode === "real") {
-    if (!dataDir) throw new Error("usage: ingest-server.ts real DATA_DIR");
-    const store = openSqliteStore(join(dataDir, "enricher.db"));
+  if (mode === "real" || mode === "real-no-group-commit") {
+    if (!dataDir) throw new Error(`usage: ingest-server.ts ${mode} DATA_DIR`);
+    const store = openSqliteStore(join(dataDir, `enricher-${mode}.db`), { groupCommit: mode === "real" });
     await store.migrate();
     const app = buildApp({
       store,
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     address = await app.listen({ port: 0, host: "127.0.0.1" });
     close = () => app.close();
   } else {
-    throw new Error("usage: ingest-server.ts real|bare [DATA_DIR]");
+    throw new Error("usage: ingest-server.ts real|real-no-group-commit|bare [DATA_DIR]");
   }
   let closing = false;
   const shutdown = () => {

@@ -1,5 +1,6 @@
 // Figure 1: how many webhooks per second the real receiver accepts, and how fast it acknowledges them, beside a bare
-// fastify handler on the same machine under the same load generator (autocannon, in this process).
+// fastify handler on the same machine under the same load generator (autocannon, in this process): at saturation, and
+// at a fixed rate such as an Alertmanager storm sends. The receiver runs twice, with group commit and without.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,8 @@ export interface IngestLoad {
   /** Turns each server takes, the duration split evenly. */
   rounds: number;
   warmupSeconds: number;
+  /** Then each server again at this many webhooks/s in all (autocannon's overallRate), for this long. */
+  fixedRate: { perSecond: number; durationSeconds: number };
 }
 
 export interface IngestResult {
@@ -32,7 +35,18 @@ export interface IngestResult {
   duplicates?: number;
 }
 
-async function startIngestServer(mode: "real" | "bare", dataDir: string): Promise<{ url: string; child: Child }> {
+type ServerMode = "real" | "real-no-group-commit" | "bare";
+
+export interface IngestResults {
+  /** At saturation: the receiver with group commit, without it, and bare fastify. */
+  real: IngestResult;
+  noGroupCommit: IngestResult;
+  bare: IngestResult;
+  /** The same three at the fixed rate. */
+  fixedRate: { real: IngestResult; noGroupCommit: IngestResult; bare: IngestResult };
+}
+
+async function startIngestServer(mode: ServerMode, dataDir: string): Promise<{ url: string; child: Child }> {
   const child = spawnNode([join(REPO_ROOT, "bench", "ingest-server.ts"), mode, dataDir], {
     cwd: dataDir,
     env: {},
@@ -58,7 +72,7 @@ interface Load {
   errors: number;
 }
 
-async function load(url: string, connections: number, durationSeconds: number): Promise<Load> {
+async function load(url: string, connections: number, durationSeconds: number, overallRate?: number): Promise<Load> {
   const latencies: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
@@ -66,6 +80,7 @@ async function load(url: string, connections: number, durationSeconds: number): 
         url: `${url}/alerts`,
         connections,
         duration: durationSeconds,
+        ...(overallRate === undefined ? {} : { overallRate }),
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${BENCH_TOKEN}` },
         // A new notification per request: the same body would be answered from the deduplication check, not stored.
@@ -96,41 +111,51 @@ function summarize(loads: Load[]): IngestResult {
 }
 
 /**
- * Both servers run at once (idle while the other is under load); they take turns, `rounds` times, so that whatever
- * else the machine does meanwhile falls on both alike. Each gets `durationSeconds` in all, after a warm-up.
+ * The servers run at once (idle while another is under load); they take turns, `rounds` times, so that whatever
+ * else the machine does meanwhile falls on all alike. Each gets `durationSeconds` in all, after a warm-up.
  */
-export async function measureIngest(options: IngestLoad): Promise<{ real: IngestResult; bare: IngestResult }> {
+export async function measureIngest(options: IngestLoad): Promise<IngestResults> {
   const dataDir = mkdtempSync(join(tmpdir(), "alert-enricher-bench-ingest-"));
-  const servers: Array<{ child: Child }> = [];
+  const modes = ["bare", "real", "real-no-group-commit"] as const;
+  const servers = new Map<ServerMode, { url: string; child: Child }>();
+  const urlOf = (mode: ServerMode) => (servers.get(mode) as { url: string }).url;
   try {
-    const bare = await startIngestServer("bare", dataDir);
-    servers.push(bare);
-    const real = await startIngestServer("real", dataDir);
-    servers.push(real);
+    for (const mode of modes) servers.set(mode, await startIngestServer(mode, dataDir));
     // JIT, the SQLite page cache and the connection pool warmed up first; not counted.
-    if (options.warmupSeconds > 0) {
-      await load(bare.url, options.connections, options.warmupSeconds);
-      await load(real.url, options.connections, options.warmupSeconds);
-    }
-    const before = await serviceCounters(real.url);
-    const loads: { bare: Load[]; real: Load[] } = { bare: [], real: [] };
+    if (options.warmupSeconds > 0) for (const mode of modes) await load(urlOf(mode), options.connections, options.warmupSeconds);
+    const counters = async () => new Map(await Promise.all(modes.slice(1).map(async (m) => [m, await serviceCounters(urlOf(m))] as const)));
+    const before = await counters();
+    const saturated = new Map<ServerMode, Load[]>(modes.map((m) => [m, []]));
+    const paced = new Map<ServerMode, Load[]>(modes.map((m) => [m, []]));
     const slice = options.durationSeconds / options.rounds;
+    const pacedSlice = options.fixedRate.durationSeconds / options.rounds;
     for (let round = 0; round < options.rounds; round++) {
-      loads.bare.push(await load(bare.url, options.connections, slice));
-      loads.real.push(await load(real.url, options.connections, slice));
+      for (const mode of modes) saturated.get(mode)?.push(await load(urlOf(mode), options.connections, slice));
+      for (const mode of modes)
+        paced.get(mode)?.push(await load(urlOf(mode), options.connections, pacedSlice, options.fixedRate.perSecond));
     }
-    const after = await serviceCounters(real.url);
-    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
-    return {
-      bare: summarize(loads.bare),
-      real: {
-        ...summarize(loads.real),
+    const after = await counters();
+    const withCounters = (mode: ServerMode, result: IngestResult): IngestResult => {
+      const delta = (name: string) => (after.get(mode)?.get(name) ?? 0) - (before.get(mode)?.get(name) ?? 0);
+      return {
+        ...result,
         stored: delta("enricher_notifications_received_total"),
         duplicates: delta("enricher_notifications_duplicate_total"),
+      };
+    };
+    const summary = (loads: Map<ServerMode, Load[]>, mode: ServerMode) => summarize(loads.get(mode) ?? []);
+    return {
+      bare: summary(saturated, "bare"),
+      real: withCounters("real", summary(saturated, "real")),
+      noGroupCommit: withCounters("real-no-group-commit", summary(saturated, "real-no-group-commit")),
+      fixedRate: {
+        bare: summary(paced, "bare"),
+        real: summary(paced, "real"),
+        noGroupCommit: summary(paced, "real-no-group-commit"),
       },
     };
   } finally {
-    for (const server of servers) await server.child.stop();
+    for (const server of servers.values()) await server.child.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -2,11 +2,14 @@
 // Benchmarks, not tests: nothing here asserts a speed. Only 127.0.0.1 is contacted; every phase is bounded in
 // count and time, and the whole run is killed after HARD_LIMIT_MS.
 //   npm run bench                      every phase (about five minutes: the storms wait on Slack's posting limit)
-//   npm run bench -- ingest notify     only some: ingest, notify, storm, storm-api, degraded
+//   npm run bench -- ingest notify     only some: idle, ingest, notify, storm, storm-api, degraded
 import { cpus, totalmem } from "node:os";
 import { loadPlaybooks } from "../src/engine/load-playbooks.ts";
 import { findPlaybook } from "../src/diagnosis/diagnose.ts";
-import { type IngestResult, measureIngest } from "./ingest.ts";
+import { measureIdle } from "./idle.ts";
+import { measureIngest } from "./ingest.ts";
+import { profileIngest } from "./ingest-profile.ts";
+import { ingestRows } from "./ingest-rows.ts";
 import { killAllChildren, REPO_ROOT } from "./lib/processes.ts";
 import { count, mib, ms, percentile, ratio } from "./lib/stats.ts";
 import { criticalPaths, measureTimeToNotify, type NotifyResult } from "./notify.ts";
@@ -24,7 +27,7 @@ const LATENCY_MS = 50;
 const DEFAULT_STEP_TIMEOUT_MS = 5000;
 const DEFAULT_PLAYBOOK_DEADLINE_MS = 25_000;
 
-const PHASES = ["ingest", "notify", "storm", "storm-api", "degraded"] as const;
+const PHASES = ["idle", "ingest", "notify", "storm", "storm-api", "degraded"] as const;
 type Phase = (typeof PHASES)[number];
 
 const requested = process.argv.slice(2).filter((a) => a !== "--");
@@ -69,35 +72,34 @@ const playbook = findPlaybook(loadPlaybooks(join(REPO_ROOT, "rules")), "KubeClie
 if (!playbook) throw new Error("rules/ has no playbook for KubeClientErrors");
 
 // ---------------------------------------------------------------------------------------------------------------
+if (phases.has("idle")) {
+  progress("idle: resident memory and heap once ready, the service beside a bare node and a bare fastify");
+  const idle = await measureIdle();
+  const how =
+    "process.memoryUsage() after two forced garbage collections (--expose-gc, a probe preloaded with --import into each process), 2 s after the process is ready";
+  rows.push({
+    figure: "Idle: resident memory once ready",
+    value: mib(idle.service.rssBytes),
+    reference: `${mib(idle.bareFastify.rssBytes)} (bare fastify); ${mib(idle.bareNode.rssBytes)} (bare node -e)`,
+    ratio: ratio(idle.service.rssBytes, idle.bareFastify.rssBytes),
+    how: `${how}; the service: node src/main.ts with SQLite, the demo cluster (fake API server and Prometheus) and a Slack webhook, preflight done, no alert yet`,
+  });
+  rows.push({
+    figure: "Idle: heap used once ready",
+    value: mib(idle.service.heapUsedBytes),
+    reference: `${mib(idle.bareFastify.heapUsedBytes)} (bare fastify); ${mib(idle.bareNode.heapUsedBytes)} (bare node -e)`,
+    ratio: ratio(idle.service.heapUsedBytes, idle.bareFastify.heapUsedBytes),
+    how: "as above; the V8 heap only (native memory, code and Node's own allocations are in the resident figure)",
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 if (phases.has("ingest")) {
-  const load = { connections: 10, durationSeconds: 10, rounds: 2, warmupSeconds: 1 };
+  const load = { connections: 10, durationSeconds: 10, rounds: 2, warmupSeconds: 1, fixedRate: { perSecond: 200, durationSeconds: 6 } };
   progress(
-    `ingest: ${load.connections} connections × ${load.durationSeconds} s on a bare fastify handler and on the receiver, taking turns`,
+    `ingest: ${load.connections} connections × ${load.durationSeconds} s, then ${load.fixedRate.perSecond}/s × ${load.fixedRate.durationSeconds} s, on a bare fastify handler and on the receiver with and without group commit, taking turns; then a CPU profile of one webhook`,
   );
-  const { bare, real } = await measureIngest(load);
-  const how = `autocannon, ${load.connections} connections × ${load.durationSeconds} s on each server (after ${load.warmupSeconds} s warm-up), in ${load.rounds} turns each, alternating; a new 1-alert KubeClientErrors payload per request`;
-  const check = (r: IngestResult) => (r.non2xx > 0 || r.errors > 0 ? `; ${r.non2xx} non-2xx, ${r.errors} errors` : "");
-  rows.push({
-    figure: "Ingest: accepted webhooks/s",
-    value: count(real.acceptedPerSecond),
-    reference: `${count(bare.acceptedPerSecond)} (bare fastify)`,
-    ratio: ratio(real.acceptedPerSecond, bare.acceptedPerSecond),
-    how: `${how}; receiver: buildApp, bearer auth, schema check, SQLite WAL synchronous=FULL (fsync per webhook), info logs; ${count(real.stored ?? 0)} stored, ${real.duplicates ?? 0} taken for duplicates${check(real)}${check(bare)}`,
-  });
-  rows.push({
-    figure: "Ingest: ack latency p50",
-    value: ms(real.p50Ms),
-    reference: `${ms(bare.p50Ms)} (bare fastify)`,
-    ratio: ratio(real.p50Ms, bare.p50Ms),
-    how: "request sent → 200 received, per response (autocannon's response event), under the load above",
-  });
-  rows.push({
-    figure: "Ingest: ack latency p99",
-    value: ms(real.p99Ms),
-    reference: `${ms(bare.p99Ms)} (bare fastify)`,
-    ratio: ratio(real.p99Ms, bare.p99Ms),
-    how: "as above",
-  });
+  rows.push(...ingestRows(load, await measureIngest(load), await profileIngest(2000)));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -124,7 +126,7 @@ if (phases.has("notify")) {
     value: ms(notify.p95Ms),
     reference: `${ms(floorMs)} (same)`,
     ratio: ratio(notify.p95Ms, floorMs),
-    how: `critical path computed from the compiled playbook's dependsOn over the steps that read in this run: ${paths.run.join(" → ")}; over every step (branches this alert does not take included) it is ${paths.all.length}: ${paths.all.join(" → ")}`,
+    how: `critical path computed from the compiled playbook (each step waits for its dependsOn and for the steps behind the facts it reads) over the steps that read in this run: ${paths.run.join(" → ")}; over every step (branches this alert does not take included) it is ${paths.all.length}: ${paths.all.join(" → ")}`,
   });
   rows.push({
     figure: "Time to notify p50, alert repeated",

@@ -21,6 +21,11 @@ export function createPoller(
   let draining = false;
   let loops: Promise<void>[] = [];
   const sleepers = new Set<() => void>();
+  /**
+   * Counts wake() calls. A loop whose look found nothing sleeps only if no wake came while it looked: work stored
+   * during the look (its query saw the store before the insert) would otherwise wait a whole poll interval.
+   */
+  let wakes = 0;
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -36,12 +41,15 @@ export function createPoller(
   const loop = async () => {
     while (running || draining) {
       let found = false;
+      let failed = false;
+      const wakesBefore = wakes;
       try {
         found = await takeOne();
       } catch (error) {
+        failed = true;
         options.onError(error);
       }
-      if (found) continue;
+      if (found || (running && !failed && wakes !== wakesBefore)) continue;
       if (running) await sleep(options.intervalMs);
       else return;
     }
@@ -54,6 +62,7 @@ export function createPoller(
       loops = Array.from({ length: options.concurrency }, () => loop());
     },
     wake() {
+      wakes++;
       for (const wakeUp of [...sleepers]) wakeUp();
     },
     async stop(stopOptions = {}) {

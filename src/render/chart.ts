@@ -1,6 +1,7 @@
 // An AlertChart as a line chart, in SVG and in PNG (through resvg, no browser): series, threshold, when the alert started.
 import { existsSync } from "node:fs";
-import { Resvg } from "@resvg/resvg-js";
+import { createRequire } from "node:module";
+import type { Resvg } from "@resvg/resvg-js";
 import type { AlertChart, ChartComparison } from "../model/diagnosis.ts";
 
 export interface ChartOptions {
@@ -434,6 +435,18 @@ function findFont(): ChartFont | undefined {
   return installedFont ?? undefined;
 }
 
+const requireHere = createRequire(import.meta.url);
+let loadedRasteriser: typeof Resvg | undefined;
+
+/**
+ * resvg, loaded when the first PNG is drawn: a native library a service that draws no chart (or only SVG, for the
+ * report pages) never needs in memory. Loaded synchronously so that renderChartPng stays synchronous.
+ */
+function rasteriser(): typeof Resvg {
+  loadedRasteriser ??= (requireHere("@resvg/resvg-js") as typeof import("@resvg/resvg-js")).Resvg;
+  return loadedRasteriser;
+}
+
 /**
  * The chart as a PNG of the requested size. Text needs a font: the first of FONT_CANDIDATES found, else the system's
  * fonts; with none at all the chart is still drawn, without its words.
@@ -441,7 +454,7 @@ function findFont(): ChartFont | undefined {
 export function renderChartPng(chart: AlertChart, options: ChartPngOptions = {}): Buffer {
   const svg = renderChartSvg(chart, options);
   const font = (options.font !== undefined ? installed(options.font) : undefined) ?? findFont();
-  const resvg = new Resvg(svg, {
+  const resvg = new (rasteriser())(svg, {
     fitTo: { mode: "original" },
     background: "#FFFFFF",
     font:

@@ -76,12 +76,13 @@ function pointer(parents: string[]): string {
 
 /** JSON.parse, then refuses bodies nested deeper than MAX_BODY_DEPTH and prototype-pollution keys, naming where. */
 export function parseJsonBody(text: string): unknown {
-  if (text.trim() === "") throw Object.assign(new Error("the body is empty"), { statusCode: 400 });
   let body: unknown;
   try {
     body = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    throw Object.assign(new Error((error as Error).message), { statusCode: 400 });
+    // Only a body that fails to parse is looked at again, to say why in words.
+    const message = text.trim() === "" ? "the body is empty" : (error as Error).message;
+    throw Object.assign(new Error(message), { statusCode: 400 });
   }
   // Iterative, with the path kept as parent links, so neither depth nor long keys cost recursion or quadratic strings.
   interface Node {
@@ -95,21 +96,24 @@ export function parseJsonBody(text: string): unknown {
     for (let n: Node | undefined = node; n?.parent !== undefined; n = n.parent) keys.unshift(n.key);
     return keys;
   };
+  if (body === null || typeof body !== "object") return body;
+  // Only objects and arrays are visited: most values in a payload are strings, and nothing below them can nest.
   const stack: Node[] = [{ value: body, key: "", parent: undefined, depth: 1 }];
   for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
-    if (node.value === null || typeof node.value !== "object") continue;
     if (node.depth > MAX_BODY_DEPTH)
       throw new RejectedBody(
         pointer(path(node)),
         `${pointer(path(node))} nests deeper than ${MAX_BODY_DEPTH} levels; an Alertmanager payload never does`,
       );
-    for (const [key, value] of Object.entries(node.value)) {
-      const child: Node = { value, key, parent: node, depth: node.depth + 1 };
-      const pollutes =
-        key === "__proto__" || (key === "constructor" && value !== null && typeof value === "object" && Object.hasOwn(value, "prototype"));
-      if (pollutes)
-        throw new RejectedBody(pointer(path(child)), `${pointer(path(child))}: the key ${key} is refused (prototype pollution)`);
-      stack.push(child);
+    const container = node.value as Record<string, unknown>;
+    for (const key of Object.keys(container)) {
+      const value = container[key];
+      const nests = value !== null && typeof value === "object";
+      if (key === "__proto__" || (key === "constructor" && nests && Object.hasOwn(value, "prototype"))) {
+        const at = pointer(path({ value, key, parent: node, depth: node.depth + 1 }));
+        throw new RejectedBody(at, `${at}: the key ${key} is refused (prototype pollution)`);
+      }
+      if (nests) stack.push({ value, key, parent: node, depth: node.depth + 1 });
     }
   }
   return body;

@@ -1,14 +1,18 @@
 // Checks the credentials Alertmanager sends (http_config.authorization or basic_auth), in constant time.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import type { Config } from "../config.ts";
 
 function digest(value: string): Buffer {
-  return createHash("sha256").update(value, "utf8").digest();
+  return hash("sha256", value, "buffer");
 }
 
-/** Comparing fixed-length digests keeps the time independent of where, or whether, the strings differ. */
-function sameSecret(given: string, expected: string): boolean {
-  return timingSafeEqual(digest(given), digest(expected));
+/**
+ * Comparing fixed-length digests keeps the time independent of where, or whether, the strings differ. The expected
+ * secret's digest is taken once, not on every request.
+ */
+function sameSecretAs(expected: string): (given: string) => boolean {
+  const expectedDigest = digest(expected);
+  return (given) => timingSafeEqual(digest(given), expectedDigest);
 }
 
 export type AuthCheck = (authorizationHeader: string | undefined) => boolean;
@@ -18,12 +22,12 @@ export function createAuthCheck(auth: Config["auth"]): AuthCheck {
     case "none":
       return () => true;
     case "bearer": {
-      const expected = `Bearer ${auth.token}`;
-      return (header) => header !== undefined && sameSecret(header.replace(/^bearer /i, "Bearer "), expected);
+      const matches = sameSecretAs(`Bearer ${auth.token}`);
+      return (header) => header !== undefined && matches(header.replace(/^bearer /i, "Bearer "));
     }
     case "basic": {
-      const expected = `Basic ${Buffer.from(`${auth.user}:${auth.password}`, "utf8").toString("base64")}`;
-      return (header) => header !== undefined && sameSecret(header.replace(/^basic /i, "Basic "), expected);
+      const matches = sameSecretAs(`Basic ${Buffer.from(`${auth.user}:${auth.password}`, "utf8").toString("base64")}`);
+      return (header) => header !== undefined && matches(header.replace(/^basic /i, "Basic "));
     }
   }
 }

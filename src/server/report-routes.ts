@@ -1,9 +1,7 @@
 // The report pages: GET /reports/:id, GET /reports/storms/:id and GET /reports, each opened only with a signed, unexpired
 // token.
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { type ReportListFilters, matchesFilters, renderReportList } from "../render/report-list.ts";
-import { REPORT_CSP, renderReportPage } from "../render/report-page.ts";
-import { renderStormPage } from "../render/storm-page.ts";
+import type { ReportListFilters } from "../render/report-list.ts";
 import type { Store } from "../store/store.ts";
 import { LIST_TOKEN_ID, reportTokenExpiry, signReportToken, stormTokenId, verifyReportToken } from "./report-links.ts";
 
@@ -19,11 +17,11 @@ export interface ReportRoutesOptions {
 
 const DAY_MS = 24 * 3_600_000;
 
-function pageHeaders(reply: FastifyReply): FastifyReply {
+function pageHeaders(reply: FastifyReply, csp: string): FastifyReply {
   return reply
     .header("Content-Type", "text/html; charset=utf-8")
     .header("Cache-Control", "private, no-store")
-    .header("Content-Security-Policy", REPORT_CSP)
+    .header("Content-Security-Policy", csp)
     .header("Referrer-Policy", "no-referrer")
     .header("X-Content-Type-Options", "nosniff");
 }
@@ -40,6 +38,12 @@ function queryText(value: unknown): string | undefined {
 }
 
 export async function reportRoutes(app: FastifyInstance, options: ReportRoutesOptions): Promise<void> {
+  // The page renderers are loaded only where reports are served (REPORT_SIGNING_SECRET set), before the server is ready.
+  const [{ REPORT_CSP, renderReportPage }, { renderStormPage }, { matchesFilters, renderReportList }] = await Promise.all([
+    import("../render/report-page.ts"),
+    import("../render/storm-page.ts"),
+    import("../render/report-list.ts"),
+  ]);
   const now = () => options.now?.() ?? new Date();
   const check = (token: string | undefined, id: string) => verifyReportToken(token, id, options.secret, now());
   const tokenMessage = (result: "invalid" | "expired") =>
@@ -50,7 +54,7 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRoutesOp
     if (result !== "valid") return refuse(reply, 401, tokenMessage(result));
     const diagnosis = await options.store.getDiagnosis(request.params.id);
     if (diagnosis === null) return refuse(reply, 404, "no diagnosis with this id (it may have been pruned)");
-    return pageHeaders(reply)
+    return pageHeaders(reply, REPORT_CSP)
       .code(200)
       .send(renderReportPage(diagnosis, { generatedAt: now() }));
   });
@@ -65,7 +69,7 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRoutesOp
     const expiresAt = reportTokenExpiry(token) ?? now();
     const reportHref = (notificationId: string) =>
       `../${encodeURIComponent(notificationId)}?token=${signReportToken(notificationId, expiresAt, options.secret)}`;
-    return pageHeaders(reply)
+    return pageHeaders(reply, REPORT_CSP)
       .code(200)
       .send(renderStormPage(storm, { reportHref, generatedAt: now() }));
   });
@@ -92,7 +96,7 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRoutesOp
       .filter((l) => matchesFilters(l.diagnosis, filters))
       .slice(0, options.listLimit ?? 200)
       .map((l) => ({ ...l, href: `reports/${encodeURIComponent(l.id)}?token=${signReportToken(l.id, expiresAt, options.secret)}` }));
-    return pageHeaders(reply)
+    return pageHeaders(reply, REPORT_CSP)
       .code(200)
       .send(renderReportList(shown, listed, filters, token));
   });

@@ -18,6 +18,7 @@ import {
   type ResponseContext,
   ServerConfiguration,
 } from "@kubernetes/client-node";
+import { reuseKubeDispatchers } from "./kube-dispatchers.ts";
 import { SourceError } from "./source.ts";
 
 export interface KubernetesClient {
@@ -104,6 +105,7 @@ export function loadKubeConfig(kubeconfigPath: string | undefined, env: NodeJS.P
 export function createKubernetesClient(kc: KubeConfig, userAgent: string): KubernetesClient {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("the Kubernetes configuration has no current cluster");
+  reuseKubeDispatchers(kc);
   const signals = new AsyncLocalStorage<AbortSignal>();
   const requestMiddleware: ObservableMiddleware = {
     pre(context) {

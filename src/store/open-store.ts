@@ -1,12 +1,17 @@
 // The store DATABASE_URL names, opened and migrated at start.
 import { ConfigError } from "../config.ts";
-import { openPostgresStore } from "./postgres.ts";
-import { openSqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
-export function openStore(databaseUrl: string): Store {
-  if (databaseUrl.startsWith("sqlite:")) return openSqliteStore(databaseUrl.slice("sqlite:".length));
-  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return openPostgresStore(databaseUrl);
+/** Loads only the store DATABASE_URL names: a SQLite deployment never loads the PostgreSQL client (pg), nor the reverse. */
+export async function openStore(databaseUrl: string): Promise<Store> {
+  if (databaseUrl.startsWith("sqlite:")) {
+    const { openSqliteStore } = await import("./sqlite.ts");
+    return openSqliteStore(databaseUrl.slice("sqlite:".length));
+  }
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    const { openPostgresStore } = await import("./postgres.ts");
+    return openPostgresStore(databaseUrl);
+  }
   // Never echo the URL: it may hold a password.
   throw new ConfigError("DATABASE_URL must be sqlite:PATH or postgres://…");
 }
@@ -24,7 +29,7 @@ export async function openMigratedStore(databaseUrl: string, given?: Store): Pro
       : new ConfigError(`DATABASE_URL: ${(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ")}`);
   let store: Store;
   try {
-    store = given ?? openStore(databaseUrl);
+    store = given ?? (await openStore(databaseUrl));
   } catch (error) {
     throw unusable(error);
   }

@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { accessSync, constants, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { setImmediate as afterIo } from "node:timers";
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import type { AlertmanagerPayload } from "../model/alertmanager.ts";
 import { groupVerdictOf } from "../diagnosis/group-verdict.ts";
@@ -35,6 +36,17 @@ import type {
 export interface SqliteStoreOptions {
   /** Opens the file read-only. Only tests use it, to check that checkWritable() notices. */
   readOnly?: boolean;
+  /**
+   * Group commit (the default): the notifications received while a commit blocks the process are stored together, in
+   * one transaction and one fsync, each answered once that commit returns. false: one transaction per notification.
+   */
+  groupCommit?: boolean;
+}
+
+interface PendingInsert {
+  store: () => InsertResult;
+  resolve: (result: InsertResult) => void;
+  reject: (error: unknown) => void;
 }
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -51,11 +63,14 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
   readonly #lastWrite = new LastWrite(errorMessage);
+  readonly #groupCommit: boolean;
+  #pendingInserts: PendingInsert[] = [];
 
   /** Throws "SQLite store PATH cannot be opened: why" when the file cannot be created, opened or written. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
     const readOnly = options.readOnly ?? false;
+    this.#groupCommit = options.groupCommit ?? true;
     if (isFilePath(path) && !readOnly) {
       try {
         makeDirectories(dirname(path));
@@ -110,31 +125,66 @@ export class SqliteStore implements Store {
   }): Promise<InsertResult> {
     const receivedAt = input.receivedAt.getTime();
     const payload = JSON.stringify(input.payload);
-    const store = () =>
-      this.#writeTransaction(() => {
-        const existing = this.#statement(
-          `SELECT id FROM notifications
-            WHERE dedup_key = :dedupKey AND received_at > :receivedAt - :window AND received_at < :receivedAt + :window
-            ORDER BY received_at DESC, rowid DESC LIMIT 1`,
-        ).get({ dedupKey: input.dedupKey, receivedAt, window: input.dedupWindowMs });
-        if (existing !== undefined) return { id: textColumn(existing, "id"), duplicate: true };
+    const store = (): InsertResult => {
+      const existing = this.#statement(
+        `SELECT id FROM notifications
+          WHERE dedup_key = :dedupKey AND received_at > :receivedAt - :window AND received_at < :receivedAt + :window
+          ORDER BY received_at DESC, rowid DESC LIMIT 1`,
+      ).get({ dedupKey: input.dedupKey, receivedAt, window: input.dedupWindowMs });
+      if (existing !== undefined) return { id: textColumn(existing, "id"), duplicate: true };
 
-        const id = randomUUID();
-        this.#statement(
-          `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts, cluster, firing)
-           VALUES (:id, :dedupKey, :groupKey, 'pending', :payload, :receivedAt, 0, :cluster, :firing)`,
-        ).run({
-          id,
-          dedupKey: input.dedupKey,
-          groupKey: input.payload.groupKey,
-          payload,
-          receivedAt,
-          cluster: input.cluster ?? "",
-          firing: input.payload.status === "firing" ? 1 : 0,
-        });
-        return { id, duplicate: false };
+      const id = randomUUID();
+      this.#statement(
+        `INSERT INTO notifications (id, dedup_key, group_key, status, payload, received_at, attempts, cluster, firing)
+         VALUES (:id, :dedupKey, :groupKey, 'pending', :payload, :receivedAt, 0, :cluster, :firing)`,
+      ).run({
+        id,
+        dedupKey: input.dedupKey,
+        groupKey: input.payload.groupKey,
+        payload,
+        receivedAt,
+        cluster: input.cluster ?? "",
+        firing: input.payload.status === "firing" ? 1 : 0,
       });
-    return this.#lastWrite.track("storing a notification", payload.length, store, (result) => !result.duplicate);
+      return { id, duplicate: false };
+    };
+    const commit = () => (this.#groupCommit ? this.#storeWithOthers(store) : this.#writeTransaction(store));
+    return this.#lastWrite.track("storing a notification", payload.length, commit, (result) => !result.duplicate);
+  }
+
+  /**
+   * Queues an insert for the next group commit. node:sqlite commits synchronously, so the requests that arrive during
+   * a commit are read together in the next I/O phase; the commit runs right after it, once for all of them.
+   */
+  #storeWithOthers(store: () => InsertResult): Promise<InsertResult> {
+    return new Promise((resolve, reject) => {
+      this.#pendingInserts.push({ store, resolve, reject });
+      if (this.#pendingInserts.length === 1) afterIo(() => this.#commitPendingInserts());
+    });
+  }
+
+  #commitPendingInserts(): void {
+    const batch = this.#pendingInserts;
+    this.#pendingInserts = [];
+    if (batch.length === 0) return;
+    let results: InsertResult[] | undefined;
+    // In arrival order, in one transaction: a later duplicate of an earlier one in the batch finds its row.
+    try {
+      results = this.#writeTransaction(() => batch.map((insert) => insert.store()));
+    } catch (error) {
+      const [only] = batch;
+      if (batch.length === 1 && only !== undefined) return only.reject(error);
+      // One insert failing must not fail the others: each on its own, as without group commit.
+      for (const insert of batch) {
+        try {
+          insert.resolve(this.#writeTransaction(insert.store));
+        } catch (error) {
+          insert.reject(error);
+        }
+      }
+      return;
+    }
+    batch.forEach((insert, i) => insert.resolve(results[i] as InsertResult));
   }
 
   async claimNotification(worker: string, leaseMs: number, now: Date = new Date()): Promise<StoredNotification | null> {
@@ -454,6 +504,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.#db.isOpen) this.#commitPendingInserts();
     if (this.#db.isOpen) this.#db.close();
     this.#statements.clear();
   }

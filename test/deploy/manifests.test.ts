@@ -290,7 +290,7 @@ describe.each(["single-sqlite", "ha-postgres"] as const)("the %s deployment", (o
   });
 
   it("has the resources and shutdown time the service needs", () => {
-    expect(container().resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } });
+    expect(container().resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "448Mi" } });
     expect(pod().terminationGracePeriodSeconds).toBe(40);
     // SIGTERM arrives after the preStop pause; the service must be done before the grace period ends in SIGKILL.
     const pause = Number(

@@ -284,6 +284,33 @@ describe("the delivery worker", () => {
 });
 
 describe("the poller", () => {
+  it("takes work stored while it was looking at once, not a poll interval later", async () => {
+    // The look that finds nothing has already read the store when the work is stored and wake() is called (a
+    // PostgreSQL round trip, another replica's claim): the loop is not asleep yet, so only the wake count can tell it.
+    let queued = 0;
+    let taken = 0;
+    let looks = 0;
+    let releaseFirstLook = () => {};
+    const firstLookRead = new Promise<void>((resolve) => (releaseFirstLook = resolve));
+    const takeOne = async () => {
+      looks++;
+      const found = queued > 0;
+      if (looks === 1) await firstLookRead;
+      if (!found) return false;
+      queued--;
+      taken++;
+      return true;
+    };
+    const poller = createPoller(takeOne, { concurrency: 1, intervalMs: 60_000, onError: () => {} });
+    pollers.push(poller);
+    poller.start();
+    queued = 1;
+    poller.wake();
+    releaseFirstLook();
+    await until(() => taken === 1, 2000);
+    expect(taken).toBe(1);
+  });
+
   it("on a draining stop, takes the work still due before it stops; on a plain stop, only finishes the work in hand", async () => {
     let queued = 5;
     let taken = 0;

@@ -33,6 +33,11 @@ const fullDisk: FullDisk = {
 
 describeStoreConformance("SqliteStore on a file", async () => openSqliteStore(freshDatabasePath()), fullDisk);
 describeStoreConformance("SqliteStore in memory", async () => openSqliteStore(":memory:"), fullDisk);
+describeStoreConformance(
+  "SqliteStore without group commit",
+  async () => openSqliteStore(freshDatabasePath(), { groupCommit: false }),
+  fullDisk,
+);
 
 describe("SqliteStore on a file", () => {
   const opened: SqliteStore[] = [];
@@ -45,6 +50,25 @@ describe("SqliteStore on a file", () => {
 
   afterEach(async () => {
     for (const store of opened.splice(0)) await store.close();
+  });
+
+  it("stores the notifications sent together even when one of them cannot be stored, and refuses only that one", async () => {
+    const store = open(freshDatabasePath());
+    await store.migrate();
+    const insert = (groupKey: string, dedupKey: string) =>
+      store.insertNotification({ dedupKey, payload: alertPayload(groupKey), receivedAt: new Date(), dedupWindowMs: 60_000 });
+
+    const [first, broken, last] = await Promise.allSettled([
+      insert("group-a", "key-a"),
+      // A value SQLite cannot bind, so this insert fails inside the shared transaction.
+      insert("group-b", undefined as unknown as string),
+      insert("group-c", "key-c"),
+    ]);
+
+    expect(first).toMatchObject({ status: "fulfilled", value: { duplicate: false } });
+    expect(broken.status).toBe("rejected");
+    expect(last).toMatchObject({ status: "fulfilled", value: { duplicate: false } });
+    expect((await store.queueDepth()).notifications).toBe(2);
   });
 
   it("creates the parent directory and puts the file in WAL mode", async () => {

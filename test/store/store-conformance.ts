@@ -175,6 +175,26 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       await expect(store.claimNotification("worker-a", LEASE_MS)).resolves.toBeNull();
     });
 
+    it("notifications sent at once are each stored, a duplicate among them found, and claimed oldest first", async () => {
+      const start = Date.now();
+      const results = await Promise.all([
+        insert("group-c", new Date(start + 2), "key-c"),
+        insert("group-a", new Date(start), "key-a"),
+        insert("group-a", new Date(start), "key-a"),
+        insert("group-b", new Date(start + 1), "key-b"),
+      ]);
+
+      const [c, a1, a2, b] = results;
+      const storedA = [a1!, a2!].filter((r) => !r.duplicate);
+      expect(storedA).toHaveLength(1);
+      expect([a1!, a2!].find((r) => r.duplicate)?.id).toBe(storedA[0]!.id);
+      expect((await store.queueDepth()).notifications).toBe(3);
+      const later = new Date(start + 1000);
+      const claimed = [];
+      for (let i = 0; i < 3; i++) claimed.push((await store.claimNotification("worker-a", LEASE_MS, later))?.id);
+      expect(claimed).toEqual([storedA[0]!.id, b!.id, c!.id]);
+    });
+
     it("the same dedup key outside the window is stored as a new notification", async () => {
       const start = Date.now();
       const first = await insert("group-a", new Date(start), "same-key");
