@@ -34,6 +34,12 @@ export interface SpawnOptions {
   ipc?: boolean;
 }
 
+/** The Node flags `npm start` (and the image's CMD) runs the service with, read from package.json's start script. */
+export const SERVICE_NODE_FLAGS: string[] = (() => {
+  const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
+  return scripts.start.split(/\s+/).filter((word) => word.startsWith("--"));
+})();
+
 /** Runs a TypeScript file with the same Node as the benchmark (Node 24 runs .ts directly). stdout is discarded. */
 export function spawnNode(args: string[], options: SpawnOptions): Child {
   const child = spawn(process.execPath, args, {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type SlackStandIn, type SlackStandInOptions, startSlackStandIn } from "../../test/support/slack-standin.ts";
 import { BENCH_TOKEN } from "./alerts.ts";
 import { freePort } from "../../testkit/loopback-server.ts";
-import { type Child, REPO_ROOT, sleep, spawnNode, waitUntilReady } from "./processes.ts";
+import { type Child, REPO_ROOT, SERVICE_NODE_FLAGS, sleep, spawnNode, waitUntilReady } from "./processes.ts";
 
 export interface ServiceChild {
   url: string;
@@ -22,7 +22,7 @@ export async function startServiceChild(env: Record<string, string>, timeoutMs: 
   const dir = mkdtempSync(join(tmpdir(), "alert-enricher-bench-"));
   const port = await freePort();
   const databasePath = join(dir, "enricher.db");
-  const child = spawnNode([join(REPO_ROOT, "src", "main.ts")], {
+  const child = spawnNode([...SERVICE_NODE_FLAGS, join(REPO_ROOT, "src", "main.ts")], {
     cwd: dir,
     timeoutMs,
     env: {

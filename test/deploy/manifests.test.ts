@@ -433,12 +433,14 @@ describe("docker/Dockerfile", () => {
     expect(runs.join("\n")).toMatch(/fonts-dejavu-core/);
   });
 
-  it("runs as a numeric non-root USER, exposes 9095, and starts node src/main.ts", () => {
+  it("runs as a numeric non-root USER, exposes 9095, and starts the service as npm start does", () => {
     const user = all("USER").at(-1)?.args ?? "";
     expect(user).toMatch(/^\d+(:\d+)?$/);
     expect(user.split(":").map(Number)).toEqual([10001, 10001]);
     expect(all("EXPOSE").map((i) => i.args)).toEqual(["9095"]);
-    expect(execForm(all("CMD").at(-1)?.args ?? "")).toEqual(["node", "src/main.ts"]);
+    const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+    expect(start).toMatch(/^node (--[\w-]+=\S+ )*src\/main\.ts$/);
+    expect(execForm(all("CMD").at(-1)?.args ?? "")).toEqual(start.split(" "));
     expect(all("ENV").map((i) => i.args)).toContain("DATABASE_URL=sqlite:/data/enricher.db");
     expect(all("VOLUME").map((i) => i.args)).toContain('["/data"]');
     const known = configVariables();
