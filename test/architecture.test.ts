@@ -116,6 +116,15 @@ beforeAll(async () => {
   kitImports = sourceFiles(TESTKIT).flatMap(importsOf);
 });
 
+/** The layer rule's messages for `code` linted as if it were `file`. */
+async function lint(file: string, code: string): Promise<string[]> {
+  const results = await new ESLint({ cwd: ROOT }).lintText(code, { filePath: join(ROOT, file) });
+  return results
+    .flatMap((result) => result.messages)
+    .filter((message) => message.ruleId === "@typescript-eslint/no-restricted-imports")
+    .map((message) => message.message);
+}
+
 describe("the layers of src/", () => {
   it("finds the imports it judges: main.ts starts the service, the service wires the server", () => {
     const arrows = new Set(imports.map((i) => `${show(i.from)} → ${show(i.to)}`));
@@ -163,13 +172,6 @@ describe("the layers of src/", () => {
   });
 
   it("is what the linter enforces: a source importing a renderer fails lint, the engine's types in a source do not", async () => {
-    const eslint = new ESLint({ cwd: ROOT });
-    const lint = async (file: string, code: string) =>
-      (await eslint.lintText(code, { filePath: join(ROOT, file) }))
-        .flatMap((result) => result.messages)
-        .filter((message) => message.ruleId === "@typescript-eslint/no-restricted-imports")
-        .map((message) => message.message);
-
     expect(
       await lint("src/sources/new-source.ts", 'import { renderText } from "../render/text.ts";\nexport const r = renderText;\n'),
     ).toEqual([expect.stringContaining("src/sources may not import src/render")]);
@@ -194,13 +196,6 @@ describe("the layers of src/", () => {
   });
 
   it("is what the linter enforces for the rules-test kit: src/ importing it fails lint, the kit importing src/ does not", async () => {
-    const eslint = new ESLint({ cwd: ROOT });
-    const lint = async (file: string, code: string) =>
-      (await eslint.lintText(code, { filePath: join(ROOT, file) }))
-        .flatMap((result) => result.messages)
-        .filter((message) => message.ruleId === "@typescript-eslint/no-restricted-imports")
-        .map((message) => message.message);
-
     expect(
       await lint(
         "src/engine/step-kinds/new-kind.ts",
