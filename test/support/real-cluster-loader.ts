@@ -126,8 +126,27 @@ export class RealClusterLoader {
         subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:authenticated" }],
       },
       [409],
-    );
+    ).then(() => this.#untilRequestersMayCreateCsrs());
     return this.#csrRequesters;
+  }
+
+  /** The RBAC authorizer reads bindings from its watch cache: a binding just written may not count for a moment. */
+  async #untilRequestersMayCreateCsrs(): Promise<void> {
+    const review = {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SubjectAccessReview",
+      spec: {
+        user: "fixture-csr-requester",
+        groups: ["system:authenticated"],
+        resourceAttributes: { group: "certificates.k8s.io", resource: "certificatesigningrequests", verb: "create" },
+      },
+    };
+    for (let attempt = 0; ; attempt++) {
+      const answer = await this.#must("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review);
+      if ((answer.body as { status?: { allowed?: boolean } }).status?.allowed) return;
+      if (attempt >= 100) throw new LoadError("the binding that lets requesters create CSRs never took effect");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** Brings the server to `state`; returns what it could not write, one line each (the server's own words). */
