@@ -34,13 +34,18 @@ beforeAll(async () => {
   const serviceAccount = rbac.find((o) => o.kind === "ServiceAccount") as KubeObject;
   const namespace = serviceAccount.metadata.namespace ?? "default";
   const unbound = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "unbound", namespace } };
-  const problems = await new RealClusterLoader(api).sync({
+  const loader = new RealClusterLoader(api);
+  const problems = await loader.sync({
     objects: [{ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }, ...rbac, unbound],
   });
   if (problems.length > 0) throw new Error(problems.join("\n"));
   boundKubeconfig = (await api.serviceAccount(namespace, serviceAccount.metadata.name)).kubeconfig;
   unboundKubeconfig = (await api.serviceAccount(namespace, "unbound")).kubeconfig;
   boundUser = `system:serviceaccount:${namespace}:${serviceAccount.metadata.name}`;
+  await loader.untilAllowed(boundUser, ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"], {
+    resource: "pods",
+    verb: "list",
+  });
   prometheus = await startFakePrometheus([], { metricNames: metricNames(metricNeeds(playbooks)) });
 }, 120_000);
 

@@ -113,6 +113,10 @@ beforeAll(async () => {
   await setup.sync({ objects: [{ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }, ...rbac] });
   const { kubeconfig } = await api.serviceAccount(namespace, serviceAccount.metadata.name);
   serviceAccountUser = `system:serviceaccount:${namespace}:${serviceAccount.metadata.name}`;
+  await setup.untilAllowed(serviceAccountUser, ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"], {
+    resource: "pods",
+    verb: "list",
+  });
 
   const loader = new RealClusterLoader(api);
   const playbooks = loadPlaybooks(join(REPO_ROOT, "rules"));

@@ -126,25 +126,30 @@ export class RealClusterLoader {
         subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:authenticated" }],
       },
       [409],
-    ).then(() => this.#untilRequestersMayCreateCsrs());
+    ).then(() =>
+      this.untilAllowed("fixture-csr-requester", ["system:authenticated"], {
+        group: "certificates.k8s.io",
+        resource: "certificatesigningrequests",
+        verb: "create",
+      }),
+    );
     return this.#csrRequesters;
   }
 
-  /** The RBAC authorizer reads bindings from its watch cache: a binding just written may not count for a moment. */
-  async #untilRequestersMayCreateCsrs(): Promise<void> {
+  /**
+   * Waits until the RBAC authorizer lets `user` do `attributes`: it reads bindings from its watch cache, so a binding
+   * just written may not count for a moment.
+   */
+  async untilAllowed(user: string, groups: string[], attributes: { group?: string; resource: string; verb: string }): Promise<void> {
     const review = {
       apiVersion: "authorization.k8s.io/v1",
       kind: "SubjectAccessReview",
-      spec: {
-        user: "fixture-csr-requester",
-        groups: ["system:authenticated"],
-        resourceAttributes: { group: "certificates.k8s.io", resource: "certificatesigningrequests", verb: "create" },
-      },
+      spec: { user, groups, resourceAttributes: attributes },
     };
     for (let attempt = 0; ; attempt++) {
       const answer = await this.#must("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review);
       if ((answer.body as { status?: { allowed?: boolean } }).status?.allowed) return;
-      if (attempt >= 100) throw new LoadError("the binding that lets requesters create CSRs never took effect");
+      if (attempt >= 100) throw new LoadError(`${user} is still not allowed to ${attributes.verb} ${attributes.resource}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
