@@ -50,7 +50,7 @@ export function ingestRows(load: IngestLoad, results: IngestResults, profile: In
       value: ms(fixedRate.real.p99Ms),
       reference: `${ms(fixedRate.bare.p99Ms)} (bare fastify)`,
       ratio: ratio(fixedRate.real.p99Ms, fixedRate.bare.p99Ms),
-      how: `autocannon overallRate ${rate}/s over ${load.connections} connections, ${load.fixedRate.durationSeconds} s on each server in ${load.rounds} turns; p50 ${ms(fixedRate.real.p50Ms)}; group commit off: p99 ${ms(fixedRate.noGroupCommit.p99Ms)}, p50 ${ms(fixedRate.noGroupCommit.p50Ms)}${problems(fixedRate.real)}`,
+      how: `one webhook every ${ms(1000 / rate)}, open loop, over up to ${load.connections} keep-alive connections, timed from its write to its answer, ${load.fixedRate.durationSeconds} s on each server in ${load.rounds} turns; p50 ${ms(fixedRate.real.p50Ms)}; group commit off: p99 ${ms(fixedRate.noGroupCommit.p99Ms)}, p50 ${ms(fixedRate.noGroupCommit.p50Ms)}${problems(fixedRate.real)}`,
     },
     {
       figure: "Ingest: one webhook alone, profiled",

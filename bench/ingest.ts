@@ -1,7 +1,9 @@
 // Figure 1: how many webhooks per second the real receiver accepts, and how fast it acknowledges them, beside a bare
-// fastify handler on the same machine under the same load generator (autocannon, in this process): at saturation, and
-// at a fixed rate such as an Alertmanager storm sends. The receiver runs twice, with group commit and without.
+// fastify handler on the same machine under the same load generators (in this process): at saturation (autocannon),
+// and at a fixed rate such as an Alertmanager storm sends (one webhook every 1/rate s, open loop). The receiver runs
+// twice, with group commit and without.
 import { mkdtempSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -18,7 +20,7 @@ export interface IngestLoad {
   /** Turns each server takes, the duration split evenly. */
   rounds: number;
   warmupSeconds: number;
-  /** Then each server again at this many webhooks/s in all (autocannon's overallRate), for this long. */
+  /** Then each server again at this many webhooks/s, evenly spaced, over up to `connections` sockets, for this long. */
   fixedRate: { perSecond: number; durationSeconds: number };
 }
 
@@ -97,6 +99,64 @@ async function load(url: string, connections: number, durationSeconds: number, o
   return { accepted: result["2xx"], durationSeconds: result.duration, latencies, non2xx: result.non2xx, errors: result.errors };
 }
 
+/**
+ * One webhook every 1000/perSecond ms, whether or not the earlier ones were answered (as Alertmanager's dispatchers
+ * send), each timed from the moment it is written to its answer. autocannon's overallRate is not used here: it sends
+ * each connection's share of a second back to back at the start of the second, so its "200/s" is bursts of 10.
+ */
+async function paced(url: string, connections: number, durationSeconds: number, perSecond: number): Promise<Load> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const target = new URL(`${url}/alerts`);
+  const latencies: number[] = [];
+  let accepted = 0;
+  let non2xx = 0;
+  let errors = 0;
+  const send = (body: string) =>
+    new Promise<void>((resolve) => {
+      const started = performance.now();
+      const call = request(
+        target,
+        {
+          method: "POST",
+          agent,
+          headers: {
+            "content-type": "application/json",
+            authorization: `Bearer ${BENCH_TOKEN}`,
+            "content-length": Buffer.byteLength(body),
+          },
+        },
+        (response) => {
+          response.resume();
+          response.on("end", () => {
+            latencies.push(performance.now() - started);
+            if ((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300) accepted++;
+            else non2xx++;
+            resolve();
+          });
+        },
+      );
+      call.on("error", () => {
+        errors++;
+        resolve();
+      });
+      call.end(body);
+    });
+  const interval = 1000 / perSecond;
+  const total = Math.round(perSecond * durationSeconds);
+  const answers: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const body = JSON.stringify(notification([uniqueAlert(CLIENT_LABELS)]));
+    const wait = start + i * interval - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    answers.push(send(body));
+  }
+  await Promise.all(answers);
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  return { accepted, durationSeconds: seconds, latencies, non2xx, errors };
+}
+
 function summarize(loads: Load[]): IngestResult {
   const latencies = loads.flatMap((l) => l.latencies);
   const seconds = loads.reduce((sum, l) => sum + l.durationSeconds, 0);
@@ -126,13 +186,13 @@ export async function measureIngest(options: IngestLoad): Promise<IngestResults>
     const counters = async () => new Map(await Promise.all(modes.slice(1).map(async (m) => [m, await serviceCounters(urlOf(m))] as const)));
     const before = await counters();
     const saturated = new Map<ServerMode, Load[]>(modes.map((m) => [m, []]));
-    const paced = new Map<ServerMode, Load[]>(modes.map((m) => [m, []]));
+    const atFixedRate = new Map<ServerMode, Load[]>(modes.map((m) => [m, []]));
     const slice = options.durationSeconds / options.rounds;
     const pacedSlice = options.fixedRate.durationSeconds / options.rounds;
     for (let round = 0; round < options.rounds; round++) {
       for (const mode of modes) saturated.get(mode)?.push(await load(urlOf(mode), options.connections, slice));
       for (const mode of modes)
-        paced.get(mode)?.push(await load(urlOf(mode), options.connections, pacedSlice, options.fixedRate.perSecond));
+        atFixedRate.get(mode)?.push(await paced(urlOf(mode), options.connections, pacedSlice, options.fixedRate.perSecond));
     }
     const after = await counters();
     const withCounters = (mode: ServerMode, result: IngestResult): IngestResult => {
@@ -149,9 +209,9 @@ export async function measureIngest(options: IngestLoad): Promise<IngestResults>
       real: withCounters("real", summary(saturated, "real")),
       noGroupCommit: withCounters("real-no-group-commit", summary(saturated, "real-no-group-commit")),
       fixedRate: {
-        bare: summary(paced, "bare"),
-        real: summary(paced, "real"),
-        noGroupCommit: summary(paced, "real-no-group-commit"),
+        bare: summary(atFixedRate, "bare"),
+        real: summary(atFixedRate, "real"),
+        noGroupCommit: summary(atFixedRate, "real-no-group-commit"),
       },
     };
   } finally {
