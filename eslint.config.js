@@ -90,7 +90,7 @@ const layerConfigs = Object.keys(LAYERS).flatMap((room) =>
 );
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "coverage/", "data/"] },
+  { ignores: ["node_modules/", "coverage/", "data/", "dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,6 @@
 // What the service costs doing nothing: resident memory and heap once it is ready (`node src/main.ts` against the demo
 // cluster, SQLite, a Slack webhook), beside a bare `node` and a bare fastify server, all measured the same way in the
-// same run. Each child is started with a preloaded probe (lib/memory-probe.ts) that, on SIGUSR2, collects garbage
+// same run. Each child is started with a preloaded probe (lib/memory-probe.mjs) that, on SIGUSR2, collects garbage
 // twice and writes process.memoryUsage(): what is left is what the process keeps, not garbage it has yet to collect.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,7 +29,7 @@ const CHILD_TIMEOUT_MS = 60_000;
 function probeEnv(file: string): Record<string, string> {
   return {
     MEMORY_PROBE_FILE: file,
-    NODE_OPTIONS: `--expose-gc --import=${join(REPO_ROOT, "bench", "lib", "memory-probe.ts")}`,
+    NODE_OPTIONS: `--expose-gc --import=${join(REPO_ROOT, "bench", "lib", "memory-probe.mjs")}`,
   };
 }
 
@@ -64,7 +64,7 @@ export async function measureIdle(): Promise<IdleResult> {
     const bareFastify = await (async () => {
       const file = join(dir, "bare-fastify.json");
       const port = await freePort();
-      const child = spawnNode([join(REPO_ROOT, "bench", "lib", "bare-fastify.ts")], {
+      const child = spawnNode([join(REPO_ROOT, "bench", "lib", "bare-fastify.mjs")], {
         cwd: dir,
         env: { ...probeEnv(file), PORT: String(port) },
         timeoutMs: CHILD_TIMEOUT_MS,

@@ -10,7 +10,7 @@ import { measureIdle } from "./idle.ts";
 import { measureIngest } from "./ingest.ts";
 import { profileIngest } from "./ingest-profile.ts";
 import { ingestRows } from "./ingest-rows.ts";
-import { killAllChildren, REPO_ROOT } from "./lib/processes.ts";
+import { buildService, killAllChildren, REPO_ROOT } from "./lib/processes.ts";
 import { count, mib, ms, percentile, ratio } from "./lib/stats.ts";
 import { criticalPaths, measureTimeToNotify, type NotifyResult } from "./notify.ts";
 import { measureStorm, measureStormWebApi, type SlackDelivery, type StormOptions, type StormResult } from "./storm.ts";
@@ -71,6 +71,12 @@ const started = performance.now();
 const playbook = findPlaybook(loadPlaybooks(join(REPO_ROOT, "rules")), "KubeClientErrors");
 if (!playbook) throw new Error("rules/ has no playbook for KubeClientErrors");
 
+// The service child runs what `npm start` runs: the bundle, built here from the sources as they are.
+if ([...phases].some((phase) => phase !== "ingest")) {
+  progress("building the service bundle (npm run build)");
+  buildService();
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 if (phases.has("idle")) {
   progress("idle: resident memory and heap once ready, the service beside a bare node and a bare fastify");
@@ -82,7 +88,7 @@ if (phases.has("idle")) {
     value: mib(idle.service.rssBytes),
     reference: `${mib(idle.bareFastify.rssBytes)} (bare fastify); ${mib(idle.bareNode.rssBytes)} (bare node -e)`,
     ratio: ratio(idle.service.rssBytes, idle.bareFastify.rssBytes),
-    how: `${how}; the service: node src/main.ts with SQLite, the demo cluster (fake API server and Prometheus) and a Slack webhook, preflight done, no alert yet`,
+    how: `${how}; the service: the bundle as npm start runs it, with SQLite, the demo cluster (fake API server and Prometheus) and a Slack webhook, preflight done, no alert yet`,
   });
   rows.push({
     figure: "Idle: heap used once ready",
@@ -113,7 +119,7 @@ if (phases.has("notify")) {
   const repeat = await measureTimeToNotify({ ...options, count: 10, env: {} });
   const paths = criticalPaths(playbook, notify.stepStatuses);
   const floorMs = paths.run.length * LATENCY_MS;
-  const how = `credentials-rejected demo cluster (fixture cluster + fake Prometheus, ${LATENCY_MS} ms added to every answer); webhook POST sent → Slack stand-in accepts the message; ${options.count} notifications one after another after ${options.warmup} warm-up; real service in a child process (node src/main.ts, SQLite, default poll intervals and concurrency)`;
+  const how = `credentials-rejected demo cluster (fixture cluster + fake Prometheus, ${LATENCY_MS} ms added to every answer); webhook POST sent → Slack stand-in accepts the message; ${options.count} notifications one after another after ${options.warmup} warm-up; real service in a child process (the bundle as npm start runs it, SQLite, default poll intervals and concurrency)`;
   rows.push({
     figure: "Time to notify p50",
     value: ms(notify.p50Ms),

@@ -1,6 +1,6 @@
-// Child processes for the benchmark: the service (`node src/main.ts`, as a user runs it) and the ingest servers.
+// Child processes for the benchmark: the service (as `npm start` runs it) and the ingest servers.
 // Every child is tracked and killed by its own pid when the benchmark ends or is interrupted; each has a time limit.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -34,11 +34,30 @@ export interface SpawnOptions {
   ipc?: boolean;
 }
 
-/** The Node flags `npm start` (and the image's CMD) runs the service with, read from package.json's start script. */
-export const SERVICE_NODE_FLAGS: string[] = (() => {
+/**
+ * How `npm start` (and the image's CMD and ENV) runs the service, read from package.json's start script
+ * (`[NAME=value …] node [--flag …] dist/main.js`): the environment it sets and node's arguments, the bundle's path
+ * absolute. The bundle is what `npm run build` writes; run.ts builds it before any phase that starts the service.
+ */
+export const SERVICE_START: { env: Record<string, string>; nodeArgs: string[] } = (() => {
   const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
-  return scripts.start.split(/\s+/).filter((word) => word.startsWith("--"));
+  const words = scripts.start.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0] ?? "")) {
+    const [name = "", ...value] = (words.shift() as string).split("=");
+    env[name] = value.join("=");
+  }
+  const [node, ...args] = words;
+  const entry = args.at(-1);
+  if (node !== "node" || !entry || entry.startsWith("-")) throw new Error(`cannot read package.json's start script: ${scripts.start}`);
+  return { env, nodeArgs: [...args.slice(0, -1), join(REPO_ROOT, entry)] };
 })();
+
+/** `npm run build`: the bundle `npm start` runs, built from the sources as they are now. */
+export function buildService(): void {
+  const result = spawnSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+  if (result.status !== 0) throw new Error(`npm run build failed: ${result.error?.message ?? ""}${result.stderr}`);
+}
 
 /** Runs a TypeScript file with the same Node as the benchmark (Node 24 runs .ts directly). stdout is discarded. */
 export function spawnNode(args: string[], options: SpawnOptions): Child {

@@ -1,13 +1,13 @@
-// The service under test, in a child process of its own (`node src/main.ts` with its environment, as a user runs
-// it), pointed at fakes that live in the benchmark's process: their request counts are read here, and the service's
-// memory is its own.
+// The service under test, in a child process of its own (the bundle, run as `npm start` runs it, with its
+// environment), pointed at fakes that live in the benchmark's process: their request counts are read here, and the
+// service's memory is its own.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SlackStandIn, type SlackStandInOptions, startSlackStandIn } from "../../test/support/slack-standin.ts";
 import { BENCH_TOKEN } from "./alerts.ts";
 import { freePort } from "../../testkit/loopback-server.ts";
-import { type Child, REPO_ROOT, SERVICE_NODE_FLAGS, sleep, spawnNode, waitUntilReady } from "./processes.ts";
+import { type Child, REPO_ROOT, SERVICE_START, sleep, spawnNode, waitUntilReady } from "./processes.ts";
 
 export interface ServiceChild {
   url: string;
@@ -22,10 +22,11 @@ export async function startServiceChild(env: Record<string, string>, timeoutMs: 
   const dir = mkdtempSync(join(tmpdir(), "alert-enricher-bench-"));
   const port = await freePort();
   const databasePath = join(dir, "enricher.db");
-  const child = spawnNode([...SERVICE_NODE_FLAGS, join(REPO_ROOT, "src", "main.ts")], {
+  const child = spawnNode(SERVICE_START.nodeArgs, {
     cwd: dir,
     timeoutMs,
     env: {
+      ...SERVICE_START.env,
       PORT: String(port),
       HOST: "127.0.0.1",
       WEBHOOK_BEARER_TOKEN: BENCH_TOKEN,

@@ -6,9 +6,9 @@
 //   wrong type or a missing required field fails, as the API server's strict field validation would;
 // - the security properties, probes, store, RBAC and NetworkPolicy of each overlay, and that every environment variable
 //   the pods get is one src/config.ts reads;
-// - docker/Dockerfile, statically, and then its file set run the way the image runs it (node src/main.ts from a
-//   directory holding only what the Dockerfile copies), with its HEALTHCHECK command, and the `enricher` command
-//   line it puts on the PATH;
+// - docker/Dockerfile, statically, and then its file set run the way the image runs it (the bundle `npm run build`
+//   makes, started by the CMD with the ENV, from a directory holding only what the Dockerfile copies), with its
+//   HEALTHCHECK command, and the `enricher` command line it puts on the PATH;
 // - the Alertmanager examples (amtool check-config; the routed alert names are the playbooks').
 import { spawnSync } from "node:child_process";
 import {
@@ -142,9 +142,33 @@ function enricherLink(): { target: string; name: string } | undefined {
   return undefined;
 }
 
+/** package.json's start script, `[NAME=value …] node [--flag …] FILE`: the environment it sets and the command. */
+function startScript(): { env: Record<string, string>; command: string[] } {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
+  const words = scripts.start.split(" ");
+  const env: Record<string, string> = {};
+  while (/^[A-Z_][A-Z0-9_]*=\S+$/.test(words[0] ?? "")) {
+    const [name = "", value = ""] = (words.shift() as string).split("=");
+    env[name] = value;
+  }
+  return { env, command: words };
+}
+
+/** The final stage's ENV instructions (`NAME=value …`) as one map. */
+function imageEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const i of dockerfileStages()
+    .at(-1)
+    ?.instructions.filter((i) => i.op === "ENV") ?? []) {
+    for (const [, name = "", value = ""] of i.args.matchAll(/(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=(\S+)/g)) env[name] = value;
+  }
+  return env;
+}
+
 /**
- * What the final stage copies, where it copies it (relative to WORKDIR), under `root`/app; node_modules stands for the
- * deps stage's. Returns that directory.
+ * What the final stage copies, where it copies it (relative to WORKDIR), under `root`/app: node_modules stands for the
+ * deps stage's, and the build stage's dist/ is made by `npm run build` (what that stage runs) into the copy. Returns
+ * that directory.
  */
 function imageFileSet(root: string): string {
   const workdir = join(root, "app");
@@ -153,10 +177,21 @@ function imageFileSet(root: string): string {
     .at(-1)
     ?.instructions.filter((i) => i.op === "COPY") ?? []) {
     const [source = "", target = ""] = copy.args.replace(/^--from=\S+ /, "").split(" ");
-    if (copy.args.startsWith("--from=")) symlinkSync(join(ROOT, "node_modules"), join(workdir, target));
+    if (copy.args.startsWith("--from=deps ")) symlinkSync(join(ROOT, "node_modules"), join(workdir, target));
+    else if (copy.args.startsWith("--from=build ")) buildBundle(join(workdir, target));
     else cpSync(join(ROOT, source), join(workdir, target, target.endsWith("/") ? source : ""), { recursive: true });
   }
   return workdir;
+}
+
+/** `npm run build`, its output directory moved to `outdir` (esbuild takes the last --outdir). */
+function buildBundle(outdir: string): void {
+  const build = spawnSync("npm", ["run", "--silent", "build", "--", `--outdir=${outdir}`, "--log-level=warning"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  expect(build.status, `npm run build: ${build.stderr}`).toBe(0);
 }
 
 // ---- the tests ---------------------------------------------------------------------------------------------------
@@ -420,12 +455,23 @@ describe("docker/Dockerfile", () => {
   const final = stages.at(-1) as (typeof stages)[number];
   const all = (op: string) => final.instructions.filter((i) => i.op === op);
 
-  it("is multi-stage on Node 24 slim, installing production dependencies only", () => {
-    expect(stages.length).toBeGreaterThanOrEqual(2);
+  it("is multi-stage on Node 24 slim, building the bundle in one stage and installing production dependencies in another", () => {
+    expect(stages.length).toBeGreaterThanOrEqual(3);
     for (const stage of stages)
       expect(stage.from).toMatch(/^(node:24(\.\d+)*-bookworm-slim|gcr\.io\/distroless\/nodejs24-debian12(:\S+)?)$/);
+    const stageRuns = (name: string) =>
+      stages
+        .find((s) => s.name === name)
+        ?.instructions.filter((i) => i.op === "RUN")
+        .map((i) => i.args) ?? [];
+    expect(stageRuns("deps").find((r) => /\bnpm ci\b/.test(r))).toMatch(/--omit=dev/);
+    // The build stage installs the devDependencies too (esbuild is one), from the lock file, then builds from src/.
+    const build = stages.find((s) => s.name === "build");
+    expect(build?.instructions.map((i) => `${i.op} ${i.args}`)).toEqual(
+      expect.arrayContaining(["COPY package.json package-lock.json ./", "COPY src ./src"]),
+    );
+    expect(stageRuns("build")).toEqual([expect.stringMatching(/^npm ci\b(?!.*--omit=dev)/), "npm run build"]);
     const runs = stages.flatMap((s) => s.instructions.filter((i) => i.op === "RUN").map((i) => i.args));
-    expect(runs.find((r) => /\bnpm ci\b/.test(r))).toMatch(/--omit=dev/);
     expect(
       runs.some((r) => /\bnpm (install|i)\b/.test(r)),
       "npm ci, never npm install",
@@ -433,19 +479,22 @@ describe("docker/Dockerfile", () => {
     expect(runs.join("\n")).toMatch(/fonts-dejavu-core/);
   });
 
-  it("runs as a numeric non-root USER, exposes 9095, and starts the service as npm start does", () => {
+  it("runs as a numeric non-root USER, exposes 9095, and starts the service's bundle as npm start does, with its environment", () => {
     const user = all("USER").at(-1)?.args ?? "";
     expect(user).toMatch(/^\d+(:\d+)?$/);
     expect(user.split(":").map(Number)).toEqual([10001, 10001]);
     expect(all("EXPOSE").map((i) => i.args)).toEqual(["9095"]);
-    const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
-    expect(start).toMatch(/^node (--[\w-]+=\S+ )*src\/main\.ts$/);
-    expect(execForm(all("CMD").at(-1)?.args ?? "")).toEqual(start.split(" "));
+    const start = startScript();
+    expect(start.command.join(" ")).toMatch(/^node (--[\w-]+=\S+ )*dist\/main\.js$/);
+    expect(execForm(all("CMD").at(-1)?.args ?? "")).toEqual(start.command);
+    // The environment npm start sets (glibc's malloc tuning) is the image's too.
+    expect(Object.keys(start.env).length).toBeGreaterThan(0);
+    expect(imageEnv()).toMatchObject(start.env);
     expect(all("ENV").map((i) => i.args)).toContain("DATABASE_URL=sqlite:/data/enricher.db");
     expect(all("VOLUME").map((i) => i.args)).toContain('["/data"]');
+    // Every other variable of the image is one the service reads.
     const known = configVariables();
-    const envNames = all("ENV").flatMap((i) => [...i.args.matchAll(/(?:^|\s)([A-Z_][A-Z0-9_]*)=/g)].map((m) => m[1]));
-    expect(envNames.filter((n) => !known.has(n as string))).toEqual([]);
+    expect(Object.keys(imageEnv()).filter((n) => !known.has(n) && !(n in start.env))).toEqual([]);
   });
 
   it("has a HEALTHCHECK on /healthz with node's fetch", () => {
@@ -456,13 +505,15 @@ describe("docker/Dockerfile", () => {
     expect(command[2]).toMatch(/fetch\(.*\/healthz/);
   });
 
-  it("copies what the service and bin/enricher.ts need at run time: src/, bin/, testkit/, rules/, package.json, the shipped alert rules and the production node_modules", () => {
+  it("copies what the service and bin/enricher.ts need at run time: the bundle, src/, bin/, testkit/, rules/, package.json, the shipped alert rules and the production node_modules", () => {
     const copies = all("COPY").map((i) => i.args);
     const workdir = all("WORKDIR").at(-1)?.args;
     expect(workdir).toBe("/app");
     expect(copies).toEqual(
       expect.arrayContaining([
         "--from=deps /app/node_modules ./node_modules",
+        // The build stage's bundle, one level below package.json: it finds package.json and docker/ at `..`.
+        "--from=build /app/dist ./dist",
         "package.json ./",
         "src ./src",
         "bin ./bin",
@@ -517,7 +568,8 @@ describe("docker/Dockerfile", () => {
       .split("\n")
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith("#"));
-    expect(ignored).toEqual(expect.arrayContaining([".git", ".env*", "node_modules", "data", "**/*.db", "test", "bench", "docs"]));
+    // dist: a local bundle, maybe stale, never stands in for the one the build stage makes.
+    expect(ignored).toEqual(expect.arrayContaining([".git", ".env*", "node_modules", "dist", "data", "**/*.db", "test", "bench", "docs"]));
     // The one file of docker/ the image needs is let back in after `docker`.
     expect(ignored.indexOf("!docker/prometheus/alert-enricher-alerts.rules.yml")).toBeGreaterThan(ignored.indexOf("docker"));
     for (const copied of ["package.json", "package-lock.json", "src", "bin", "testkit", "rules"]) {
@@ -542,7 +594,7 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
     const data = join(app, "data");
     const final = dockerfileStages().at(-1);
     const before = readdirSync(workdir).sort();
-    expect(before).toEqual(["bin", "docker", "node_modules", "package.json", "rules", "src", "testkit"]);
+    expect(before).toEqual(["bin", "dist", "docker", "node_modules", "package.json", "rules", "src", "testkit"]);
 
     // The environment the Deployment gives it: the ConfigMap, the Secret's token, the store; a kubeconfig that is
     // never dialled (start-up does not call the API server).
@@ -561,6 +613,7 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
     );
     const port = String(await freePort());
     const env = {
+      ...imageEnv(),
       ...configMap.data,
       HOST: "127.0.0.1",
       PORT: port,
@@ -578,6 +631,8 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
 
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    // The bundle keeps resvg's native library out of memory until a PNG chart is drawn.
+    expect(readFileSync(`/proc/${service.process.pid}/maps`, "utf8")).not.toMatch(/resvg/);
 
     const healthcheck = execForm(final?.instructions.find((i) => i.op === "HEALTHCHECK")?.args ?? "");
     const probe = (extra: Record<string, string>) =>
