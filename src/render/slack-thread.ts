@@ -14,14 +14,7 @@ import {
   truncate,
   whereLabels,
 } from "./alert-facts.ts";
-import {
-  escapeMrkdwn,
-  SEVERITY_EMOJI,
-  SLACK_LIMITS,
-  type SlackBlock,
-  type SlackMrkdwnText,
-  type SlackSectionBlock,
-} from "./slack-blocks.ts";
+import { safeMrkdwn, SEVERITY_EMOJI, SLACK_LIMITS, type SlackBlock, type SlackMrkdwnText, type SlackSectionBlock } from "./slack-blocks.ts";
 
 export interface SlackThreadReply {
   /** Fallback for notifications and clients that cannot show blocks. */
@@ -59,25 +52,18 @@ const STEP_EMOJI: Record<StepStatus, string> = {
   skipped: "⏭️",
 };
 
-/** Escapes alert data for mrkdwn, then fits it into `max`; a cut never leaves half an entity (`&am…`) behind. */
-function safe(raw: string, max: number): string {
-  const escaped = escapeMrkdwn(raw);
-  if (escaped.length <= max) return escaped;
-  return truncate(escaped, max).replace(/&[a-z]{0,3}…$/, ELLIPSIS);
-}
-
 function oneLine(raw: string): string {
   return raw.replace(/\s+/g, " ").trim();
 }
 
 /** A backtick in the value would end the inline code early. */
 function inlineCode(raw: string, max: number): string {
-  return `\`${safe(oneLine(raw).replace(/`/g, "ˋ"), max)}\``;
+  return `\`${safeMrkdwn(oneLine(raw).replace(/`/g, "ˋ"), max)}\``;
 }
 
 function codeBlock(raw: string, max: number): string {
   // Three backticks inside would close the block early.
-  return `\`\`\`${safe(raw.replace(/```/g, "`\u200b``"), max)}\`\`\``;
+  return `\`\`\`${safeMrkdwn(raw.replace(/```/g, "`\u200b``"), max)}\`\`\``;
 }
 
 function mrkdwn(text: string): SlackMrkdwnText {
@@ -115,15 +101,15 @@ export function formatStepDuration(ms: number): string {
 
 function stepLine(s: StepRecord): string {
   const result = s.error !== undefined ? `error: ${s.error}` : s.summary;
-  const said = oneLine(result) !== "" ? `: ${safe(oneLine(result), STEP_RESULT)}` : "";
-  return `${STEP_EMOJI[s.status]} *${safe(oneLine(s.title), STEP_TITLE)}* ${inlineCode(s.id, 100)} (${formatStepDuration(s.durationMs)})${said}`;
+  const said = oneLine(result) !== "" ? `: ${safeMrkdwn(oneLine(result), STEP_RESULT)}` : "";
+  return `${STEP_EMOJI[s.status]} *${safeMrkdwn(oneLine(s.title), STEP_TITLE)}* ${inlineCode(s.id, 100)} (${formatStepDuration(s.durationMs)})${said}`;
 }
 
 function causeLines(causes: Cause[]): string[] {
   const lines = causes.slice(0, CAUSES_SHOWN).map((c, i) => {
-    const line = `${i + 1}. *${safe(oneLine(c.title), CAUSE_TITLE)}* · ${confidenceText(c)}${i === 0 ? " · probable cause" : ""}`;
+    const line = `${i + 1}. *${safeMrkdwn(oneLine(c.title), CAUSE_TITLE)}* · ${confidenceText(c)}${i === 0 ? " · probable cause" : ""}`;
     // The strongest few carry their summary; the long tail is there to show what was ruled out.
-    return i < CAUSES_SUMMARISED ? `${line}\n      ${safe(oneLine(c.summary), CAUSE_SUMMARY)}` : line;
+    return i < CAUSES_SUMMARISED ? `${line}\n      ${safeMrkdwn(oneLine(c.summary), CAUSE_SUMMARY)}` : line;
   });
   if (causes.length > CAUSES_SHOWN) lines.push(`_${ELLIPSIS} and ${causes.length - CAUSES_SHOWN} more causes in the report (truncated)_`);
   return lines;
@@ -132,7 +118,7 @@ function causeLines(causes: Cause[]): string[] {
 function evidenceLines(cause: Cause): string[] {
   const lines = cause.evidence.slice(0, EVIDENCE_SHOWN).map((e) => {
     const where = [e.step, e.at].filter((x): x is string => x !== undefined && x !== "").join(", ");
-    return `• ${safe(oneLine(e.text), EVIDENCE_TEXT)}${where !== "" ? ` _(${safe(where, 100)})_` : ""}`;
+    return `• ${safeMrkdwn(oneLine(e.text), EVIDENCE_TEXT)}${where !== "" ? ` _(${safeMrkdwn(where, 100)})_` : ""}`;
   });
   if (cause.evidence.length > EVIDENCE_SHOWN)
     lines.push(`_${ELLIPSIS} and ${cause.evidence.length - EVIDENCE_SHOWN} more in the report (truncated)_`);
@@ -157,14 +143,16 @@ function excerptBlock(x: LogExcerpt): SlackSectionBlock {
 function alertHeading(a: AlertDiagnosis): string {
   const resolved = a.alert.status === "resolved";
   const where = whereLabels(a.alert)
-    .map(([name, value]) => `${name} *${safe(value, 200)}*`)
+    .map(([name, value]) => `${name} *${safeMrkdwn(value, 200)}*`)
     .join(" · ");
   const emoji = SEVERITY_EMOJI[resolved ? "resolved" : severityLevel(a.alert.labels.severity)];
-  const lines = [`${emoji} *${safe(alertName(a.alert), 300)}* ${resolved ? "resolved" : "firing"}${where !== "" ? ` · ${where}` : ""}`];
+  const lines = [
+    `${emoji} *${safeMrkdwn(alertName(a.alert), 300)}* ${resolved ? "resolved" : "firing"}${where !== "" ? ` · ${where}` : ""}`,
+  ];
   if (a.playbook !== null) {
     const ran = Date.parse(a.finishedAt) - Date.parse(a.startedAt);
     const took = Number.isFinite(ran) ? ` in ${formatStepDuration(ran)}` : "";
-    const cluster = a.cluster !== undefined ? ` on cluster *${safe(a.cluster, 200)}*` : "";
+    const cluster = a.cluster !== undefined ? ` on cluster *${safeMrkdwn(a.cluster, 200)}*` : "";
     lines.push(`Playbook ${inlineCode(a.playbook, 200)}${cluster}: ${a.steps.length} step${a.steps.length === 1 ? "" : "s"}${took}`);
   }
   if (a.partial) lines.push("⚠️ *PARTIAL*: some steps failed or timed out; the causes rest on what did answer.");
@@ -175,18 +163,20 @@ function alertHeading(a: AlertDiagnosis): string {
 function alertBlocks(a: AlertDiagnosis): SlackBlock[] {
   const blocks: SlackBlock[] = [section(alertHeading(a))];
   if (a.playbook === null) {
-    blocks.push(note(safe(a.note ?? "No playbook covers this alert; forwarded as received.", 1000)));
+    blocks.push(note(safeMrkdwn(a.note ?? "No playbook covers this alert; forwarded as received.", 1000)));
     return blocks;
   }
   if (a.steps.length > 0) blocks.push(...sections("*Steps*", a.steps.map(stepLine)));
   if (a.verdict === "could_not_check") {
     const h = headline(a);
-    if (h !== undefined) blocks.push(section(`*${h.label}*\n${safe(h.text, CAUSE_SUMMARY * 2)}`));
+    if (h !== undefined) blocks.push(section(`*${h.label}*\n${safeMrkdwn(h.text, CAUSE_SUMMARY * 2)}`));
   }
   if (a.causes.length > 0 && a.verdict !== "could_not_check") blocks.push(...sections("*Causes that hold*", causeLines(a.causes)));
-  const open = (a.notChecked ?? []).map((n) => `• ${safe(oneLine(n.title), CAUSE_TITLE)}: ${safe(oneLine(n.reason), CAUSE_SUMMARY)}`);
+  const open = (a.notChecked ?? []).map(
+    (n) => `• ${safeMrkdwn(oneLine(n.title), CAUSE_TITLE)}: ${safeMrkdwn(oneLine(n.reason), CAUSE_SUMMARY)}`,
+  );
   if (open.length > 0) blocks.push(...sections("*Not checked*", open));
-  if ((a.ruledOut ?? []).length > 0) blocks.push(note(safe(`Ruled out: ${(a.ruledOut ?? []).join(", ")}`, 1000)));
+  if ((a.ruledOut ?? []).length > 0) blocks.push(note(safeMrkdwn(`Ruled out: ${(a.ruledOut ?? []).join(", ")}`, 1000)));
   const cause = a.verdict === "could_not_check" ? undefined : topCause(a);
   if (cause !== undefined && cause.evidence.length > 0) blocks.push(...sections("*Evidence for the probable cause*", evidenceLines(cause)));
   if (cause !== undefined && cause.remediation.length > 0) blocks.push(...sections("*Remediation*", remediationLines(cause)));
@@ -291,7 +281,7 @@ function fallbackText(d: Diagnosis, changed: boolean): string {
   const steps = d.alerts.reduce((n, a) => n + a.steps.length, 0);
   const causes = d.alerts.reduce((n, a) => n + a.causes.length, 0);
   const what = changed ? "Diagnosis changed" : "Diagnosis details";
-  return safe(`${what} for ${groupAlertNames(d).join(", ")}: ${steps} steps run, ${causes} causes considered`, FALLBACK_TEXT);
+  return safeMrkdwn(`${what} for ${groupAlertNames(d).join(", ")}: ${steps} steps run, ${causes} causes considered`, FALLBACK_TEXT);
 }
 
 /** "45s", "23m", "1h 5m", "2d 3h": rounded to the smallest unit shown. */
