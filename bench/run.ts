@@ -101,7 +101,7 @@ if (phases.has("idle")) {
 
 // ---------------------------------------------------------------------------------------------------------------
 if (phases.has("ingest")) {
-  const load = { connections: 10, durationSeconds: 10, rounds: 2, warmupSeconds: 1, fixedRate: { perSecond: 200, durationSeconds: 6 } };
+  const load = { connections: 10, durationSeconds: 10, rounds: 2, warmupSeconds: 1, fixedRate: { perSecond: 200, durationSeconds: 12 } };
   progress(
     `ingest: ${load.connections} connections × ${load.durationSeconds} s, then ${load.fixedRate.perSecond}/s × ${load.fixedRate.durationSeconds} s, on a bare fastify handler and on the receiver with and without group commit, taking turns; then a CPU profile of one webhook`,
   );
