@@ -129,10 +129,7 @@ export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-/**
- * Escapes, then fits into `max`; a cut never leaves half an entity (`&am…`) behind. (\u2026 is the ellipsis: a regex
- * literal keeps its characters as written in the bundle, and one beyond Latin-1 doubles the memory V8 keeps its source in.)
- */
+/** Escapes, then fits into `max`; a cut never leaves half an entity (`&am…`, \u2026 in the patterns) behind. */
 export function safeMrkdwn(raw: string, max: number): string {
   const escaped = escapeMrkdwn(raw);
   if (escaped.length <= max) return escaped;
