@@ -34,6 +34,10 @@ async function buildBundle(outdir: string): Promise<void> {
     minify: true,
     // Class names in logged errors stay readable.
     keepNames: true,
+    // Maps beside the bundle, read only under NODE_OPTIONS=--enable-source-maps (stack traces in src/ lines); without
+    // the sources' text, which the image has anyway.
+    sourcemap: "linked",
+    sourcesContent: false,
     // Licences as written, beside the bundle (main.js.LEGAL.txt).
     legalComments: "external",
     // Native (resvg) or loaded only for PostgreSQL: from node_modules, when needed.

@@ -649,6 +649,10 @@ describe("the image's file set runs as the Dockerfile runs it", () => {
         ),
       );
     expect(wide).toEqual([]);
+    // Source maps beside it, for NODE_OPTIONS=--enable-source-maps: stack traces in the lines of src/.
+    const map = JSON.parse(readFileSync(join(dist, "main.js.map"), "utf8")) as { sources: string[] };
+    expect(map.sources.filter((source) => /(^|\/)src\/main\.ts$/.test(source))).toHaveLength(1);
+    expect(readFileSync(join(dist, "main.js"), "utf8").trimEnd()).toMatch(/\/\/# sourceMappingURL=main\.js\.map$/);
 
     const healthcheck = execForm(final?.instructions.find((i) => i.op === "HEALTHCHECK")?.args ?? "");
     const probe = (extra: Record<string, string>) =>
