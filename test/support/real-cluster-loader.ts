@@ -200,14 +200,10 @@ export class RealClusterLoader {
     const created = await this.#must("POST", this.#collectionPath(object, resource), spec, [409], creator(object));
     let original = before?.original;
     if (created.status === 409) {
-      const existing = (await this.#must("GET", path)).body as KubeObject;
+      // An object that was there before the cases is never deleted and created again.
+      const keepIt = before === undefined || original !== undefined;
+      const { answer: replaced, existing } = await this.#replace(path, spec, keepIt ? [] : [422]);
       if (before === undefined) original = existing;
-      const replaced = await this.#must(
-        "PUT",
-        path,
-        { ...spec, metadata: { ...spec.metadata, resourceVersion: existing.metadata.resourceVersion } },
-        original ? [] : [422],
-      );
       if (replaced.status === 422) {
         // A field that cannot change (a Pod's spec, a Job's template): as a person would, delete and create again.
         await this.#delete(object, path);
@@ -241,12 +237,24 @@ export class RealClusterLoader {
     const { object, resource, original } = loaded;
     const path = this.#objectPath(object, resource);
     if (original) {
-      const existing = (await this.#must("GET", path)).body as KubeObject;
       const { status: _status, ...spec } = forTheServer(original) as KubeObject & { status?: unknown };
-      await this.#must("PUT", path, { ...spec, metadata: { ...spec.metadata, resourceVersion: existing.metadata.resourceVersion } });
+      await this.#replace(path, spec as KubeObject);
       return;
     }
     await this.#delete(object, path);
+  }
+
+  /**
+   * PUTs `spec` over the object's latest version. The server's own controllers (the aggregator's on an APIService) may
+   * write it between the read and the write: on a conflict, read it again.
+   */
+  async #replace(path: string, spec: KubeObject, accept: number[] = []): Promise<{ answer: ApiAnswer; existing: KubeObject }> {
+    for (let attempt = 0; ; attempt++) {
+      const existing = (await this.#must("GET", path)).body as KubeObject;
+      const body = { ...spec, metadata: { ...spec.metadata, resourceVersion: existing.metadata.resourceVersion } };
+      const answer = await this.#must("PUT", path, body, attempt < 5 ? [...accept, 409] : accept);
+      if (answer.status !== 409) return { answer, existing };
+    }
   }
 
   /** Nothing here finalizes what a controller would (pods on a node, namespaces): delete at once, then finish it. */
