@@ -8,10 +8,9 @@ import { join, relative } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
-import { createMetrics } from "../src/metrics.ts";
-import { buildApp } from "../src/server/app.ts";
 import { openSqliteStore } from "../src/store/sqlite.ts";
 import { BENCH_TOKEN, notification, uniqueAlert } from "./lib/alerts.ts";
+import { benchReceiver } from "./lib/receiver.ts";
 import { REPO_ROOT } from "./lib/processes.ts";
 import { CLIENT_LABELS } from "../test/support/kube-client-errors-scenarios.ts";
 
@@ -68,14 +67,7 @@ export async function profileIngest(webhooks: number, saveTo?: string): Promise<
   const dataDir = mkdtempSync(join(tmpdir(), "alert-enricher-bench-profile-"));
   const store = openSqliteStore(join(dataDir, "enricher.db"));
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const app = buildApp({
-    store,
-    metrics: createMetrics(() => store.queueDepth()),
-    auth: { kind: "bearer", token: BENCH_TOKEN },
-    bodyLimitBytes: 4 * 1024 * 1024,
-    dedupWindowMs: 600_000,
-    logger: pino({ level: "info" }, discard).child({ component: "http" }),
-  });
+  const app = benchReceiver(store, pino({ level: "info" }, discard));
   const session = new Session();
   try {
     await store.migrate();

@@ -6,10 +6,8 @@
 import { join } from "node:path";
 import Fastify from "fastify";
 import { createLogger } from "../src/logger.ts";
-import { createMetrics } from "../src/metrics.ts";
-import { buildApp } from "../src/server/app.ts";
 import { openSqliteStore } from "../src/store/sqlite.ts";
-import { BENCH_TOKEN } from "./lib/alerts.ts";
+import { benchReceiver } from "./lib/receiver.ts";
 
 const [mode, dataDir] = process.argv.slice(2);
 
@@ -20,14 +18,7 @@ async function main(): Promise<void> {
     if (!dataDir) throw new Error(`usage: ingest-server.ts ${mode} DATA_DIR`);
     const store = openSqliteStore(join(dataDir, `enricher-${mode}.db`), { groupCommit: mode === "real" });
     await store.migrate();
-    const app = buildApp({
-      store,
-      metrics: createMetrics(() => store.queueDepth()),
-      auth: { kind: "bearer", token: BENCH_TOKEN },
-      bodyLimitBytes: 4 * 1024 * 1024,
-      dedupWindowMs: 600_000,
-      logger: createLogger("info").child({ component: "http" }),
-    });
+    const app = benchReceiver(store, createLogger("info"));
     address = await app.listen({ port: 0, host: "127.0.0.1" });
     close = async () => {
       await app.close();
